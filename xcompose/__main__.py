@@ -1,0 +1,3 @@
+from xcompose.cli import main
+
+main()
