@@ -1,0 +1,61 @@
+"""A loaded project: the validated topology plus where each of its keys came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xcompose.errors import ConfigError
+from xcompose.model import Topology
+
+KeyPath = tuple[str | int, ...]
+
+# The host a file without `hosts:` runs on: DOCKER_HOST or the local socket.
+IMPLICIT_HOST = "local"
+
+
+def format_key_path(path: KeyPath) -> str:
+    """("services", "app", "links", 0) -> "services.app.links[0]"."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+@dataclass
+class Project:
+    name: str
+    topology: Topology
+    files: list[Path] = field(default_factory=list)
+    # Key path -> (file, line) of the node that set it last (after merging).
+    locations: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
+
+    @property
+    def working_dir(self) -> Path:
+        return self.files[0].parent if self.files else Path.cwd()
+
+    def locate(self, path: KeyPath) -> tuple[str, int | None]:
+        """The file and line of `path`, or of its nearest located parent."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.locations:
+                return self.locations[probe]
+            probe = probe[:-1]
+        return (str(self.files[0]) if self.files else "<topology>", None)
+
+    def error(self, path: KeyPath, message: str) -> ConfigError:
+        file, line = self.locate(path)
+        return ConfigError(file=file, line=line, path=format_key_path(path), message=message)
+
+    def host_names(self) -> list[str]:
+        return list(self.topology.hosts) or [IMPLICIT_HOST]
+
+    def host_of(self, service: str) -> str:
+        """The host a service is pinned to (the only host when there is one)."""
+        declared = self.topology.services[service].host
+        if declared is not None:
+            return declared
+        return self.host_names()[0]
