@@ -1,0 +1,154 @@
+"""An in-memory Docker engine behind the Executor interface, for unit tests of the apply
+layer. The end-to-end tests hold the real executors to the same behaviour on the lab."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+from xcompose.errors import HostError
+from xcompose.executors.base import (
+    DockerError,
+    EngineInfo,
+    Executor,
+    LiveContainer,
+    LiveNetwork,
+    LiveVolume,
+)
+from xcompose.plan import LABEL_PROJECT, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class FakeEngine:
+    """One host's engine state; tests read and poke it directly."""
+
+    host: str
+    images: set[str] = field(default_factory=lambda: {"redis:7", "alpine/socat:latest"})
+    containers: dict[str, LiveContainer] = field(default_factory=dict)
+    specs: dict[str, ContainerSpec] = field(default_factory=dict)
+    networks: dict[str, LiveNetwork] = field(default_factory=dict)
+    volumes: dict[str, LiveVolume] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    down: bool = False
+    fail_create: set[str] = field(default_factory=set)  # container names whose create fails
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Shared by the engines of one test, so that order across hosts can be checked.
+    timeline: list[str] = field(default_factory=list)
+
+    def named(self, name: str) -> LiveContainer | None:
+        return next((c for c in self.containers.values() if c.name == name), None)
+
+
+class FakeExecutor(Executor):
+    def __init__(self, target: HostTarget, engine: FakeEngine) -> None:
+        self.target = target
+        self.engine = engine
+
+    def _record(self, call: str) -> None:
+        with self.engine.lock:
+            self.engine.calls.append(call)
+            self.engine.timeline.append(call)
+
+    def _find(self, ref: str) -> LiveContainer:
+        found = self.engine.containers.get(ref) or self.engine.named(ref)
+        if found is None:
+            raise DockerError(f"No such container: {ref}")
+        return found
+
+    def preflight(self) -> EngineInfo:
+        if self.engine.down:
+            raise HostError(self.target.name, self.target.docker or "local", "connection refused")
+        return EngineInfo(self.target.name, self.target.docker or "local", "28.0", "1.48", 0.1)
+
+    def containers(self, project: str) -> list[LiveContainer]:
+        return [c for c in self.engine.containers.values() if c.labels.get(LABEL_PROJECT) == project]
+
+    def networks(self, project: str) -> list[LiveNetwork]:
+        return [n for n in self.engine.networks.values() if n.labels.get(LABEL_PROJECT) == project]
+
+    def volumes(self, project: str) -> list[LiveVolume]:
+        return [v for v in self.engine.volumes.values() if v.labels.get(LABEL_PROJECT) == project]
+
+    def ensure_network(self, spec: NetworkSpec) -> None:
+        self._record(f"network {spec.name}")
+        self.engine.networks.setdefault(spec.name, LiveNetwork(spec.name, spec.name, dict(spec.labels)))
+
+    def ensure_volume(self, spec: VolumeSpec) -> None:
+        self._record(f"volume {spec.name}")
+        self.engine.volumes.setdefault(spec.name, LiveVolume(spec.name, dict(spec.labels)))
+
+    def remove_network(self, name: str) -> None:
+        self._record(f"rm-network {name}")
+        self.engine.networks.pop(name, None)
+
+    def remove_volume(self, name: str) -> None:
+        self._record(f"rm-volume {name}")
+        self.engine.volumes.pop(name, None)
+
+    def image_id(self, image: str) -> str | None:
+        return f"sha256:{image}" if image in self.engine.images else None
+
+    def pull(self, image: str) -> None:
+        self._record(f"pull {image}")
+        raise DockerError(f"pull access denied for {image}, repository does not exist")
+
+    def create(self, spec: ContainerSpec) -> str:
+        self._record(f"create {spec.name}")
+        if spec.name in self.engine.fail_create:
+            raise DockerError(f"Conflict creating {spec.name}")
+        with self.engine.lock:
+            if self.engine.named(spec.name) is not None:
+                raise DockerError(f'Conflict. The container name "/{spec.name}" is already in use')
+            cid = f"c{next(_ids):011d}"
+            self.engine.containers[cid] = LiveContainer(
+                id=cid, name=spec.name, image=spec.image, image_id=f"sha256:{spec.image}",
+                labels=spec.labels_with_hash(), state="created", health=None, ports=(),
+            )
+            self.engine.specs[cid] = spec
+        return cid
+
+    def start(self, container_id: str) -> None:
+        self._record(f"start {self._find(container_id).name}")
+        current = self._find(container_id)
+        health = "healthy" if self.engine.specs[current.id].healthcheck else None
+        self.engine.containers[current.id] = replace(current, state="running", health=health)
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        current = self._find(container_id)
+        self._record(f"stop {current.name}")
+        self.engine.containers[current.id] = replace(current, state="exited", exit_code=0)
+
+    def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:
+        try:
+            current = self._find(container_id)
+        except DockerError:
+            return
+        self._record(f"remove {current.name}")
+        del self.engine.containers[current.id]
+
+    def rename(self, container_id: str, name: str) -> None:
+        current = self._find(container_id)
+        self._record(f"rename {current.name} {name}")
+        self.engine.containers[current.id] = replace(current, name=name)
+
+    def inspect(self, container_id: str) -> LiveContainer:
+        return self._find(container_id)
+
+    def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
+        self._record(f"exec {self._find(container_id).name}")
+        return 0, ""
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        self._record(f"put {self._find(container_id).name}:{path}")
+
+    def logs(
+        self, container_id: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[str]:
+        yield from ()
+
+    def close(self) -> None:
+        pass
