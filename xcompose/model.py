@@ -8,9 +8,10 @@ Short and long forms are normalised here so that the planner sees one shape only
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
-
-from typing import Annotated, Union
+import types
+import typing
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -35,6 +36,20 @@ def parse_duration(value: str | int | float) -> float:
     if pos != len(text):
         raise ValueError(f"'{text}' is not a duration (use e.g. 500ms, 2s, 1m30s)")
     return total
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a Compose duration that `parse_duration` reads back exactly."""
+    if seconds == int(seconds):
+        whole = int(seconds)
+        hours, rest = divmod(whole, 3600)
+        minutes, secs = divmod(rest, 60)
+        text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+        return text or "0s"
+    millis = seconds * 1000
+    if millis == int(millis):
+        return f"{int(millis)}ms"
+    return f"{seconds}s"
 
 
 class Strict(BaseModel):
@@ -120,6 +135,10 @@ class PortSpec(BaseModel):
             raise ValueError(f"'{text}' is not a port (use e.g. 5432 or 53/udp)")
         return cls(port=int(port), protocol=(proto or "tcp"))  # type: ignore[arg-type]
 
+    def short(self) -> str:
+        """The string form `parse` reads back (`5432`, `53/udp`)."""
+        return str(self.port) if self.protocol == "tcp" else f"{self.port}/{self.protocol}"
+
 
 class PortPublish(BaseModel):
     """`ports:` entry, as `docker run -p`: `[[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTO]`."""
@@ -161,6 +180,16 @@ class PortPublish(BaseModel):
                 "IP:HOST:CONTAINER, with an optional /tcp or /udp; ranges are not supported)"
             ) from None
 
+    def short(self) -> str:
+        """The `docker run -p` form `parse` reads back."""
+        text = str(self.target)
+        if self.published is not None or self.host_ip:
+            text = f"{self.published or ''}:{text}"
+        if self.host_ip:
+            ip = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+            text = f"{ip}:{text}"
+        return text if self.protocol == "tcp" else f"{text}/{self.protocol}"
+
 
 class VolumeMount(BaseModel):
     """`volumes:` entry of a service: `NAME:/path[:ro]`, `./dir:/path`, `/path` or long form."""
@@ -188,6 +217,18 @@ class VolumeMount(BaseModel):
         kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
         return cls(type=kind, source=source, target=target, read_only=mode == "ro")  # type: ignore[arg-type]
 
+    def short(self) -> str | None:
+        """The `SOURCE:TARGET[:ro]` form when it reads back to the same mount, else None."""
+        if self.type == "tmpfs":
+            return None
+        text = self.target if self.source is None else f"{self.source}:{self.target}"
+        if self.read_only:
+            text = f"{text}:ro" if self.source is not None else ""
+        try:
+            return text if text and VolumeMount.parse(text) == self else None
+        except ValueError:
+            return None
+
 
 class Healthcheck(Strict):
     test: list[str] | str | None = None
@@ -197,7 +238,7 @@ class Healthcheck(Strict):
     start_period: float = 0.0
     disable: bool = False
 
-    @field_validator("interval", "timeout", "start_period", mode="before")
+    @field_validator("interval", "timeout", "start_period", mode="before", json_schema_input_type=Union[str, float])
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
@@ -231,6 +272,9 @@ class Link(BaseModel):
         if not target or ":" in alias:
             raise ValueError(f"'{text}' is not a link (use SERVICE or SERVICE:ALIAS)")
         return cls(target=target, alias=alias or target)
+
+    def short(self) -> str:
+        return self.target if self.alias == self.target else f"{self.target}:{self.alias}"
 
 
 # Short string forms are parsed item by item, so an error points at `ports[1]`, not `ports`;
@@ -269,22 +313,26 @@ class Service(Strict):
     pull_policy: Literal["missing", "always", "never"] = "missing"
     ambassador: ServiceAmbassador = Field(default_factory=ServiceAmbassador)
 
-    @field_validator("environment", mode="before")
+    @field_validator(
+        "environment", mode="before", json_schema_input_type=Union[dict[str, Union[str, float, bool, None]], list[str]]
+    )
     @classmethod
     def _environment(cls, value: Any) -> Any:
         return _mapping_or_list(value, "environment", allow_none=True)
 
-    @field_validator("labels", mode="before")
+    @field_validator(
+        "labels", mode="before", json_schema_input_type=Union[dict[str, Union[str, float, bool, None]], list[str]]
+    )
     @classmethod
     def _labels(cls, value: Any) -> Any:
         return _mapping_or_list(value, "labels", allow_none=False)
 
-    @field_validator("env_file", "cap_add", "cap_drop", mode="before")
+    @field_validator("env_file", "cap_add", "cap_drop", mode="before", json_schema_input_type=Union[str, list[str]])
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("depends_on", mode="before")
+    @field_validator("depends_on", mode="before", json_schema_input_type=Union[list[str], dict[str, DependsOn]])
     @classmethod
     def _depends_on(cls, value: Any) -> Any:
         if isinstance(value, list):
@@ -344,6 +392,10 @@ def _mapping_or_list(value: Any, key: str, allow_none: bool) -> Any:
     if value is None:
         return {}
     if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, (dict, list)):
+                # Only the key is named: the value may be a secret.
+                raise ValueError(f"{key} value of '{k}' must be a string, number or boolean")
         return {
             str(k): (None if v is None and allow_none else _scalar_text("" if v is None else v))
             for k, v in value.items()
@@ -357,3 +409,48 @@ def _mapping_or_list(value: Any, key: str, allow_none: bool) -> Any:
             result[name] = text if sep else (None if allow_none else "")
         return result
     return value
+
+
+def field_names_at(loc: Sequence[str | int]) -> list[str]:
+    """Field names of the model a validation error location points into (for suggestions)."""
+    current: Any = Topology
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+    return annotation
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        # A part that is not a field is pydantic's tag for the model itself: stay.
+        return field.annotation if field is not None else annotation
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    if origin in (Union, types.UnionType):
+        for member in typing.get_args(annotation):
+            if str(part) in (getattr(member, "__name__", None), str(member)):
+                return member
+        for member in typing.get_args(annotation):
+            found = _step(member, part)
+            if found is not None:
+                return found
+    return None

@@ -32,6 +32,8 @@ class Project:
     files: list[Path] = field(default_factory=list)
     # Key path -> (file, line) of the node that set it last (after merging).
     locations: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
+    # Non-fatal findings of the load (e.g. an unset variable), already located.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def working_dir(self) -> Path:

@@ -1,0 +1,54 @@
+"""Shared fixtures: topology text written to a temporary folder and loaded from there."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from xcompose.errors import ConfigErrors
+from xcompose.loader import load_project
+from xcompose.project import Project
+
+WriteTopology = Callable[..., Path]
+
+
+@pytest.fixture
+def write_topology(tmp_path: Path) -> WriteTopology:
+    """Write (dedented) YAML text to tmp_path/NAME and return its path."""
+
+    def write(text: str, name: str = "xcompose.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load_text(
+    write_topology: WriteTopology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Project]:
+    """Load YAML text as `xcompose.yaml`; errors name the file relative to tmp_path."""
+
+    def load(text: str, env: Mapping[str, str] | None = None, **kwargs: object) -> Project:
+        write_topology(text)
+        monkeypatch.chdir(tmp_path)
+        return load_project(["xcompose.yaml"], environ=dict(env or {}), **kwargs)  # type: ignore[arg-type]
+
+    return load
+
+
+@pytest.fixture
+def load_errors(load_text: Callable[..., Project]) -> Callable[..., list[str]]:
+    """The located error lines that loading the text raises (fails if it loads)."""
+
+    def errors(text: str, env: Mapping[str, str] | None = None, **kwargs: object) -> list[str]:
+        with pytest.raises(ConfigErrors) as info:
+            load_text(text, env, **kwargs)
+        return [str(e) for e in info.value.errors]
+
+    return errors
