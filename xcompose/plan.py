@@ -148,6 +148,27 @@ class Step:
     probe: tuple[str, ...] | None = None
     # A service that depends on this one with condition service_healthy needs health.
     wait_healthy: bool = False
+    # Ambassadors: whether the link should be encrypted between the pair (recorded only; the
+    # relay that honours it replaces the plain socat one later).
+    tls: bool = False
+
+
+@dataclass(frozen=True)
+class StepAction:
+    """What `up` would do to one step against the live hosts."""
+
+    action: Action
+    reason: str | None = None  # why, for recreate and remove
+
+
+@dataclass(frozen=True)
+class OrphanStep:
+    """A live object of the project that no step of the plan wants: shown as `remove`."""
+
+    id: str
+    kind: StepKind
+    host: str
+    service: str | None = None
 
 
 @dataclass

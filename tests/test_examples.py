@@ -1,0 +1,88 @@
+"""Every example loads, plans, and orders its steps as the seed scenario requires."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xcompose.loader import load_project
+from xcompose.plan import Plan
+from xcompose.planner import build_plan
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# example -> (target, consumer) of its one link, and whether it crosses hosts
+LINKS = {
+    "redis-ambassador.yaml": ("redis", "redis-cli", "client-server"),
+    "wordpress-mysql.yaml": ("mysql", "wordpress", "vm1"),
+    "oracle-app.yaml": ("oracle", "app", "hostB"),
+    "pg-single-host.yaml": ("db", "client", None),
+}
+
+
+def plan_for(name: str) -> Plan:
+    return build_plan(load_project([EXAMPLES / name], environ={}))
+
+
+def test_every_example_is_covered() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(LINKS)
+
+
+@pytest.mark.parametrize("name", sorted(LINKS))
+def test_example_orders_service_then_ambassadors_then_consumer(name: str) -> None:
+    target, consumer, consumer_host = LINKS[name]
+    plan = plan_for(name)
+    if consumer_host is None:
+        chain = [f"service:{target}", f"service:{consumer}"]
+    else:
+        chain = [f"service:{target}", f"ambassador-server:{target}",
+                 f"ambassador-client:{target}@{consumer_host}", f"service:{consumer}"]
+    wave = {step.id: index for index, steps in enumerate(plan.waves()) for step in steps}
+    for before, after in zip(chain, chain[1:]):
+        assert plan.graph.has_edge(before, after), (before, after)
+        assert wave[before] < wave[after]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, link in LINKS.items() if link[2] is not None))
+def test_cross_host_example_publishes_on_the_target_hosts_address(name: str) -> None:
+    target = LINKS[name][0]
+    plan = plan_for(name)
+    step = plan.step(f"ambassador-server:{target}")
+    address = plan.hosts[step.host].address
+    assert address is not None and address.startswith("192.168.1.")
+    assert step.container is not None
+    assert all(p.host_ip == address for p in step.container.ports)
+
+
+def test_single_host_example_has_no_ambassador() -> None:
+    plan = plan_for("pg-single-host.yaml")
+    assert not any(step.kind.startswith("ambassador") for step in plan.steps())
+    assert list(plan.hosts) == ["local"]
+
+
+def test_pg_client_gets_the_seed_link_variables() -> None:
+    spec = plan_for("pg-single-host.yaml").step("service:client").container
+    assert spec is not None
+    env = dict(spec.environment)
+    assert env["DB1_PORT_5432_TCP"] == "tcp://db1:5432"
+    assert env["DB1_PORT_5432_TCP_ADDR"] == "db1"
+    assert env["DB1_PORT_5432_TCP_PORT"] == "5432"
+    assert env["DB1_PORT_5432_TCP_PROTO"] == "tcp"
+    assert env["DB1_PORT"] == "tcp://db1:5432"
+    assert env["DB1_ENV_POSTGRES_DB"] == "app"
+
+
+def test_redis_cli_pings_through_the_link_variables() -> None:
+    spec = plan_for("redis-ambassador.yaml").step("service:redis-cli").container
+    assert spec is not None and spec.entrypoint is not None
+    # `$$` in the file is a literal `$` for the container's shell.
+    assert '"$REDIS_PORT_6379_TCP_ADDR"' in spec.entrypoint[-1]
+    assert dict(spec.environment)["REDIS_PORT_6379_TCP_ADDR"] == "redis"
+
+
+def test_wordpress_reaches_mysql_by_its_alias() -> None:
+    plan = plan_for("wordpress-mysql.yaml")
+    client = plan.step("ambassador-client:mysql@vm1").container
+    assert client is not None and "mysql" in client.aliases
+    assert plan.step("volume:mysql-data@vm2").host == "vm2"
