@@ -23,7 +23,15 @@ from xcompose.interpolation import interpolate_tree, read_env_file, warn_unset
 from xcompose.merge import merge_documents
 from xcompose.model import NAME_PATTERN, Link, Topology, VolumeMount, field_names_at, format_duration
 from xcompose.project import IMPLICIT_HOST, KeyPath, Project, format_key_path
-from xcompose.yamlsource import CORE_RESOLVERS, LMap, YamlDocument, locate_in_tree, read_document, to_plain
+from xcompose.yamlsource import (
+    CORE_RESOLVERS,
+    LMap,
+    YamlDocument,
+    kind_of,
+    locate_in_tree,
+    read_document,
+    to_plain,
+)
 
 DEFAULT_FILES = ("xcompose.yaml", "xcompose.yml")
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -288,7 +296,7 @@ def _translate(exc: ValidationError, data: Any, project: Project) -> list[Config
             continue
         grouped.setdefault(path, []).append(_message(err, loc, missing))
     for path, (words, value) in expected.items():
-        grouped.setdefault(path, []).append(f"must be {' or '.join(words)}, not {_kind(value)}")
+        grouped.setdefault(path, []).append(f"must be {' or '.join(words)}, not {kind_of(value)}")
     return [project.error(path, message) for path, messages in grouped.items() for message in messages]
 
 
@@ -327,20 +335,6 @@ def _message(err: Any, loc: KeyPath, missing: str | None) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if value is None:
-        return "empty"
-    return "a string"
 
 
 REDACTED = "*****"

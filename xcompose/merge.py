@@ -14,7 +14,7 @@ from typing import Any
 
 from xcompose.errors import ConfigError
 from xcompose.project import KeyPath, format_key_path
-from xcompose.yamlsource import LMap, Loc, LSeq
+from xcompose.yamlsource import LMap, Loc, LSeq, kind_of
 
 _CONCATENATED = frozenset({"ports", "expose", "links", "cap_add", "cap_drop", "env_file"})
 _ONE_OR_MANY = frozenset({"env_file", "cap_add", "cap_drop"})
@@ -31,20 +31,6 @@ def merge_documents(docs: Sequence[LMap]) -> tuple[LMap, list[ConfigError]]:
     return merged, errors
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if value is None:
-        return "nothing"
-    return "a string"
-
-
 def _where(loc: Loc | None) -> str:
     if loc is None:
         return "?"
@@ -58,7 +44,7 @@ class _Merger:
     def conflict(self, path: KeyPath, base: Any, over: Any, base_loc: Loc | None, over_loc: Loc | None) -> None:
         file, line = over_loc if over_loc is not None else ("<merged>", None)
         message = (
-            f"cannot merge {_kind(over)} ({_where(over_loc)}) into {_kind(base)} "
+            f"cannot merge {kind_of(over)} ({_where(over_loc)}) into {kind_of(base)} "
             f"({_where(base_loc)}); use the same form in both files"
         )
         self.errors.append(ConfigError(file, line, format_key_path(path), message))

@@ -376,3 +376,18 @@ def locate_in_tree(tree: Any, path: KeyPath) -> Loc | None:
         else:
             break
     return found
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, in the words an error message uses ("a list", "a mapping", …)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "empty"
+    return "a string"
