@@ -14,6 +14,7 @@ from typing import Protocol
 
 import networkx as nx
 
+from xcompose.ambassador import secure_plan, upload_for
 from xcompose.converge import Convergence, LiveState, Placed, decide, step_id_for
 from xcompose.errors import HostError
 from xcompose.executors.base import DockerError, EngineInfo, Executor, LiveContainer
@@ -119,6 +120,8 @@ def up(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> UpResult:
     services = list(services)
+    # Ambassadors: the relay, its TLS credentials and config files (xcompose/ambassador.py).
+    plan = secure_plan(plan)
     live = read_live(plan.project, hosts)
     convergence = decide(plan, live)
     graph = select(plan, services) if services else plan.graph
@@ -136,7 +139,8 @@ def up(
             executor.ensure_volume(step.volume)
         else:
             stale = convergence.replaced.get(step_id, [])
-            _converge_container(step, action, stale, executor, hosts, timeout)
+            _converge_container(step, action, stale, executor, hosts, timeout,
+                                upload=upload_for(plan, step_id))
 
     def started(step_id: str) -> None:
         reporter.step_started(plan.step(step_id), convergence.actions[step_id])
@@ -145,15 +149,19 @@ def up(
         step = plan.step(result.step_id)
         reporter.step_finished(step, convergence.actions[result.step_id], result)
 
-    limits = {name: target.max_parallel for name, target in plan.hosts.items()}
-    outcome = walk(graph, run, lambda s: plan.step(s).host, limits, started, finished)
-    result = UpResult(outcome, convergence)
-    if outcome.ok and not services:
+    result = UpResult(WalkResult(), convergence)
+    if not services:
+        # Orphans go first: a replaced client ambassador must not keep answering for an
+        # alias that the moved service now carries on the same host.
         for orphan in convergence.orphans:
-            hosts.executors[orphan.step.host].stop(orphan.container.id)
-            hosts.executors[orphan.step.host].remove(orphan.container.id)
+            executor = hosts.executors[orphan.step.host]
+            executor.stop(orphan.container.id)
+            executor.remove(orphan.container.id)
             result.removed_orphans.append(f"{orphan.container.name} on {orphan.step.host}")
             reporter.note(f"removed orphan {orphan.container.name} on {orphan.step.host}")
+    limits = {name: target.max_parallel for name, target in plan.hosts.items()}
+    result.walk = walk(graph, run, lambda s: plan.step(s).host, limits, started, finished)
+    if result.walk.ok and not services:
         for host, networks in convergence.stale_networks.items():
             for network in networks:
                 hosts.executors[host].remove_network(network.name)
@@ -167,6 +175,7 @@ def _converge_container(
     executor: Executor,
     hosts: Hosts,
     timeout: float,
+    upload: bytes | None = None,
 ) -> None:
     spec = step.container
     assert spec is not None
@@ -188,6 +197,8 @@ def _converge_container(
         executor.rename(placed.container.id, f"{spec.name}_old_{placed.container.id[:12]}")
     try:
         container_id = executor.create(spec)
+        if upload is not None:  # ambassador config and certificates: files, before start
+            executor.put_archive(container_id, "/", upload)
         executor.start(container_id)
     except DockerError as error:
         for placed in here[:1]:

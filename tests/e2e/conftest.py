@@ -16,10 +16,12 @@ from __future__ import annotations
 import atexit
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.e2e.deploy import Deployment
 from xcompose.lab import Lab, LabError, LabHost
 
 E2E_PREFIX = os.environ.get("XCOMPOSE_E2E_LAB", "xct")
@@ -78,3 +80,23 @@ def lab() -> Iterator[Lab]:
 @pytest.fixture(scope="session")
 def lab_hosts(lab: Lab) -> list[LabHost]:
     return lab.hosts
+
+
+@pytest.fixture
+def deploy(lab: Lab, tmp_path: Path) -> Iterator[Callable[[str, str], Deployment]]:
+    """Make Deployments of topologies on the lab; each is taken down after the test, even
+    when it fails, so one test's containers never meet the next test's."""
+    made: list[Deployment] = []
+
+    def make(project: str, executor: str) -> Deployment:
+        folder = tmp_path / project
+        folder.mkdir()
+        deployment = Deployment(lab, folder, project, executor)
+        made.append(deployment)
+        return deployment
+
+    yield make
+    for deployment in made:
+        if deployment.files:
+            deployment.down("--volumes")
+        deployment.close()

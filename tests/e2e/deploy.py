@@ -1,0 +1,150 @@
+"""A topology deployed on the lab the way a user deploys it: the file, a lab override file
+mapping its hosts onto lab hosts, and the real `xcompose` command line."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import yaml
+
+from xcompose.lab import Lab
+from xcompose.plan import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+
+EXECUTORS = ("api", "ssh")
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Deployment:
+    """One project on the lab; `hosts` maps the topology's host names to lab hosts in order."""
+
+    def __init__(self, lab: Lab, folder: Path, project: str, executor: str) -> None:
+        self.lab = lab
+        self.folder = folder
+        self.project = project
+        self.executor = executor
+        self.files: list[Path] = []
+        self.host_names: list[str] = []
+        self._clients: dict[str, docker.DockerClient] = {}
+
+    def use(self, topology: str | Path, host_names: list[str] | None = None) -> "Deployment":
+        """Deploy this topology (text or an example file) with a lab override beside it."""
+        if isinstance(topology, Path):
+            source = topology
+            data = yaml.safe_load(source.read_text())
+        else:
+            source = self.folder / "topology.yaml"
+            source.write_text(topology)
+            data = yaml.safe_load(topology)
+        names = host_names or list((data.get("hosts") or {}).keys())
+        self.host_names = names
+        override = {
+            "hosts": {
+                name: {
+                    "address": self.lab.hosts[index].address,
+                    "docker": self.lab.hosts[index].ssh_url,
+                    "executor": self.executor,
+                }
+                for index, name in enumerate(names)
+            }
+        }
+        override_file = self.folder / "lab.override.yaml"
+        override_file.write_text(yaml.safe_dump(override))
+        self.files = [source, override_file]
+        return self
+
+    def move(self, service: str, host: str) -> None:
+        """Edit `host:` of a service in a copy of the topology, as a user would."""
+        data = yaml.safe_load(self.files[0].read_text())
+        data["services"][service]["host"] = host
+        edited = self.folder / "topology.yaml"
+        edited.write_text(yaml.safe_dump(data, sort_keys=False))
+        self.files[0] = edited
+
+    def xcompose(self, *args: str, timeout: float = 300) -> Outcome:
+        argv = [sys.executable, "-m", "xcompose", "-p", self.project]
+        for file in self.files:
+            argv += ["-f", str(file)]
+        done = subprocess.run(
+            argv + list(args), capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return Outcome(done.returncode, done.stdout, done.stderr)
+
+    def up(self, *args: str) -> Outcome:
+        outcome = self.xcompose("up", "--format", "json", *args)
+        assert outcome.code == 0, f"xcompose up failed:\n{outcome.output}"
+        return outcome
+
+    def lab_host(self, host: str) -> Any:
+        return self.lab.hosts[self.host_names.index(host)]
+
+    def client(self, host: str) -> docker.DockerClient:
+        if host not in self._clients:
+            self._clients[host] = self.lab.docker_client(self.lab_host(host))
+        return self._clients[host]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+    def containers(self, host: str, role: str | None = None, service: str | None = None) -> list[Any]:
+        labels = [f"{LABEL_PROJECT}={self.project}"]
+        if role:
+            labels.append(f"{LABEL_ROLE}={role}")
+        if service:
+            labels.append(f"{LABEL_SERVICE}={service}")
+        return self.client(host).containers.list(all=True, filters={"label": labels})
+
+    def container(self, service: str, host: str) -> Any:
+        found = self.containers(host, role="service", service=service)
+        assert len(found) == 1, f"expected one container of {service} on {host}, got {found}"
+        return found[0]
+
+    def exec(self, service: str, host: str, command: str, retry_for: float = 0) -> tuple[int, str]:
+        """Run a shell command in the service's container; retry while it fails, for up to
+        `retry_for` seconds (a database finishing its start, DNS settling)."""
+        container = self.container(service, host)
+        deadline = time.monotonic() + retry_for
+        while True:
+            code, output = container.exec_run(["sh", "-c", command])
+            text = output.decode(errors="replace")
+            if code == 0 or time.monotonic() >= deadline:
+                return code, text
+            time.sleep(1)
+
+    def env(self, service: str, host: str) -> dict[str, str]:
+        values = self.container(service, host).attrs["Config"]["Env"]
+        return dict(item.split("=", 1) for item in values)
+
+    def down(self, *args: str) -> Outcome:
+        return self.xcompose("down", *args)
+
+    def leftovers(self) -> list[str]:
+        """Containers and networks of the project still on any lab host."""
+        found: list[str] = []
+        for host in self.host_names:
+            client = self.client(host)
+            label = {"label": f"{LABEL_PROJECT}={self.project}"}
+            found += [f"{c.name}@{host}" for c in client.containers.list(all=True, filters=label)]
+            found += [f"network {n.name}@{host}" for n in client.networks.list(filters=label)]
+        return found
+
+
+def quoted(*argv: str) -> str:
+    return " ".join(shlex.quote(a) for a in argv)
