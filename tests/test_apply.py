@@ -210,3 +210,66 @@ def test_down_with_one_host_unreachable_cleans_the_others_and_reports_it(
     engines["client-server"].down = False
     assert down("demo", connect_to(engines, plan), plan=plan).ok
     assert engines["client-server"].containers == {}
+
+
+def test_up_of_one_service_brings_up_only_it_and_what_it_needs(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(other={"image": "redis:7", "host": "big-server"}))
+    assert up(plan, connect_to(engines, plan), QuietReporter(), services=["redis-cli"]).ok
+    assert names(engines["big-server"]) == {"demo-redis", "demo-redis-ambassador"}
+    assert names(engines["client-server"]) == {
+        "demo-redis-cli", "demo-redis-ambassador-client-server"}
+
+
+class NeverHealthy(FakeExecutor):
+    """An engine whose containers stay `starting` forever."""
+
+    def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
+        return replace(super().inspect(container_id), health="starting")
+
+
+def test_a_readiness_timeout_names_what_was_awaited(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(redis={
+        "image": "redis:7", "host": "big-server", "expose": [6379],
+        "healthcheck": {"test": ["CMD", "redis-cli", "ping"], "interval": "1s"}}))
+    hosts = reach_hosts(plan.hosts.values(), lambda t: NeverHealthy(t, engines[t.name]))
+    result = up(plan, hosts, QuietReporter(), timeout=0.3)
+    failure = result.walk.failed[0]
+    assert failure.step_id == "service:redis"
+    assert failure.error == (
+        "service:redis on big-server: timed out after 0.3s waiting for demo-redis "
+        "to become healthy (health: starting)")
+    assert result.walk.results["service:redis-cli"].outcome == "not-started"
+
+
+class CrashesOnStart(FakeExecutor):
+    def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
+        return replace(super().inspect(container_id), state="exited", exit_code=3)
+
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None):  # type: ignore[no-untyped-def]
+        yield "redis: bad config line 3"
+
+
+def test_a_container_that_exits_fails_its_step_with_its_exit_code_and_last_output(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology())
+    hosts = reach_hosts(plan.hosts.values(), lambda t: CrashesOnStart(t, engines[t.name]))
+    failure = up(plan, hosts, QuietReporter()).walk.failed[0]
+    assert failure.step_id == "service:redis"
+    assert failure.error == (
+        "service:redis on big-server: container exited with code 3; last output:\n"
+        "redis: bad config line 3")
+
+
+def test_a_failed_create_puts_the_old_container_back(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    old = engines["big-server"].named("demo-redis")
+    changed = make_plan(redis_topology(redis={
+        "image": "redis:7", "host": "big-server", "expose": [6379], "user": "redis"}))
+    engines["big-server"].fail_create.add("demo-redis")
+    result = up(changed, connect_to(engines, changed), QuietReporter())
+    assert not result.ok
+    restored = engines["big-server"].named("demo-redis")
+    assert restored is not None and old is not None
+    assert (restored.id, restored.state) == (old.id, "running")
