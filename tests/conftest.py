@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,17 @@ from xcompose.loader import load_project
 from xcompose.project import Project
 
 WriteTopology = Callable[..., Path]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """xcompose's per-user state (project CAs, locks) in a folder of the test session, so
+    tests never read or write the user's own ~/.local/state."""
+    folder = tmp_path_factory.mktemp("state")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_STATE_HOME", str(folder))
+    yield folder
+    patch.undo()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ class FakeEngine:
     """One host's engine state; tests read and poke it directly."""
 
     host: str
-    images: set[str] = field(default_factory=lambda: {"redis:7", "alpine/socat:latest"})
+    images: set[str] = field(default_factory=lambda: {"redis:7", "haproxy:2.6"})
     containers: dict[str, LiveContainer] = field(default_factory=dict)
     specs: dict[str, ContainerSpec] = field(default_factory=dict)
     networks: dict[str, LiveNetwork] = field(default_factory=dict)

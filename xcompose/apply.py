@@ -79,15 +79,15 @@ def reach_hosts(
 
 
 def read_live(project: str, hosts: Hosts) -> LiveState:
-    def read(item: tuple[str, Executor]) -> tuple[str, list[LiveContainer], list]:
-        name, executor = item
-        return name, executor.containers(project), executor.networks(project)
-
+    # Containers and networks of every host at once: over ssh each listing is a round
+    # trip or two, and a no-op `up` is little else.
     live = LiveState()
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts.executors))) as pool:
-        for name, containers, networks in pool.map(read, hosts.executors.items()):
-            live.containers[name] = containers
-            live.networks[name] = networks
+    with ThreadPoolExecutor(max_workers=max(1, 2 * len(hosts.executors))) as pool:
+        containers = {n: pool.submit(e.containers, project) for n, e in hosts.executors.items()}
+        networks = {n: pool.submit(e.networks, project) for n, e in hosts.executors.items()}
+        for name in hosts.executors:
+            live.containers[name] = containers[name].result()
+            live.networks[name] = networks[name].result()
     return live
 
 

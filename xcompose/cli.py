@@ -22,8 +22,10 @@ from xcompose.lab.cli import lab
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: rich would turn `:x:` in a user's value (a link `db:x:y`, a command) into an
+# emoji in error messages and in `config`.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 @dataclass
@@ -147,9 +149,13 @@ def plan(options: Options, offline: bool, fmt: str) -> None:
     if offline:
         out.print(render_plan(the_plan, fmt), markup=False)  # type: ignore[arg-type]
         return
+    from xcompose.ambassador import secure_plan
     from xcompose.apply import read_live
     from xcompose.converge import decide
 
+    # The ambassadors' certificates are part of their config hash, as in `up`; only the
+    # online plan may create the project's CA, `--offline` never touches it.
+    the_plan = secure_plan(the_plan)
     with reached(the_plan) as hosts:
         convergence = decide(the_plan, read_live(the_plan.project, hosts))
     text = render_plan(
@@ -315,3 +321,47 @@ cli.add_command(lab)
 
 def main() -> None:
     cli(prog_name="xcompose")
+
+
+# --- ambassadors: check and pki (xcompose/check.py, xcompose/pki.py) -------------------
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@pass_options
+@handles_errors
+def check(options: Options, fmt: str) -> None:
+    """Reach every host; open every cross-host link through its ambassadors (latency, TLS)."""
+    from xcompose.apply import reach_hosts
+    from xcompose.check import check as run_check
+    from xcompose.check import render_table
+
+    the_plan = make_plan(options)
+    hosts = reach_hosts(the_plan.hosts.values())
+    try:
+        report = run_check(the_plan, hosts)
+    finally:
+        hosts.close()
+    out.print(report.to_json() if fmt == "json" else render_table(report), markup=False)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def pki() -> None:
+    """The project's CA for mutual TLS between ambassadors."""
+
+
+@pki.command()
+@pass_options
+@handles_errors
+def rotate(options: Options) -> None:
+    """Issue a new CA and new ambassador certificates; the next `up` re-creates the ambassadors."""
+    from xcompose.pki import ProjectPki
+
+    project = load(options).name
+    store = ProjectPki(project)
+    store.rotate()
+    err.print(f"{project}: new CA in {store.dir}; run `xcompose up` to re-create the ambassadors",
+              markup=False)

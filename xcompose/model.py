@@ -8,6 +8,7 @@ Short and long forms are normalised here so that the planner sees one shape only
 from __future__ import annotations
 
 import re
+import shlex
 import types
 import typing
 from collections.abc import Sequence
@@ -101,7 +102,11 @@ class Host(Strict):
 class AmbassadorSettings(Strict):
     """Project-wide relay settings; services may override `tls` and published ports."""
 
-    image: str = Field(default="alpine/socat:latest", description="The relay image.")
+    image: str = Field(
+        default="haproxy:2.6",
+        description="The relay image: haproxy (tcp mode; the default, measured in "
+        "bench/ambassador.py) or a socat image (also relays UDP).",
+    )
     tls: bool = Field(default=True, description="Mutual TLS between the two ambassadors of a link.")
 
 
@@ -326,6 +331,18 @@ class Service(Strict):
     @classmethod
     def _labels(cls, value: Any) -> Any:
         return _mapping_or_list(value, "labels", allow_none=False)
+
+    @field_validator("command", "entrypoint")
+    @classmethod
+    def _splits_like_a_shell(cls, value: list[str] | str | None) -> list[str] | str | None:
+        # A string is split as a shell would (as Compose does); say so here, where the
+        # error has a location, rather than fail later in the planner.
+        if isinstance(value, str):
+            try:
+                shlex.split(value)
+            except ValueError as error:
+                raise ValueError(f"cannot be split into words: {error}") from None
+        return value
 
     @field_validator("env_file", "cap_add", "cap_drop", mode="before", json_schema_input_type=Union[str, list[str]])
     @classmethod

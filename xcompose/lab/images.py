@@ -9,6 +9,8 @@ other hosts is one tarball each.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -16,7 +18,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ RECIPE_VERSION = "1"  # bump when the build procedure changes in a way the hash 
 
 PACKAGES: tuple[str, ...] = (
     "socat", "openssl", "ca-certificates", "procps", "iproute2", "netcat-openbsd", "curl",
+    "haproxy",
     "redis-server", "redis-tools",
     "mariadb-server", "mariadb-client",
     "postgresql", "postgresql-client",
@@ -45,14 +48,15 @@ DPKG_EXCLUDES: tuple[str, ...] = (
 )
 # After installing: drop the databases the packages' postinst created (the entrypoints
 # initialise their own on first start), PostgreSQL's optional LLVM JIT (130 MB; postgres
-# runs without it), apt lists; then add the entrypoint scripts.
+# runs without it), apt lists; make haproxy's config folder where the official image has
+# it; then add the entrypoint scripts.
 CUSTOMIZE = r"""set -e
 root="$1"
 rm -rf "$root"/var/lib/mysql/* "$root"/var/lib/postgresql/15 "$root"/etc/postgresql/15
 rm -rf "$root"/usr/lib/postgresql/15/lib/llvmjit* "$root"/usr/lib/postgresql/15/lib/bitcode
 rm -f "$root"/usr/lib/x86_64-linux-gnu/libLLVM-* "$root"/usr/lib/x86_64-linux-gnu/libz3.so*
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*
-mkdir -p "$root"/var/lib/postgresql/data "$root"/data
+mkdir -p "$root"/var/lib/postgresql/data "$root"/data "$root"/usr/local/etc/haproxy
 chroot "$root" chown postgres:postgres /var/lib/postgresql/data
 chroot "$root" chown mysql:mysql /var/lib/mysql
 install -m 0755 "$XLAB_SCRIPTS"/xlab-* "$root"/usr/local/bin/
@@ -70,6 +74,16 @@ class ImageSpec:
 
 IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec(("alpine/socat:latest",), ('ENTRYPOINT ["socat"]',)),
+    # Debian's haproxy 2.6, laid out like the official `haproxy:2.6` image: the config is
+    # read from /usr/local/etc/haproxy/haproxy.cfg, master-worker in the foreground, soft
+    # stop on SIGUSR1. bash is there (probes may use its /dev/tcp).
+    ImageSpec(
+        ("haproxy:2.6",),
+        (
+            "STOPSIGNAL SIGUSR1",
+            'ENTRYPOINT ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+        ),
+    ),
     ImageSpec(
         ("redis:7",),
         (
@@ -189,6 +203,20 @@ def cache_dir(recipe: str) -> Path:
     return st.CACHE_ROOT / "images" / recipe
 
 
+@contextlib.contextmanager
+def _cache_lock() -> Iterator[None]:
+    """One build at a time per machine: labs of other prefixes share the cache, and two
+    builds of one recipe would write the same partial files (and the sweep of stale recipes
+    could remove a build in flight)."""
+    st.CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(st.CACHE_ROOT / "images.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _docker(sock: str, *args: str) -> list[str]:
     return ["docker", "-H", sock, *args]
 
@@ -275,21 +303,22 @@ def ensure_images(
     tarball, manifest = cdir / "images.tar", cdir / "manifest.json"
     report = ImagesReport(recipe=recipe, built=False, tarball=str(tarball))
     t0 = time.monotonic()
-    if not (tarball.is_file() and manifest.is_file()):
-        cdir.mkdir(parents=True, exist_ok=True)
-        # Other recipes' tarballs are stale (a recipe changed): keep the cache bounded.
-        for old in cdir.parent.iterdir():
-            if old != cdir:
-                shutil.rmtree(old, ignore_errors=True)
-        with tempfile.TemporaryDirectory(dir=cdir) as tmpd:
-            rootfs = Path(tmpd) / "rootfs.tar"
-            build_rootfs(rootfs, mirrors, progress)
-            report.seconds["rootfs"] = time.monotonic() - t0
-            ids = build_images(hosts[0][1], rootfs, tarball, recipe, progress)
-        manifest.write_text(json.dumps(ids, indent=2))
-        report.built = True
-        report.seconds["build"] = time.monotonic() - t0
-    ids = json.loads(manifest.read_text())
+    with _cache_lock():
+        if not (tarball.is_file() and manifest.is_file()):
+            cdir.mkdir(parents=True, exist_ok=True)
+            # Other recipes' tarballs are stale (a recipe changed): keep the cache bounded.
+            for old in cdir.parent.iterdir():
+                if old != cdir:
+                    shutil.rmtree(old, ignore_errors=True)
+            with tempfile.TemporaryDirectory(dir=cdir) as tmpd:
+                rootfs = Path(tmpd) / "rootfs.tar"
+                build_rootfs(rootfs, mirrors, progress)
+                report.seconds["rootfs"] = time.monotonic() - t0
+                ids = build_images(hosts[0][1], rootfs, tarball, recipe, progress)
+            manifest.write_text(json.dumps(ids, indent=2))
+            report.built = True
+            report.seconds["build"] = time.monotonic() - t0
+        ids = json.loads(manifest.read_text())
 
     t1 = time.monotonic()
 

@@ -1,0 +1,442 @@
+"""The ambassador data path, measured: direct versus relay pairs, on a lab of two hosts.
+
+    sudo .venv/bin/python bench/ambassador.py [--rounds 3] [--bulk-mib 1024] [--lab PREFIX]
+
+Host 1 runs redis and a byte sink (the targets) and every server-side relay; host 2 runs
+the client tools and every client-side relay, all on one user-defined network per host, as
+xcompose lays out a cross-host link. Paths, side by side in one run:
+
+- direct        the client on host 2 to redis/sink published on host 1's address
+- socat         the seeds' pair: `socat TCP-LISTEN:P,fork,reuseaddr TCP:…` on each side
+- socat-tls     the same with OPENSSL-LISTEN / OPENSSL: and verify=1 (mutual TLS)
+- haproxy       haproxy 2.6 in tcp mode on each side
+- haproxy-tls   the same, mutual TLS between the pair (ECDSA P-256, verify required)
+- xcompose      the relay xcompose's ambassador.py generates for the link (TLS on, the default)
+- xcompose-plain  the same with `tls: false`
+- haproxy-1t    the haproxy pair with one thread each (nbthread 1), for comparison
+
+Workloads (run in the tools container on host 2, each bounded by `timeout`):
+redis-benchmark -c 50 -t get,ping -n N (plain and -P 16), a bulk transfer of --bulk-mib MiB
+(`head -c` from /dev/zero through nc to a sink), and new connections per second
+(redis-benchmark -k 0: one connection per request). Several rounds, path order rotated
+every round, medians reported. It prints; it never asserts.
+
+Starts its own lab (prefix `xbn`, 2 hosts) unless --lab names a running one; removes its
+containers and the lab it started at the end (also on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import io
+import shlex
+import statistics
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
+
+from xcompose.lab import Lab  # noqa: E402
+
+LABEL = "io.xcompose.bench"
+NET = "xbench"
+REDIS_PORT, SINK_PORT = 6379, 9000
+IMAGES = ("redis:7", "xcompose/tools:latest", "alpine/socat:latest", "haproxy:2.6")
+HAPROXY_DIR = "/usr/local/etc/haproxy"
+SERVER_NAME = "xbench-server-ambassador"  # the identity in the server certificate
+# Bench-only tuning, the same for every path: many short connections per round.
+SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.ip_local_port_range": "10000 65000"}
+
+
+# --- certificates (a throwaway CA for the run) -------------------------------------------
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def make_pki() -> dict[str, bytes]:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = _key()
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xbench CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                         critical=True)
+          .sign(ca_key, hashes.SHA256()))
+
+    def leaf(name: str, usage: x509.ObjectIdentifier) -> bytes:
+        key = _key()
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                .issuer_name(ca_name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        return cert.public_bytes(serialization.Encoding.PEM) + _pem_key(key)
+
+    return {
+        "ca.pem": ca.public_bytes(serialization.Encoding.PEM),
+        "server.pem": leaf(SERVER_NAME, ExtendedKeyUsageOID.SERVER_AUTH),
+        "client.pem": leaf("xbench-client-ambassador", ExtendedKeyUsageOID.CLIENT_AUTH),
+    }
+
+
+def tar_of(files: dict[str, bytes], mode: int = 0o600) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dirs = sorted({str(Path(n).parent) for n in files if str(Path(n).parent) != "."})
+        for d in dirs:
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o700
+            tar.addfile(info)
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+# --- relay pairs -------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    image: str
+    entrypoint: list[str]
+    command: list[str]
+    files: dict[str, bytes] = field(default_factory=dict)  # uploaded to "/" before start
+
+
+@dataclass
+class PathDef:
+    name: str
+    server: Side | None  # None: direct
+    client: Side | None
+
+
+def socat_side(pairs: list[tuple[str, str]]) -> Side:
+    jobs = " & ".join(shlex.join(["socat", a, b]) for a, b in pairs)
+    return Side("alpine/socat:latest", ["/bin/sh", "-c"], [f"trap 'exit 0' TERM INT; {jobs} & wait"])
+
+
+def haproxy_cfg(frontends: list[tuple[int, str, str]], threads: int | None = None) -> str:
+    """frontends: (listen port, bind options, `server` line options incl. address)."""
+    out = [
+        "global", "  maxconn 4096", "  hard-stop-after 2s",
+        *([f"  nbthread {threads}"] if threads else []),
+        "defaults", "  mode tcp", "  timeout connect 5s", "  timeout client 1h",
+        "  timeout server 1h",
+        "resolvers sys", "  parse-resolv-conf", "  hold valid 2s",
+    ]
+    for port, bind, server in frontends:
+        out += [f"frontend f{port}", f"  bind :{port}{bind}", f"  default_backend b{port}",
+                f"backend b{port}", f"  server s {server}"]
+    return "\n".join(out) + "\n"
+
+
+def haproxy_side(cfg: str, pki: dict[str, bytes] | None = None) -> Side:
+    files = {f"{HAPROXY_DIR.lstrip('/')}/haproxy.cfg": cfg.encode()}
+    for name, data in (pki or {}).items():
+        files[f"{HAPROXY_DIR.lstrip('/')}/pki/{name}"] = data
+    return Side("haproxy:2.6", ["haproxy", "-W", "-db", "-f", f"{HAPROXY_DIR}/haproxy.cfg"], [], files)
+
+
+def build_paths(host1: str, pki: dict[str, bytes], want: list[str]) -> tuple[list[PathDef], dict[str, tuple[int, int]]]:
+    """The paths, and where each publishes on host 1 (redis, sink)."""
+    ports: dict[str, tuple[int, int]] = {"direct": (16379, 19000)}
+    paths = [PathDef("direct", None, None)]
+    ca, srv, cli = "/xbench/ca.pem", "/xbench/server.pem", "/xbench/client.pem"
+    socat_files = {f"xbench/{k}": v for k, v in pki.items()}
+    dyn = "resolvers sys init-addr last,libc,none"
+    hp = f"{HAPROXY_DIR}/pki"
+    for i, name in enumerate(("socat", "socat-tls", "haproxy", "haproxy-tls", "xcompose", "haproxy-1t",
+                              "xcompose-plain"), 1):
+        if name not in want:
+            continue
+        pr, ps = 20000 + 10 * i, 20001 + 10 * i
+        ports[name] = (pr, ps)
+        if name == "socat":
+            server = socat_side([(f"TCP-LISTEN:{p},fork,reuseaddr", f"TCP:{t}:{p}")
+                                 for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))])
+            client = socat_side([(f"TCP-LISTEN:{p},fork,reuseaddr", f"TCP:{host1}:{q}")
+                                 for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))])
+        elif name == "socat-tls":
+            server = socat_side([(f"OPENSSL-LISTEN:{p},fork,reuseaddr,cert={srv},cafile={ca},verify=1",
+                                  f"TCP:{t}:{p}") for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))])
+            client = socat_side([(f"TCP-LISTEN:{p},fork,reuseaddr",
+                                  f"OPENSSL:{host1}:{q},cert={cli},cafile={ca},verify=1,commonname={SERVER_NAME}")
+                                 for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))])
+            server.files = client.files = socat_files
+        elif name == "haproxy":
+            server = haproxy_side(haproxy_cfg([(p, "", f"{t}:{p} {dyn}")
+                                               for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))]))
+            client = haproxy_side(haproxy_cfg([(p, "", f"{host1}:{q}")
+                                               for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))]))
+        elif name == "haproxy-tls":
+            bind = f" ssl crt {hp}/server.pem ca-file {hp}/ca.pem verify required"
+            server = haproxy_side(haproxy_cfg([(p, bind, f"{t}:{p} {dyn}")
+                                               for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))]),
+                                  {"ca.pem": pki["ca.pem"], "server.pem": pki["server.pem"]})
+            opts = (f" ssl crt {hp}/client.pem ca-file {hp}/ca.pem verify required"
+                    f" verifyhost {SERVER_NAME} sni str({SERVER_NAME})")
+            client = haproxy_side(haproxy_cfg([(p, "", f"{host1}:{q}{opts}")
+                                               for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))]),
+                                  {"ca.pem": pki["ca.pem"], "client.pem": pki["client.pem"]})
+        elif name == "haproxy-1t":  # one thread per relay (the default is one per core)
+            server = haproxy_side(haproxy_cfg([(p, "", f"{t}:{p} {dyn}")
+                                               for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))], 1))
+            client = haproxy_side(haproxy_cfg([(p, "", f"{host1}:{q}")
+                                               for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))], 1))
+        else:  # xcompose[-plain]: what ambassador.py builds for this link (TLS on / off)
+            server, client = xcompose_sides(host1, pr, ps, tls=name == "xcompose")
+        paths.append(PathDef(name, server, client))
+    return paths, ports
+
+
+def xcompose_sides(host1: str, pr: int, ps: int, tls: bool = True) -> tuple[Side, Side]:
+    from xcompose import ambassador as amb
+    from xcompose.plan import Relay
+
+    if not hasattr(amb, "bench_pair"):
+        raise SystemExit("xcompose's ambassador.py has no bench_pair(); leave out the xcompose path")
+    s, c = amb.bench_pair(
+        server_relays=[Relay(REDIS_PORT, "redis", REDIS_PORT), Relay(SINK_PORT, "sink", SINK_PORT)],
+        client_relays=[Relay(REDIS_PORT, host1, pr), Relay(SINK_PORT, host1, ps)],
+        tls=tls,
+    )
+    return Side(**s), Side(**c)
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, lab: Lab, args: argparse.Namespace) -> None:
+        self.lab, self.args = lab, args
+        self.h1, self.h2 = lab.host(1), lab.host(2)
+        self.c1 = lab.docker_client(self.h1, timeout=900)
+        self.c2 = lab.docker_client(self.h2, timeout=900)
+
+    def cleanup(self) -> None:
+        for client in (self.c1, self.c2):
+            for c in client.containers.list(all=True, filters={"label": LABEL}):
+                c.remove(force=True)
+            for n in client.networks.list(names=[NET]):
+                n.remove()
+
+    def _run(self, client, name: str, image: str, *, entrypoint=None, command=None,
+             ports=None, files=None, sysctls=None) -> None:
+        c = client.containers.create(
+            image, command=command, entrypoint=entrypoint, name=name, network=NET,
+            labels={LABEL: "1"}, ports=ports or {}, sysctls=sysctls, detach=True)
+        if files:
+            c.put_archive("/", tar_of(files))
+        c.start()
+
+    def setup(self, paths: list[PathDef], ports: dict[str, tuple[int, int]]) -> None:
+        self.cleanup()
+        for client in (self.c1, self.c2):
+            client.networks.create(NET, driver="bridge", labels={LABEL: "1"})
+        a1 = self.h1.address
+        self._run(self.c1, "redis", "redis:7", command=["redis-server", "--protected-mode", "no",
+                                                       "--bind", "0.0.0.0", "--save", ""],
+                  ports={f"{REDIS_PORT}/tcp": (a1, ports["direct"][0])})
+        self._run(self.c1, "sink", "xcompose/tools:latest", entrypoint=["socat"],
+                  command=["-u", "-b", "131072", f"TCP-LISTEN:{SINK_PORT},fork,reuseaddr", "OPEN:/dev/null"],
+                  ports={f"{SINK_PORT}/tcp": (a1, ports["direct"][1])})
+        self._run(self.c2, "tools", "xcompose/tools:latest", sysctls=SYSCTLS)
+        for p in paths:
+            if p.server is None or p.client is None:
+                continue
+            pr, ps = ports[p.name]
+            self._run(self.c1, f"xb-s-{p.name}", p.server.image, entrypoint=p.server.entrypoint,
+                      command=p.server.command or None, files=p.server.files,
+                      ports={f"{REDIS_PORT}/tcp": (a1, pr), f"{SINK_PORT}/tcp": (a1, ps)})
+            self._run(self.c2, f"xb-c-{p.name}", p.client.image, entrypoint=p.client.entrypoint,
+                      command=p.client.command or None, files=p.client.files, sysctls=SYSCTLS)
+        # Ready: every path answers a PING and accepts a sink connection.
+        for p in paths:
+            host, (rp, sp) = self.endpoint(p, ports)
+            deadline = time.monotonic() + 60
+            while True:
+                code, out = self.exec(f"redis-cli -h {host} -p {rp} ping && "
+                                      f"head -c 1 /dev/zero | nc -N -w 5 {host} {sp}", timeout=10)
+                if code == 0 and b"PONG" in out:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"path {p.name} does not answer: {out.decode(errors='replace')[-400:]}"
+                                     f"\n{self.logs(p)}")
+                time.sleep(0.5)
+
+    def logs(self, p: PathDef) -> str:
+        out = []
+        for client, name in ((self.c1, f"xb-s-{p.name}"), (self.c2, f"xb-c-{p.name}")):
+            try:
+                out.append(f"--- {name}\n" + client.containers.get(name).logs(tail=20).decode(errors="replace"))
+            except Exception as exc:  # noqa: BLE001 - diagnostics only
+                out.append(f"--- {name}: {exc}")
+        return "\n".join(out)
+
+    def endpoint(self, p: PathDef, ports: dict[str, tuple[int, int]]) -> tuple[str, tuple[int, int]]:
+        if p.server is None:
+            return self.h1.address, ports["direct"]
+        return f"xb-c-{p.name}", (REDIS_PORT, SINK_PORT)
+
+    def exec(self, script: str, timeout: int) -> tuple[int, bytes]:
+        tools = self.c2.containers.get("tools")
+        res = tools.exec_run(["timeout", str(timeout), "sh", "-c", script])
+        return res.exit_code, res.output
+
+    def redis_bench(self, host: str, port: int, extra: str, requests: int) -> dict[str, tuple[float, float]]:
+        """{test: (ops/s, p50 ms)} from redis-benchmark --csv."""
+        code, out = self.exec(f"redis-benchmark -h {host} -p {port} -c 50 -n {requests} {extra} --csv",
+                              timeout=self.args.step_timeout)
+        if code != 0:
+            return {}
+        rows: dict[str, tuple[float, float]] = {}
+        for row in csv.reader(io.StringIO(out.decode(errors="replace"))):
+            if len(row) >= 2 and row[0] != "test":
+                try:
+                    rows[row[0]] = (float(row[1]), float(row[4]) if len(row) > 4 else float("nan"))
+                except ValueError:
+                    continue
+        return rows
+
+    def bulk(self, host: str, port: int) -> float | None:
+        mib = self.args.bulk_mib
+        script = (f"s=$(date +%s%N); head -c {mib}M /dev/zero | nc -N {host} {port} || exit 3; "
+                  "e=$(date +%s%N); echo $((e - s))")
+        code, out = self.exec(script, timeout=self.args.step_timeout)
+        if code != 0:
+            return None
+        ns = int(out.decode().split()[-1])
+        return mib / (ns / 1e9)
+
+    def measure(self, p: PathDef, ports: dict[str, tuple[int, int]]) -> dict[str, float]:
+        host, (rp, sp) = self.endpoint(p, ports)
+        n = self.args.requests
+        out: dict[str, float] = {}
+        plain = self.redis_bench(host, rp, "-t get,ping", n)
+        piped = self.redis_bench(host, rp, "-t get,ping -P 16", n * 4)
+        for key, rows in (("", plain), ("P16 ", piped)):
+            if "GET" in rows:
+                out[f"{key}get"] = rows["GET"][0]
+            if "PING_MBULK" in rows:
+                out[f"{key}ping"] = rows["PING_MBULK"][0]
+        if "GET" in plain:
+            out["get p50 ms"] = plain["GET"][1]
+        conns = self.redis_bench(host, rp, "-t ping -k 0", self.args.conns)
+        if "PING_MBULK" in conns:
+            out["conn/s"] = conns["PING_MBULK"][0]
+        mibs = self.bulk(host, sp)
+        if mibs is not None:
+            out["MiB/s"] = mibs
+        return out
+
+
+COLUMNS = ("get", "ping", "P16 get", "P16 ping", "get p50 ms", "MiB/s", "conn/s")
+
+
+def table(results: dict[str, list[dict[str, float]]]) -> str:
+    med: dict[str, dict[str, float]] = {}
+    for name, rounds in results.items():
+        med[name] = {}
+        for col in COLUMNS:
+            vals = [r[col] for r in rounds if col in r]
+            if vals:
+                med[name][col] = statistics.median(vals)
+    ops = ("get", "ping", "P16 get", "P16 ping")
+
+    def ratio(name: str, base: str) -> str:
+        if base not in med:
+            return "-"
+        rs = [med[name][c] / med[base][c] for c in ops if c in med[name] and c in med[base]]
+        return f"{statistics.geometric_mean(rs):.2f}x" if rs else "-"
+
+    head = ["path", *COLUMNS, "ops vs direct", "ops vs socat"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in results:
+        cells = [name]
+        for col in COLUMNS:
+            v = med[name].get(col)
+            cells.append("-" if v is None else (f"{v:.2f}" if col == "get p50 ms" else f"{v:,.0f}"))
+        cells += [ratio(name, "direct"), ratio(name, "socat")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lab", help="reuse this running lab (prefix) instead of starting one")
+    ap.add_argument("--prefix", default="xbn", help="prefix of the lab this run starts (default xbn)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=100_000, help="redis-benchmark -n (x4 with -P 16)")
+    ap.add_argument("--conns", type=int, default=5_000, help="short connections per conn/s round")
+    ap.add_argument("--bulk-mib", type=int, default=1024)
+    ap.add_argument("--step-timeout", type=int, default=300, help="seconds any one workload may take")
+    ap.add_argument("--paths", default="direct,socat,socat-tls,haproxy,haproxy-tls",
+                    help="comma list; add `xcompose` to measure ambassador.py's relay")
+    ap.add_argument("--keep", action="store_true", help="leave the containers (and the lab) running")
+    args = ap.parse_args(argv)
+    want = [p.strip() for p in args.paths.split(",") if p.strip()]
+
+    started: Lab | None = None
+    if args.lab:
+        lab = Lab.get(args.lab)
+        if lab is None:
+            raise SystemExit(f"no running lab {args.lab!r}")
+    else:
+        print(f"starting lab {args.prefix} (2 hosts)", file=sys.stderr)
+        lab = started = Lab.up(hosts=2, prefix=args.prefix)
+    bench: Bench | None = None
+    try:
+        lab.images(progress=lambda m: print(f"images: {m}", file=sys.stderr))
+        bench = Bench(lab, args)
+        paths, ports = build_paths(bench.h1.address, make_pki(), want)
+        bench.setup(paths, ports)
+        results: dict[str, list[dict[str, float]]] = {p.name: [] for p in paths}
+        for rnd in range(args.rounds):
+            order = paths[rnd % len(paths):] + paths[:rnd % len(paths)]
+            for p in order:
+                t0 = time.monotonic()
+                r = bench.measure(p, ports)
+                results[p.name].append(r)
+                print(f"round {rnd + 1}/{args.rounds} {p.name:12s} {time.monotonic() - t0:5.1f}s "
+                      + " ".join(f"{k}={v:,.0f}" for k, v in r.items()), file=sys.stderr, flush=True)
+        print(f"\nlab {lab.prefix}, {args.rounds} rounds, medians; redis-benchmark -c 50 -n {args.requests} "
+              f"(-P 16: -n {args.requests * 4}); bulk {args.bulk_mib} MiB; conn/s: -k 0 -n {args.conns}")
+        print(table(results))
+    finally:
+        if bench is not None and not args.keep:
+            bench.cleanup()
+        if started is not None and not args.keep:
+            print(f"removing lab {started.prefix}", file=sys.stderr)
+            started.down()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
