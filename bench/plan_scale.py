@@ -1,4 +1,5 @@
-"""How `plan --offline` scales: build_plan (and the JSON rendering) on generated topologies.
+"""How `plan --offline` scales: the whole command, and its parts (loading the file,
+build_plan, the JSON rendering), on generated topologies.
 
     .venv/bin/python bench/plan_scale.py [--repeat 3]
 
@@ -13,11 +14,17 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from xcompose.loader import load_project
 from xcompose.model import Topology
 from xcompose.planner import build_plan
 from xcompose.project import Project
@@ -73,12 +80,22 @@ def main() -> None:
         plan = build_plan(project)
         plan_best, plan_median, plan_cpu = timed(lambda: build_plan(project), args.repeat)
         json_best, json_median, _ = timed(lambda: render_plan(plan, "json"), args.repeat)
+        with tempfile.TemporaryDirectory() as folder:
+            file = Path(folder) / "xcompose.yaml"
+            file.write_text(yaml.safe_dump(data, sort_keys=False))
+            load_best, _, _ = timed(lambda: load_project([file], environ={}), args.repeat)
+            command = [sys.executable, "-m", "xcompose", "-f", str(file), "plan", "--offline",
+                       "--format", "json"]
+            whole_best, _, _ = timed(
+                lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL), args.repeat
+            )
         rows.append((services, args.hosts, links, plan.graph.number_of_nodes(),
-                     plan_best, plan_median, plan_cpu, json_best, json_median))
+                     plan_best, plan_median, plan_cpu, json_best, json_median, load_best,
+                     whole_best))
         del plan, project, data  # the 10k run should not share the heap with the 1k one
 
     header = ("services", "hosts", "links", "steps", "plan best s", "plan median s",
-              "plan cpu s", "json best s", "json median s")
+              "plan cpu s", "json best s", "json median s", "load best s", "command s")
     print(" | ".join(f"{h:>13}" for h in header))
     for row in rows:
         print(" | ".join(f"{v:>13,}" if isinstance(v, int) else f"{v:>13.3f}" for v in row))
@@ -90,6 +107,9 @@ def main() -> None:
           f"(cpu {large[6] / small[6]:.1f}x), json {large[7] / small[7]:.1f}x "
           f"(target: at most {TARGET_GROWTH:.0f}x)")
     print(f"build_plan + render_plan json, 10k: {large[4] + large[7]:.3f} s best")
+    print(f"the whole `xcompose plan --offline --format json`, 10k: {large[10]:.3f} s best "
+          f"(loading the file {large[9]:.3f} s); growth {large[10] / small[10]:.1f}x "
+          f"(target: under {TARGET_SECONDS_10K:.0f} s, at most {TARGET_GROWTH:.0f}x)")
 
 
 if __name__ == "__main__":
