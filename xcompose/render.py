@@ -177,7 +177,9 @@ def render_table(
             row.append(_action_text(_orphan_action(orphan, actions)))
         table.add_row(*row)
     columns = width or shutil.get_terminal_size((120, 24)).columns
-    console = Console(file=io.StringIO(), width=columns, color_system=None, force_terminal=False)
+    # Values from the file are printed as written: no emoji codes, no markup.
+    console = Console(file=io.StringIO(), width=columns, color_system=None, force_terminal=False,
+                      emoji=False, markup=False, highlight=False)
     console.print(table)
     out = console.file
     assert isinstance(out, io.StringIO)
