@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -227,6 +228,23 @@ def wait_sshd(host: HostRecord, deadline: float) -> None:
             break
         time.sleep(0.2)
     raise LabError(f"start sshd on {host.name}: not answering on {host.address}:22")
+
+
+# --- faults: one daemon down and up again ------------------------------------------------
+
+
+def halt(rec: ProcRecord | None, *, kill: bool = False) -> None:
+    """Stop one daemon of a host and nothing else: its containers, data and namespace stay.
+    `kill` is a crash (SIGKILL: containerd dies with dockerd, the containers' shims stay);
+    otherwise a clean stop (SIGTERM: dockerd stops its containers first)."""
+    if kill and is_alive(rec):
+        assert rec is not None
+        os.kill(rec.pid, signal.SIGKILL)
+        for _ in range(100):
+            if not is_alive(rec):
+                break
+            time.sleep(0.05)
+    stop_proc(rec, grace=60)
 
 
 # --- teardown of one host --------------------------------------------------------------

@@ -223,6 +223,39 @@ class Lab:
             out[rec.name] = {k: p.pid for k, p in (("dockerd", rec.dockerd), ("sshd", rec.sshd)) if p}
         return out
 
+    def stop_daemon(
+        self, host: LabHost | str | int, daemon: Literal["dockerd", "sshd"], *, kill: bool = False
+    ) -> None:
+        """Take one daemon of a host down (for fault tests): `kill` crashes it with SIGKILL,
+        otherwise it stops cleanly. The host's namespace, data and other daemon stay."""
+        rec = self._record(host if isinstance(host, LabHost) else self.host(host))
+        with st.prefix_lock(self.prefix):
+            hx.halt(getattr(rec, daemon), kill=kill)
+
+    def start_daemon(self, host: LabHost | str | int, daemon: Literal["dockerd", "sshd"]) -> None:
+        """Start a daemon taken down by `stop_daemon` again and wait until it answers."""
+        rec = self._record(host if isinstance(host, LabHost) else self.host(host))
+        with st.prefix_lock(self.prefix):
+            if is_alive(getattr(rec, daemon)):
+                return
+            if daemon == "sshd":
+                rec.sshd = hx.start_sshd(rec, self._ssh.sshd_config(rec.name))
+                st.save_state(self._state)  # teardown must find the new pid
+                hx.wait_sshd(rec, time.monotonic() + DOCKERD_TIMEOUT)
+                return
+            # After a SIGKILL (its containerd dies with it) the first start often gives up
+            # waiting for the new containerd, which is busy with the old shims; the next
+            # start finds them cleaned up.
+            for attempt in range(3):
+                rec.dockerd = hx.start_dockerd(rec)
+                st.save_state(self._state)
+                try:
+                    hx.wait_dockerd(rec, time.monotonic() + DOCKERD_TIMEOUT)
+                    return
+                except LabError:
+                    if attempt == 2 or is_alive(rec.dockerd):
+                        raise
+
     def status(self) -> list[HostStatus]:
         out: list[HostStatus] = []
         for h in self.hosts:
