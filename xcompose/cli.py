@@ -24,7 +24,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # emoji=False: rich would turn `:x:` in a user's value (a link `db:x:y`, a command) into an
 # emoji in error messages and in `config`.
-out = Console(highlight=False, soft_wrap=True, emoji=False)
+# Piped output is for scripts and logs: tables there keep their full width, not 80 columns.
+out = Console(highlight=False, soft_wrap=True, emoji=False,
+              width=None if sys.stdout.isatty() else 400)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
@@ -206,7 +208,8 @@ def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeo
         _fail(1, lines)
     if not quiet and fmt == "text":
         changed = sum(1 for a in result.convergence.actions.values() if a.action != "keep")
-        err.print(f"{the_plan.project}: up to date ({changed} step(s) changed)")
+        done = f"{changed} step(s) changed" if changed else "nothing to change"
+        err.print(f"{the_plan.project} is up: {done}", markup=False)
 
 
 def _say_waiting(holder: str) -> None:
