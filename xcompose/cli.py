@@ -319,14 +319,6 @@ def schema() -> None:
     out.print(json.dumps(topology_schema(), indent=2), markup=False)
 
 
-cli.add_command(lab)
-
-
-def main() -> None:
-    cli(prog_name="xcompose")
-
-
-# --- ambassadors: check and pki (xcompose/check.py, xcompose/pki.py) -------------------
 
 
 @cli.command()
@@ -368,3 +360,10 @@ def rotate(options: Options) -> None:
     store.rotate()
     err.print(f"{project}: new CA in {store.dir}; run `xcompose up` to re-create the ambassadors",
               markup=False)
+
+
+cli.add_command(lab)
+
+
+def main() -> None:
+    cli(prog_name="xcompose")
