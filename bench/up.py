@@ -1,0 +1,521 @@
+"""`xcompose up` against real engines, timed as a user sees it (DESIGN §8), on a lab of 3 hosts.
+
+    sudo .venv/bin/python bench/up.py [--rounds 3] [--lab PREFIX] [--phases a,b,c]
+
+Three comparisons, each in one run, several rounds, medians and ratios:
+
+(a) fresh `xcompose up` of 20 containers on one host versus `docker-compose up -d` (v1, the
+    Debian package) of the same 20 containers: 10 redis:7 and 10 xcompose/tools sleepers,
+    each sleeper linked to one redis (alias kvNN), against the same lab host's unix socket. Both are
+    torn down between rounds; which one goes first alternates. Target: ratio <= 1.0x.
+(b) fresh `up` of 3 hosts x 10 containers versus 1 host x 10 (the same 5 redis + 5 linked
+    sleepers per host, no cross-host link, so every host has the same work). Target <= 1.3x.
+(c) `up` with nothing to change, 30 containers on 3 hosts (the topology of (b)), with the
+    `api` executor over the unix socket, `api` over ssh:// (paramiko), and the `ssh`
+    executor. Target: under 1 s.
+
+Every number is the wall time of the real command line in a subprocess (`.venv/bin/xcompose`,
+`docker-compose`), start to exit. To explain them it also times the CLI's start-up
+(`xcompose --version`), `plan --offline` of the 30-container file, the phases of a no-op
+`up` inside one fresh interpreter (imports, load, plan, pre-flight, read + decide + walk),
+and lists the slowest imports (`python -X importtime`).
+
+The machine is shared: before each phase it waits (at most --quiet-wait seconds) for the
+1-minute load average to fall under --max-load, and prints the load it started with.
+It prints; it never asserts. Starts its own lab (prefix `xbu`, 3 hosts) unless --lab names a
+running one; removes its projects, and the lab it started, at the end (also on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# --source DIR: the xcompose package of DIR is the one measured (to compare two versions).
+SOURCE_VAR = "XCOMPOSE_BENCH_SOURCE"
+if os.environ.get(SOURCE_VAR):
+    sys.path.insert(0, os.environ[SOURCE_VAR])
+
+if TYPE_CHECKING:
+    from xcompose.lab import Lab
+# Nothing of xcompose (nor yaml) is imported at the top: `--inprocess` times its imports.
+
+LABEL_PROJECT = "io.xcompose.project"
+COMPOSE_LABEL = "com.docker.compose.project"
+TOOLS = "xcompose/tools:latest"
+SLEEP = ["sleep", "infinity"]
+
+
+def xcompose_argv() -> list[str]:
+    script = Path(sys.executable).parent / "xcompose"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "xcompose"]
+
+
+# --- the machine -------------------------------------------------------------------------
+
+
+def wait_quiet(phase: str, max_load: float, max_wait: float) -> float:
+    """Wait (bounded) for the 1-minute load average to drop under max_load; the load the
+    phase starts with is returned and printed."""
+    deadline = time.monotonic() + max_wait
+    load = os.getloadavg()[0]
+    if load >= max_load:
+        print(f"[{phase}] load {load:.2f}; waiting up to {max_wait:g}s for < {max_load:g}",
+              file=sys.stderr, flush=True)
+    while load >= max_load and time.monotonic() < deadline:
+        time.sleep(5)
+        load = os.getloadavg()[0]
+    note = "" if load < max_load else " (gave up waiting: numbers are pessimistic)"
+    print(f"[{phase}] starting at load {load:.2f}{note}", file=sys.stderr, flush=True)
+    return load
+
+
+# --- topologies --------------------------------------------------------------------------
+
+
+def services_for(host: str, pairs: int, start: int = 1) -> dict[str, dict]:
+    """`pairs` redis servers and as many sleepers, each sleeper linked to one redis."""
+    out: dict[str, dict] = {}
+    for n in range(start, start + pairs):
+        out[f"r{n:02d}"] = {"image": "redis:7", "host": host, "expose": [6379]}
+    for n in range(start, start + pairs):
+        out[f"t{n:02d}"] = {"image": TOOLS, "host": host, "command": SLEEP,
+                            "links": [f"r{n:02d}:kv{n:02d}"]}
+    return out
+
+
+def dump(path: Path, data: Any) -> None:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def topology(name: str, hosts: int, pairs_per_host: int) -> dict:
+    services: dict[str, dict] = {}
+    for h in range(hosts):
+        services.update(services_for(f"h{h + 1}", pairs_per_host, 1 + h * pairs_per_host))
+    return {"name": name, "hosts": {f"h{h + 1}": {} for h in range(hosts)}, "services": services}
+
+
+def compose_file(pairs: int) -> dict:
+    """The same containers for docker-compose v1 (file format 2.4)."""
+    services: dict[str, dict] = {}
+    for n in range(1, pairs + 1):
+        services[f"r{n:02d}"] = {"image": "redis:7", "expose": ["6379"]}
+    for n in range(1, pairs + 1):
+        services[f"t{n:02d}"] = {"image": TOOLS, "command": SLEEP, "links": [f"r{n:02d}:kv{n:02d}"]}
+    return {"version": "2.4", "services": services}
+
+
+def override(lab: Lab, hosts: int, transport: str) -> dict:
+    """Map h1..hN onto the lab: transport is `unix` (api), `api-ssh` or `ssh`."""
+    out: dict[str, dict] = {}
+    for h in range(hosts):
+        lab_host = lab.hosts[h]
+        if transport == "unix":
+            entry = {"docker": lab_host.docker_socket, "executor": "api"}
+        else:
+            entry = {"docker": lab_host.ssh_url, "executor": "ssh" if transport == "ssh" else "api"}
+        out[f"h{h + 1}"] = {"address": lab_host.address, **entry}
+    return {"hosts": out}
+
+
+# --- running and timing ------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    code: int
+    output: str
+    busy: float  # share of all the machine's cores busy meanwhile (anyone's work), 0..1
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def timed(argv: Sequence[str], env: dict[str, str], timeout: float = 600) -> Run:
+    busy0, total0 = cpu_ticks()
+    began = time.perf_counter()
+    done = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    seconds = time.perf_counter() - began
+    busy1, total1 = cpu_ticks()
+    busy = (busy1 - busy0) / max(1, total1 - total0)
+    return Run(seconds, done.returncode, done.stdout + done.stderr, busy)
+
+
+@dataclass
+class Project:
+    """One topology on the lab, driven through the real command line."""
+
+    name: str
+    files: list[Path]
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: float = 600) -> Run:
+        argv = xcompose_argv() + ["-p", self.name]
+        for f in self.files:
+            argv += ["-f", str(f)]
+        return timed(argv + list(args), self.env, timeout)
+
+
+@dataclass
+class Compose:
+    name: str
+    file: Path
+    docker_host: str
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: float = 600) -> Run:
+        env = {**self.env, "DOCKER_HOST": self.docker_host}
+        return timed(["docker-compose", "-p", self.name, "-f", str(self.file), *args], env, timeout)
+
+
+# Tear-downs of what the phases made, run at the end whatever happens (a reused lab stays clean).
+CLEANUPS: list[Callable[[], object]] = []
+
+
+def checked(what: str, run: Run) -> Run:
+    if run.code != 0:
+        raise SystemExit(f"{what} failed (exit {run.code}):\n{run.output[-3000:]}")
+    return run
+
+
+class Counter:
+    """Running containers of a project per lab host, over the unix sockets."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.clients = [lab.docker_client(h) for h in lab.hosts]
+
+    def running(self, label: str, value: str) -> int:
+        flt = {"label": f"{label}={value}", "status": "running"}
+        return sum(len(c.containers.list(filters=flt)) for c in self.clients)
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+
+
+@dataclass
+class Series:
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+
+    def add(self, key: str, run: Run) -> None:
+        self.runs.setdefault(key, []).append(run)
+
+    def median(self, key: str) -> float:
+        return statistics.median(r.seconds for r in self.runs[key])
+
+    def row(self, key: str, label: str, ratio: str = "", target: str = "") -> list[str]:
+        runs = self.runs[key]
+        busy = statistics.median(r.busy for r in runs)
+        return [label, " ".join(f"{r.seconds:.2f}" for r in runs), f"{self.median(key):.2f}",
+                ratio, target, f"{busy:.0%}"]
+
+
+HEAD = ["what", "rounds s", "median s", "ratio", "target", "cpu busy"]
+
+
+def fmt_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                             enumerate(zip(cells, widths))) + " |"
+
+
+def table(head: Sequence[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [list(head), *rows]) for i in range(len(head))]
+    sep = "|" + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2)) for i, w in
+                         enumerate(widths)) + "|"
+    return "\n".join([fmt_row(head, widths), sep, *(fmt_row(r, widths) for r in rows)])
+
+
+# --- the phases --------------------------------------------------------------------------
+
+
+def phase_a(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Counter,
+            say: Callable[[str], None]) -> list[list[str]]:
+    pairs = 10
+    topo, over = work / "a.yaml", work / "a.override.yaml"
+    dump(topo, topology("xbu-a", 1, pairs))
+    dump(over, override(lab, 1, "unix"))
+    xc = Project("xbu-a", [topo, over], env)
+    CLEANUPS.append(lambda: xc.run("down", "--quiet"))
+    cfile = work / "docker-compose.yml"
+    dump(cfile, compose_file(pairs))
+    dc = Compose("xbucompose", cfile, lab.hosts[0].docker_socket, env)
+    CLEANUPS.append(lambda: dc.run("down"))
+    checked("xcompose down", xc.run("down", "--quiet"))
+    checked("docker-compose down", dc.run("down"))
+    series = Series()
+
+    def run_xc() -> Run:
+        r = checked("xcompose up", xc.run("up"))
+        n = counter.running(LABEL_PROJECT, "xbu-a")
+        assert n == 2 * pairs, f"xcompose: {n} running"
+        checked("xcompose down", xc.run("down", "--quiet"))
+        return r
+
+    def run_dc() -> Run:
+        r = checked("docker-compose up -d", dc.run("up", "-d"))
+        n = counter.running(COMPOSE_LABEL, "xbucompose")
+        assert n == 2 * pairs, f"docker-compose: {n} running"
+        checked("docker-compose down", dc.run("down"))
+        return r
+
+    tools = [("xcompose", run_xc), ("compose", run_dc)]
+    for rnd in range(rounds):
+        for key, fn in tools if rnd % 2 == 0 else tools[::-1]:
+            r = fn()
+            series.add(key, r)
+            say(f"(a) round {rnd + 1}/{rounds} {key}: {r.seconds:.2f}s")
+    ratio = series.median("xcompose") / series.median("compose")
+    return [
+        series.row("xcompose", "(a) 20 containers, 1 host: xcompose up"),
+        series.row("compose", "(a) 20 containers, 1 host: docker-compose up -d"),
+        ["(a) xcompose / docker-compose", "", "", f"{ratio:.2f}x", "<= 1.0x", ""],
+    ]
+
+
+def phase_b(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Counter,
+            say: Callable[[str], None]) -> list[list[str]]:
+    projects = {}
+    for hosts in (1, 3):
+        name = f"xbu-b{hosts}"
+        topo, over = work / f"{name}.yaml", work / f"{name}.override.yaml"
+        dump(topo, topology(name, hosts, 5))
+        dump(over, override(lab, hosts, "unix"))
+        projects[hosts] = Project(name, [topo, over], env)
+        CLEANUPS.append(lambda p=projects[hosts]: p.run("down", "--quiet"))
+        checked("xcompose down", projects[hosts].run("down", "--quiet"))
+    series = Series()
+    order = [1, 3]
+    for rnd in range(rounds):
+        for hosts in order if rnd % 2 == 0 else order[::-1]:
+            p = projects[hosts]
+            r = checked("xcompose up", p.run("up"))
+            n = counter.running(LABEL_PROJECT, p.name)
+            assert n == 10 * hosts, f"{p.name}: {n} running"
+            checked("xcompose down", p.run("down", "--quiet"))
+            series.add(str(hosts), r)
+            say(f"(b) round {rnd + 1}/{rounds} {hosts} host(s): {r.seconds:.2f}s")
+    ratio = series.median("3") / series.median("1")
+    return [
+        series.row("1", "(b) 1 host x 10: xcompose up"),
+        series.row("3", "(b) 3 hosts x 10: xcompose up"),
+        ["(b) 3 hosts / 1 host", "", "", f"{ratio:.2f}x", "<= 1.3x", ""],
+    ]
+
+
+TRANSPORTS = (("unix", "api, unix socket"), ("api-ssh", "api, ssh:// (paramiko)"),
+              ("ssh", "ssh executor"))
+
+
+def phase_c(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Counter,
+            say: Callable[[str], None]) -> tuple[list[list[str]], dict]:
+    name = "xbu-c"
+    topo = work / "c.yaml"
+    dump(topo, topology(name, 3, 5))
+    projects = {}
+    for key, _ in TRANSPORTS:
+        over = work / f"c.{key}.yaml"
+        dump(over, override(lab, 3, key))
+        projects[key] = Project(name, [topo, over], env)
+    CLEANUPS.append(lambda: projects["unix"].run("down", "--quiet"))
+    checked("xcompose up", projects["unix"].run("up"))
+    assert counter.running(LABEL_PROJECT, name) == 30
+    series = Series()
+    for rnd in range(rounds):
+        order = TRANSPORTS[rnd % 3:] + TRANSPORTS[:rnd % 3]
+        for key, _ in order:
+            r = checked("no-op up", projects[key].run("up"))
+            if "(0 step(s) changed)" not in r.output:
+                raise SystemExit(f"the no-op up over {key} changed something:\n{r.output}")
+            series.add(key, r)
+            say(f"(c) round {rnd + 1}/{rounds} no-op up, {key}: {r.seconds:.2f}s")
+    # What the no-op is made of.
+    for _ in range(rounds):
+        series.add("version", checked("--version", timed(xcompose_argv() + ["--version"], env)))
+        series.add("plan", checked("plan --offline", projects["unix"].run("plan", "--offline")))
+    phases: dict[str, dict[str, list[float]]] = {}
+    for key, _ in TRANSPORTS:
+        for _ in range(rounds):
+            files = [str(f) for f in projects[key].files]
+            r = checked("in-process no-op", timed(
+                [sys.executable, __file__, "--inprocess", name, *files], env))
+            for k, v in json.loads(r.output.strip().splitlines()[-1]).items():
+                phases.setdefault(key, {}).setdefault(k, []).append(v)
+    rows = [series.row(key, f"(c) no-op up, 30 on 3 hosts: {label}", target="< 1 s")
+            for key, label in TRANSPORTS]
+    rows.append(series.row("version", "    CLI start-up alone (xcompose --version)"))
+    rows.append(series.row("plan", "    plan --offline of the same file"))
+    checked("xcompose down", projects["unix"].run("down", "--quiet"))
+    return rows, phases
+
+
+def inprocess(project: str, files: list[str]) -> None:
+    """A no-op `up` in this fresh interpreter, phase by phase (what the CLI does, minus
+    click and the lock); prints one JSON line of seconds."""
+    t: dict[str, float] = {}
+    began = time.perf_counter()
+    from xcompose import cli  # noqa: F401  (what the command line imports first)
+    from xcompose.apply import reach_hosts, up
+    from xcompose.loader import load_project
+    from xcompose.planner import build_plan
+    from xcompose.progress import QuietReporter
+    t["import"] = time.perf_counter() - began
+    mark = time.perf_counter()
+    # What the executors import (docker-py, requests, paramiko): lazily, at the first connect.
+    import xcompose.executors.api  # noqa: F401
+    import xcompose.executors.ssh  # noqa: F401
+    t["import executors"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    loaded = load_project(files, project_name=project)
+    t["load"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    plan = build_plan(loaded)
+    t["plan"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    hosts = reach_hosts(plan.hosts.values())
+    t["preflight"] = time.perf_counter() - mark
+    assert not hosts.errors, hosts.errors
+    mark = time.perf_counter()
+    result = up(plan, hosts, QuietReporter())
+    t["read+decide+walk"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    hosts.close()
+    t["close"] = time.perf_counter() - mark
+    t["total"] = time.perf_counter() - began
+    assert result.ok and not result.convergence.changes()
+    print(json.dumps(t))
+
+
+def import_offenders(env: dict[str, str], top: int = 12) -> list[tuple[str, float]]:
+    """`python -X importtime -c "import xcompose.cli"`: the import time of each top-level
+    package (its modules' own times added up), slowest first, in ms; "total" first."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import xcompose.cli"],
+                          env=env, capture_output=True, text=True, check=True, cwd="/")
+    totals: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        if not line.startswith("import time:") or len(parts) != 3 or "cumulative" in line:
+            continue
+        package = parts[2].strip().split(".")[0]
+        totals[package] = totals.get(package, 0.0) + int(parts[0].split(":")[1]) / 1000
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    return [("total", sum(totals.values())), *ranked]
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lab", help="reuse this running lab (prefix, 3 hosts) instead of starting one")
+    ap.add_argument("--prefix", default="xbu", help="prefix of the lab this run starts (default xbu)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--phases", default="a,b,c", help="comma list of a, b, c")
+    ap.add_argument("--max-load", type=float, default=3.0)
+    ap.add_argument("--quiet-wait", type=float, default=300.0,
+                    help="seconds to wait, before each phase, for the load to drop")
+    ap.add_argument("--keep", action="store_true", help="leave the lab running")
+    ap.add_argument("--source", help="measure the xcompose package found in this directory "
+                                     "(a copy of another version's tree) instead of this one")
+    ap.add_argument("--inprocess", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.inprocess:
+        inprocess(args.inprocess[0], args.inprocess[1:])
+        return 0
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if "a" in phases and shutil.which("docker-compose") is None:
+        raise SystemExit("docker-compose (v1) is missing: `sudo apt-get install docker-compose`, "
+                         "or run with --phases b,c")
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    from xcompose.lab import Lab
+
+    started: Lab | None = None
+    if args.lab:
+        lab = Lab.get(args.lab)
+        if lab is None:
+            raise SystemExit(f"no running lab {args.lab!r}")
+    else:
+        say(f"starting lab {args.prefix} (3 hosts)")
+        lab = started = Lab.up(hosts=3, prefix=args.prefix)
+    work = Path(tempfile.mkdtemp(prefix="xbu-"))
+    counter: Counter | None = None
+    rows: list[list[str]] = []
+    loads: dict[str, float] = {}
+    phase_times: dict = {}
+    try:
+        lab.images(progress=lambda m: say(f"images: {m}"))
+        # paramiko (docker-py ssh://) reads ~/.ssh of $HOME; the ssh executor the lab's files.
+        env = {**os.environ, **lab.env(), "HOME": str(lab.ssh_home),
+               "XDG_STATE_HOME": str(work / "state")}
+        if args.source:
+            source = str(Path(args.source).resolve())
+            env.update({"PYTHONPATH": source, SOURCE_VAR: source})
+        counter = Counter(lab)
+        steps = {"a": phase_a, "b": phase_b}
+        for phase in phases:
+            loads[phase] = wait_quiet(phase, args.max_load, args.quiet_wait)
+            if phase == "c":
+                out, phase_times = phase_c(lab, work, env, args.rounds, counter, say)
+            else:
+                out = steps[phase](lab, work, env, args.rounds, counter, say)
+            rows += out
+        offenders = import_offenders(env)
+    finally:
+        for cleanup in CLEANUPS:
+            try:
+                cleanup()
+            except Exception as error:  # noqa: BLE001 - the others still run
+                say(f"cleanup: {error}")
+        if counter is not None:
+            counter.close()
+        shutil.rmtree(work, ignore_errors=True)
+        if started is not None and not args.keep:
+            say(f"removing lab {started.prefix}")
+            started.down()
+
+    if args.source:
+        print(f"\nxcompose measured: {args.source}")
+    print(f"\n{args.rounds} rounds, wall time of the command line in seconds; load average "
+          "(1 min) at the start of each phase: "
+          + ", ".join(f"({k}) {v:.2f}" for k, v in loads.items()))
+    print(table(HEAD, rows))
+    print("(cpu busy: median share of both cores busy during the command, anyone's work: "
+          "xcompose, the lab's dockerds and sshds, and other jobs on the machine)")
+    if phase_times:
+        keys = list(next(iter(phase_times.values())).keys())
+        print("\nno-op up inside one fresh interpreter, median seconds per phase:")
+        print(table(["transport", *keys], [
+            [label, *(f"{statistics.median(phase_times[key][k]):.3f}" for k in keys)]
+            for key, label in TRANSPORTS if key in phase_times]))
+    print("\nslowest imports of `import xcompose.cli` (python -X importtime: own time of each "
+          "package's modules, ms):")
+    print(table(["module", "ms"], [[m, f"{ms:.0f}"] for m, ms in offenders]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
