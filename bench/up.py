@@ -346,7 +346,7 @@ def phase_c(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
         order = TRANSPORTS[rnd % 3:] + TRANSPORTS[:rnd % 3]
         for key, _ in order:
             r = checked("no-op up", projects[key].run("up"))
-            if "(0 step(s) changed)" not in r.output:
+            if "nothing to change" not in r.output:
                 raise SystemExit(f"the no-op up over {key} changed something:\n{r.output}")
             series.add(key, r)
             say(f"(c) round {rnd + 1}/{rounds} no-op up, {key}: {r.seconds:.2f}s")

@@ -336,7 +336,7 @@ def test_two_ups_started_together_take_turns_and_leave_one_container_per_service
         assert "Traceback" not in outcome.output
     waited = [o for o in outcomes if "waiting for the project lock" in o.stderr]
     assert len(waited) == 1, [o.stderr for o in outcomes]
-    assert "0 step(s) changed" in waited[0].stderr
+    assert "is up: nothing to change" in waited[0].stderr
     assert_one_container_per_step(app)
 
 
