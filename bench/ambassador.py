@@ -36,7 +36,6 @@ import statistics
 import sys
 import tarfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 

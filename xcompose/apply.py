@@ -201,10 +201,10 @@ def _converge_container(
             executor.put_archive(container_id, "/", upload)
         executor.start(container_id)
     except DockerError as error:
-        for placed in here[:1]:
+        if here:  # put the old container back where it was
             executor.remove(spec.name)
-            executor.rename(placed.container.id, spec.name)
-            executor.start(placed.container.id)
+            executor.rename(here[0].container.id, spec.name)
+            executor.start(here[0].container.id)
         raise StepFailed(f"{step.id} on {step.host}: {error}") from error
     for placed in here:
         executor.remove(placed.container.id)

@@ -57,11 +57,6 @@ class Convergence:
     # Project networks on hosts the plan no longer uses.
     stale_networks: dict[str, list[LiveNetwork]]
 
-    def changes(self) -> bool:
-        return bool(self.orphans or self.stale_networks) or any(
-            a.action != "keep" for a in self.actions.values()
-        )
-
 
 def step_id_for(container: LiveContainer) -> str | None:
     """The plan step id a live container belongs to, from its labels."""
