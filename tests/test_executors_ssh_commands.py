@@ -171,9 +171,17 @@ class FakeHost(SshExecutor):
         assert command.startswith(prefix)
         return self.respond(shlex.split(command[len(prefix):]), stdin)
 
+    # What the host's login shell prints on the session's stderr before any command runs.
+    shell_noise = b""
+
     def _execute(self, command: str, stdin: bytes | None, timeout: float, combine: bool = False) -> Result:
-        result = self._call(command, stdin)
-        return Result(result.code, result.out + result.err, b"") if combine else result
+        redirected = command.endswith(" 2>&1")
+        result = self._call(command.removesuffix(" 2>&1"), stdin)
+        if combine:
+            return Result(result.code, self.shell_noise + result.out + result.err, b"")
+        if redirected:
+            return Result(result.code, result.out + result.err, self.shell_noise)
+        return Result(result.code, result.out, self.shell_noise + result.err)
 
 
 def ok(out: str = "") -> Result:
@@ -284,6 +292,12 @@ def test_exec_returns_code_and_output_but_raises_when_the_container_is_gone() ->
     gone = FakeHost(lambda argv, stdin: fail("Error response from daemon: No such container: c"))
     with pytest.raises(DockerError, match="No such container"):
         gone.exec("c", ["true"])
+
+
+def test_exec_output_leaves_out_what_the_remote_login_shell_prints() -> None:
+    host = FakeHost(lambda argv, stdin: Result(0, b"26\n", b""))
+    host.shell_noise = b"pyenv: cannot rehash: /root/.pyenv/shims isn't writable\n"
+    assert host.exec("c", ["echo", "26"]) == (0, "26\n")
 
 
 def test_put_archive_streams_the_tar_on_stdin() -> None:

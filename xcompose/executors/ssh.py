@@ -393,10 +393,13 @@ class SshExecutor(Executor):
         self.run(["container", "rename", container_id, name])
 
     def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
-        command = self.command_line(["container", "exec", container_id, *argv])
+        # The command's stderr joins its stdout on the remote side, not on the channel: the
+        # channel's stderr also carries whatever the user's login shell prints (a noisy
+        # ~/.bashrc), which is not the command's output.
+        command = self.command_line(["container", "exec", container_id, *argv]) + " 2>&1"
         with self._slots:
             try:
-                result = self._execute(command, None, timeout, combine=True)
+                result = self._execute(command, None, timeout)
             except socket.timeout:
                 return TIMED_OUT, f"timed out after {timeout:g}s"
         text = result.text
