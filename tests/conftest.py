@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from xcompose.config.load import load_project
+from xcompose.config.project import Project
 from xcompose.errors import ConfigErrors
-from xcompose.loader import load_project
-from xcompose.project import Project
 
 WriteTopology = Callable[..., Path]
 

@@ -8,16 +8,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from xcompose.errors import HostError
-from xcompose.executors.base import (
-    DockerError,
-    EngineInfo,
-    Executor,
-    LiveContainer,
-    LiveNetwork,
-    LiveVolume,
-)
-from xcompose.plan import LABEL_PROJECT, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.engines.base import Executor
+from xcompose.errors import DockerError, HostError
+from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
+from xcompose.plan.naming import LABEL_PROJECT
+from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
 
 _ids = itertools.count(1)
 

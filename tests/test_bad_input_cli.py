@@ -113,7 +113,7 @@ def sample_runs() -> dict[str, Run]:
         return run_process([*_file_args(_inputs_of(expect)), "plan", "--offline"], expect.parent)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip(SAMPLE, pool.map(one, SAMPLE)))
+        return dict(zip(SAMPLE, pool.map(one, SAMPLE), strict=True))
 
 
 @pytest.mark.parametrize("name", SAMPLE)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from xcompose.loader import load_project
-from xcompose.plan import Plan
-from xcompose.planner import build_plan
+from tests.planning import S, edge
+from xcompose.config.load import load_project
+from xcompose.pki import Credentials
+from xcompose.plan.build import build_plan
+from xcompose.plan.specs import ContainerSpec
+from xcompose.plan.steps import (
+    AMBASSADOR_STEPS,
+    CONTAINER_STEPS,
+    Plan,
+    ServerAmbassadorStep,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -22,7 +31,14 @@ LINKS = {
 
 
 def plan_for(name: str) -> Plan:
-    return build_plan(load_project([EXAMPLES / name], environ={}))
+    project = load_project([EXAMPLES / name], environ={})
+    return build_plan(project, Credentials.none(project.name))
+
+
+def spec_of(plan: Plan, text: str) -> ContainerSpec:
+    step = plan.step(S(text))
+    assert isinstance(step, CONTAINER_STEPS)
+    return step.container
 
 
 def test_every_example_is_covered() -> None:
@@ -38,9 +54,9 @@ def test_example_orders_service_then_ambassadors_then_consumer(name: str) -> Non
     else:
         chain = [f"service:{target}", f"ambassador-server:{target}",
                  f"ambassador-client:{target}@{consumer_host}", f"service:{consumer}"]
-    wave = {step.id: index for index, steps in enumerate(plan.waves()) for step in steps}
-    for before, after in zip(chain, chain[1:]):
-        assert plan.graph.has_edge(before, after), (before, after)
+    wave = {str(step.id): index for index, steps in enumerate(plan.waves()) for step in steps}
+    for before, after in pairwise(chain):
+        assert edge(plan, before, after), (before, after)
         assert wave[before] < wave[after]
 
 
@@ -48,22 +64,21 @@ def test_example_orders_service_then_ambassadors_then_consumer(name: str) -> Non
 def test_cross_host_example_publishes_on_the_target_hosts_address(name: str) -> None:
     target = LINKS[name][0]
     plan = plan_for(name)
-    step = plan.step(f"ambassador-server:{target}")
+    step = plan.step(S(f"ambassador-server:{target}"))
+    assert isinstance(step, ServerAmbassadorStep)
     address = plan.hosts[step.host].address
     assert address is not None and address.startswith("192.168.1.")
-    assert step.container is not None
     assert all(p.host_ip == address for p in step.container.ports)
 
 
 def test_single_host_example_has_no_ambassador() -> None:
     plan = plan_for("pg-single-host.yaml")
-    assert not any(step.kind.startswith("ambassador") for step in plan.steps())
+    assert not any(isinstance(step, AMBASSADOR_STEPS) for step in plan.steps())
     assert list(plan.hosts) == ["local"]
 
 
 def test_pg_client_gets_the_seed_link_variables() -> None:
-    spec = plan_for("pg-single-host.yaml").step("service:client").container
-    assert spec is not None
+    spec = spec_of(plan_for("pg-single-host.yaml"), "service:client")
     env = dict(spec.environment)
     assert env["DB1_PORT_5432_TCP"] == "tcp://db1:5432"
     assert env["DB1_PORT_5432_TCP_ADDR"] == "db1"
@@ -74,8 +89,8 @@ def test_pg_client_gets_the_seed_link_variables() -> None:
 
 
 def test_redis_cli_pings_through_the_link_variables() -> None:
-    spec = plan_for("redis-ambassador.yaml").step("service:redis-cli").container
-    assert spec is not None and spec.entrypoint is not None
+    spec = spec_of(plan_for("redis-ambassador.yaml"), "service:redis-cli")
+    assert spec.entrypoint is not None
     # `$$` in the file is a literal `$` for the container's shell.
     assert '"$REDIS_PORT_6379_TCP_ADDR"' in spec.entrypoint[-1]
     assert dict(spec.environment)["REDIS_PORT_6379_TCP_ADDR"] == "redis"
@@ -83,6 +98,5 @@ def test_redis_cli_pings_through_the_link_variables() -> None:
 
 def test_wordpress_reaches_mysql_by_its_alias() -> None:
     plan = plan_for("wordpress-mysql.yaml")
-    client = plan.step("ambassador-client:mysql@vm1").container
-    assert client is not None and "mysql" in client.aliases
-    assert plan.step("volume:mysql-data@vm2").host == "vm2"
+    assert "mysql" in spec_of(plan, "ambassador-client:mysql@vm1").aliases
+    assert plan.step(S("volume:mysql-data@vm2")).host == "vm2"

@@ -11,7 +11,13 @@ import yaml
 
 from xcompose.lab import net, ssh
 from xcompose.lab.errors import LabError, LabUsageError
-from xcompose.lab.images import SCRIPTS_DIR, _deb822_entries, all_tags, apt_mirrors, recipe_hash
+from xcompose.lab.images import (
+    SCRIPTS_DIR,
+    _deb822_entries,
+    all_tags,
+    apt_mirrors,
+    recipe_hash,
+)
 from xcompose.lab.render import render_override, render_shell_env, topology_host_names
 
 N = ipaddress.IPv4Network

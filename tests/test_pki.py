@@ -1,61 +1,62 @@
-"""The project CA: where it lives, its permissions, reuse and rotation."""
+"""The project CA as values: certificates it issues, what it vouches for, and credentials
+that issue a missing certificate in memory only."""
 
 from __future__ import annotations
-
-import stat
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from xcompose.pki import ProjectPki, fingerprint, state_root
+from xcompose.pki import CertificateAuthority, Credentials, fingerprint
 
 
-def test_state_root_follows_xdg_state_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert state_root() == tmp_path / "xcompose" / "pki"
-    monkeypatch.delenv("XDG_STATE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert state_root() == tmp_path / "home" / ".local" / "state" / "xcompose" / "pki"
+@pytest.fixture(scope="module")
+def ca() -> CertificateAuthority:
+    return CertificateAuthority.new("shop")
 
 
-def test_files_are_the_users_only(tmp_path: Path) -> None:
-    pki = ProjectPki("shop", tmp_path)
-    pki.identity("shop-db-ambassador")
-    for path in [pki.dir, *pki.dir.rglob("*")]:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
-
-
-def test_certificates_are_reused_until_rotated(tmp_path: Path) -> None:
-    pki = ProjectPki("shop", tmp_path)
-    first = pki.identity("shop-db-ambassador")
-    again = ProjectPki("shop", tmp_path).identity("shop-db-ambassador")
-    assert again == first
-    pki.rotate()
-    rotated = pki.identity("shop-db-ambassador")
-    assert rotated.fingerprint != first.fingerprint
-    assert rotated.ca_fingerprint != first.ca_fingerprint
-
-
-def test_the_certificate_names_the_ambassador_and_is_signed_by_the_ca(tmp_path: Path) -> None:
-    ident = ProjectPki("shop", tmp_path).identity("shop-db-ambassador-web1")
+def test_the_certificate_names_the_ambassador_and_is_signed_by_the_ca(ca: CertificateAuthority) -> None:
+    ident = ca.issue("shop-db-ambassador-web1")
     cert = x509.load_pem_x509_certificate(ident.cert_pem)
-    ca = x509.load_pem_x509_certificate(ident.ca_pem)
-    cert.verify_directly_issued_by(ca)
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ident.ca_pem))
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["shop-db-ambassador-web1"]
     assert ident.fingerprint == fingerprint(ident.cert_pem) and ident.fingerprint.startswith("sha256:")
 
 
-def test_another_project_has_another_ca(tmp_path: Path) -> None:
-    a = ProjectPki("a", tmp_path).identity("x")
-    b = ProjectPki("b", tmp_path).identity("x")
-    assert a.ca_pem != b.ca_pem
+def test_a_ca_vouches_for_its_own_certificates_only(ca: CertificateAuthority) -> None:
+    other = CertificateAuthority.new("shop")
+    assert ca.vouches_for(ca.issue("x").cert_pem)
+    assert not ca.vouches_for(other.issue("x").cert_pem)
+    assert not ca.vouches_for(b"not a certificate")
 
 
-def test_bad_names_are_refused(tmp_path: Path) -> None:
+def test_credentials_reuse_what_was_issued_and_issue_the_rest_in_memory(ca: CertificateAuthority) -> None:
+    kept = ca.issue("shop-db-ambassador")
+    credentials = Credentials("shop", ca, {kept.name: kept})
+    assert credentials.identity("shop-db-ambassador") == kept
+    fresh = credentials.identity("shop-db-ambassador-b")
+    assert fresh is not None and credentials.identity("shop-db-ambassador-b") == fresh
+    assert list(credentials.new_identities()) == ["shop-db-ambassador-b"]
+
+
+def test_a_certificate_of_another_ca_is_issued_again(ca: CertificateAuthority) -> None:
+    stranger = CertificateAuthority.new("shop").issue("x")
+    reissued = Credentials("shop", ca, {"x": stranger}).identity("x")
+    assert reissued is not None and reissued != stranger and ca.vouches_for(reissued.cert_pem)
+
+
+def test_without_a_ca_there_is_no_certificate() -> None:
+    credentials = Credentials.none("shop")
+    assert credentials.identity("x") is None and not credentials.read
+    assert Credentials("shop").read
+
+
+def test_keys_never_show_in_a_repr(ca: CertificateAuthority) -> None:
+    ident = ca.issue("x")
+    assert b"PRIVATE" in ident.key_pem
+    assert "PRIVATE" not in repr(ident) and "PRIVATE" not in repr(ca)
+
+
+def test_bad_names_are_refused(ca: CertificateAuthority) -> None:
     with pytest.raises(ValueError):
-        ProjectPki("../etc", tmp_path)
-    with pytest.raises(ValueError):
-        ProjectPki("shop", tmp_path).identity("a/b")
+        ca.issue("a/b")

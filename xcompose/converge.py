@@ -7,107 +7,89 @@ the topology file reaches the same decision.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
-from xcompose.executors.base import LiveContainer, LiveNetwork
-from xcompose.plan import (
-    LABEL_CONFIG_HASH,
-    LABEL_HOST,
-    LABEL_ROLE,
-    LABEL_SERVICE,
-    OrphanStep,
+from xcompose.live import LiveNetwork, LiveState, Placed
+from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_TLS_CA, step_id_of
+from xcompose.plan.relay import NEW_CA
+from xcompose.plan.steps import (
+    CONTAINER_STEPS,
+    ContainerStep,
+    NetworkStep,
     Plan,
-    Step,
-    StepAction,
+    StepId,
 )
 
-CONTAINER_KINDS = ("service", "ambassador-server", "ambassador-client")
+Action = Literal["create", "recreate", "keep", "remove"]
 
 
 @dataclass(frozen=True)
-class Placed:
-    """A live container and the host it was found on."""
+class StepAction:
+    """What `up` would do to one step against the live hosts."""
 
-    host: str
-    container: LiveContainer
-
-
-@dataclass
-class LiveState:
-    """What the project has on every reachable host, as read by label."""
-
-    containers: dict[str, list[LiveContainer]] = field(default_factory=dict)
-    networks: dict[str, list[LiveNetwork]] = field(default_factory=dict)
+    action: Action
+    reason: str | None = None  # why, for recreate and remove
 
 
 @dataclass(frozen=True)
 class Orphan:
-    """A container of the project that no step of the plan wants any more."""
+    """A container of the project that no step of the plan wants any more: `remove`."""
 
-    step: OrphanStep
-    container: LiveContainer
+    id: StepId
+    placed: Placed
+
+    @property
+    def host(self) -> str:
+        return self.placed.host
 
 
 @dataclass
 class Convergence:
-    actions: dict[str, StepAction]
+    actions: dict[StepId, StepAction]
     # Live containers a step replaces or makes redundant, removed as part of that step.
-    replaced: dict[str, list[Placed]]
+    replaced: dict[StepId, list[Placed]]
     orphans: list[Orphan]
     # Project networks on hosts the plan no longer uses.
     stale_networks: dict[str, list[LiveNetwork]]
 
-
-def step_id_for(container: LiveContainer) -> str | None:
-    """The plan step id a live container belongs to, from its labels."""
-    role = container.labels.get(LABEL_ROLE)
-    service = container.labels.get(LABEL_SERVICE)
-    if not role or not service:
-        return None
-    if role == "ambassador-client":
-        host = container.labels.get(LABEL_HOST)
-        return f"ambassador-client:{service}@{host}" if host else None
-    if role in ("service", "ambassador-server"):
-        return f"{role}:{service}"
-    return None
+    @property
+    def changes(self) -> int:
+        """How many steps `up` would change (orphans included)."""
+        return sum(1 for a in self.actions.values() if a.action != "keep") + len(self.orphans)
 
 
 def decide(plan: Plan, live: LiveState) -> Convergence:
-    by_step: dict[str, list[Placed]] = {}
-    for host, containers in live.containers.items():
-        for container in containers:
-            step_id = step_id_for(container)
-            if step_id is not None:
-                by_step.setdefault(step_id, []).append(Placed(host, container))
+    by_step: dict[StepId, list[Placed]] = {}
+    for placed in live.placed():
+        step_id = step_id_of(placed.container.labels)
+        if step_id is not None:
+            by_step.setdefault(step_id, []).append(placed)
 
-    actions: dict[str, StepAction] = {}
-    replaced: dict[str, list[Placed]] = {}
+    actions: dict[StepId, StepAction] = {}
+    replaced: dict[StepId, list[Placed]] = {}
     for step in plan.steps():
-        if step.kind in CONTAINER_KINDS:
+        if isinstance(step, CONTAINER_STEPS):
             action, stale = _decide_container(step, by_step.pop(step.id, []))
             actions[step.id] = action
             if stale:
                 replaced[step.id] = stale
-        else:
-            present = _network_present(step, live) if step.kind == "network" else None
-            actions[step.id] = StepAction("keep" if present else "create", None)
+        elif isinstance(step, NetworkStep):
+            present = any(n.name == step.network.name for n in live.networks.get(step.host, []))
+            actions[step.id] = StepAction("keep" if present else "create")
+        else:  # a volume is made once and never replaced: it holds the data
+            present = any(v.name == step.volume.name for v in live.volumes.get(step.host, []))
+            actions[step.id] = StepAction("keep" if present else "create")
 
-    orphans = [
-        Orphan(_orphan_step(step_id, placed), placed.container)
-        for step_id, placements in sorted(by_step.items())
-        for placed in placements
-    ]
-    used_hosts = {s.host for s in plan.steps()}
+    orphans = [Orphan(step_id, placed) for step_id, found in sorted(by_step.items()) for placed in found]
+    used_hosts = plan.hosts_used()
     stale_networks = {
-        host: networks
-        for host, networks in live.networks.items()
-        if host not in used_hosts and networks
+        host: networks for host, networks in live.networks.items() if host not in used_hosts and networks
     }
     return Convergence(actions, replaced, orphans, stale_networks)
 
 
-def _decide_container(step: Step, found: Sequence[Placed]) -> tuple[StepAction, list[Placed]]:
-    assert step.container is not None
+def _decide_container(step: ContainerStep, found: Sequence[Placed]) -> tuple[StepAction, list[Placed]]:
     want_hash = step.container.config_hash()
     here = [p for p in found if p.host == step.host]
     elsewhere = [p for p in found if p.host != step.host]
@@ -123,26 +105,19 @@ def _decide_container(step: Step, found: Sequence[Placed]) -> tuple[StepAction, 
     )
     stale = [p for p in found if p is not keeper]
     if keeper is not None:
-        return StepAction("keep", None), stale
+        return StepAction("keep"), stale
     if not found:
-        return StepAction("create", None), []
+        return StepAction("create"), []
     if elsewhere and not here:
         return StepAction("recreate", f"moved from host {elsewhere[0].host}"), stale
     current = here[0].container
     if current.labels.get(LABEL_CONFIG_HASH) != want_hash:
         if current.image != step.container.image:
             return StepAction("recreate", f"image {current.image} -> {step.container.image}"), stale
+        wanted_ca = dict(step.container.labels).get(LABEL_TLS_CA)
+        if wanted_ca == NEW_CA:
+            return StepAction("recreate", "a new project CA"), stale
+        if wanted_ca is not None and current.labels.get(LABEL_TLS_CA) != wanted_ca:
+            return StepAction("recreate", "project CA changed"), stale
         return StepAction("recreate", "config changed"), stale
     return StepAction("recreate", f"container is {current.state}"), stale
-
-
-def _network_present(step: Step, live: LiveState) -> bool:
-    assert step.network is not None
-    return any(n.name == step.network.name for n in live.networks.get(step.host, []))
-
-
-def _orphan_step(step_id: str, placed: Placed) -> OrphanStep:
-    kind = step_id.split(":", 1)[0]
-    service = placed.container.labels.get(LABEL_SERVICE)
-    return OrphanStep(id=step_id, kind=kind, host=placed.host, service=service)  # type: ignore[arg-type]
-

@@ -14,10 +14,32 @@ from typing import Any
 import docker
 import yaml
 
+from xcompose.config.load import load_project
+from xcompose.keystore import KeyStore
 from xcompose.lab import Lab
-from xcompose.plan import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+from xcompose.pki import Credentials
+from xcompose.plan.build import build_plan
+from xcompose.plan.naming import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+from xcompose.plan.steps import Plan
 
 EXECUTORS = ("api", "ssh")
+
+
+def plan_for_up(files: list[Path]) -> Plan:
+    """The plan as `xcompose up` makes it: the project's CA (made if missing) and the
+    certificates issued while planning kept for the next run."""
+    project = load_project([str(f) for f in files])
+    store = KeyStore(project.name)
+    credentials = store.ensure_ca()
+    plan = build_plan(project, credentials)
+    store.save(credentials.new_identities().values())
+    return plan
+
+
+def plan_of(files: list[Path]) -> Plan:
+    """The plan as `down` and `ps` make it: no credentials needed."""
+    project = load_project([str(f) for f in files])
+    return build_plan(project, Credentials.none(project.name))
 
 
 @dataclass
@@ -43,7 +65,7 @@ class Deployment:
         self.host_names: list[str] = []
         self._clients: dict[str, docker.DockerClient] = {}
 
-    def use(self, topology: str | Path, host_names: list[str] | None = None) -> "Deployment":
+    def use(self, topology: str | Path, host_names: list[str] | None = None) -> Deployment:
         """Deploy this topology (text or an example file) with a lab override beside it."""
         if isinstance(topology, Path):
             source = topology

@@ -11,14 +11,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from xcompose.apply import down, reach_hosts, up
-from xcompose.check import check
+from tests.e2e.deploy import plan_for_up, plan_of
 from xcompose.cli import cli
+from xcompose.cli.output import QuietReporter
+from xcompose.config.load import load_project
+from xcompose.engines.fleet import reach
+from xcompose.keystore import KeyStore
 from xcompose.lab import Lab, LabHost
-from xcompose.loader import load_project
-from xcompose.pki import ProjectPki
-from xcompose.planner import build_plan
-from xcompose.progress import QuietReporter
+from xcompose.plan.build import build_plan
+from xcompose.probe import CheckReport, check
+from xcompose.run.down import down
+from xcompose.run.up import up
 
 TOPOLOGY = """\
 name: {project}
@@ -55,22 +58,17 @@ class Deployed:
     web: LabHost
 
 
-def _plan(d: Deployed):  # type: ignore[no-untyped-def]
-    return build_plan(load_project([str(d.file)]))
-
-
-def _check(d: Deployed):  # type: ignore[no-untyped-def]
-    plan = _plan(d)
-    hosts = reach_hosts(plan.hosts.values())
-    try:
-        return check(plan, hosts)
-    finally:
-        hosts.close()
+def _check(d: Deployed) -> CheckReport:
+    project = load_project([str(d.file)])
+    credentials = KeyStore(project.name).read()
+    plan = build_plan(project, credentials)
+    with reach(plan.hosts.values()) as fleet:
+        return check(plan, fleet, credentials)
 
 
 def _up(d: Deployed) -> None:
-    plan = _plan(d)
-    hosts = reach_hosts(plan.hosts.values())
+    plan = plan_for_up([d.file])
+    hosts = reach(plan.hosts.values())
     try:
         result = up(plan, hosts, QuietReporter(), timeout=90)
         assert result.ok, [f.error for f in result.walk.failed]
@@ -93,8 +91,8 @@ def deployed(lab: Lab, lab_hosts: list[LabHost], tmp_path_factory: pytest.TempPa
         _up(d)
         yield d
     finally:
-        plan = _plan(d)
-        hosts = reach_hosts(plan.hosts.values())
+        plan = plan_of([d.file])
+        hosts = reach(plan.hosts.values())
         try:
             down(plan.project, hosts, plan=plan)
         finally:
@@ -141,7 +139,7 @@ def test_a_stopped_server_ambassador_is_named(lab: Lab, deployed: Deployed) -> N
 
 
 def test_a_rotated_ca_before_up_is_reported_as_tls_refused_then_up_heals_it(deployed: Deployed) -> None:
-    ProjectPki(deployed.project).rotate()
+    KeyStore(deployed.project).rotate()
     link = _link(_check(deployed), "redis")
     assert link.tls == "refused" and any("TLS refused" in e for e in link.errors), link.errors
     _up(deployed)  # new certificates -> new config hash -> the ambassadors are re-created

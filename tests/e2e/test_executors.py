@@ -16,23 +16,12 @@ from typing import Any
 
 import pytest
 
-from xcompose.errors import HostError
-from xcompose.executors import connect
-from xcompose.executors.base import DockerError, Executor
+from xcompose.engines import connect
+from xcompose.engines.base import Executor
+from xcompose.errors import DockerError, HostError
 from xcompose.lab import Lab, LabHost
-from xcompose.plan import (
-    LABEL_CONFIG_HASH,
-    LABEL_PROJECT,
-    LABEL_ROLE,
-    LABEL_SERVICE,
-    ContainerSpec,
-    HealthSpec,
-    HostTarget,
-    Mount,
-    NetworkSpec,
-    PortBinding,
-    VolumeSpec,
-)
+from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+from xcompose.plan.specs import ContainerSpec, HealthSpec, HostTarget, Mount, NetworkSpec, PortBinding, VolumeSpec
 
 FLAVOURS = ["api-unix", "api-ssh", "ssh-cli"]
 SECRET = "pa55 w0rd;$(id)"
@@ -220,7 +209,7 @@ def test_container_lifecycle(executor: Executor, project: str, lab_hosts: list[L
     assert stopped.state == "exited" and stopped.exit_code is not None
     executor.remove(cid)
     executor.remove(cid)  # a missing container is not an error
-    with pytest.raises(DockerError, match="(?i)no such"):
+    with pytest.raises(DockerError, match=r"(?i)no such"):
         executor.inspect(cid)
     assert [c.id for c in executor.containers(project)] == [other]
 
@@ -287,7 +276,7 @@ def test_images(executor: Executor) -> None:
 def test_failures_carry_dockers_message(executor: Executor, project: str) -> None:
     spec = ContainerSpec(name=f"{project}-x", image="redis:7", network=f"{project}_missing", labels=_labels(project, "x"))
     cid = executor.create(spec)  # the engine checks networks when it starts a container
-    with pytest.raises(DockerError, match="(?i)network.*not found|no such network"):
+    with pytest.raises(DockerError, match=r"(?i)network.*not found|no such network"):
         executor.start(cid)
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.e2e.deploy import EXECUTORS, Deployment, Outcome
 from xcompose.lab import Lab
-from xcompose.plan import LABEL_HOST, LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+from xcompose.plan.naming import LABEL_HOST, LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
 
 Deploy = Callable[[str, str], Deployment]
 Daemon = Literal["dockerd", "sshd"]
@@ -120,7 +120,7 @@ def assert_one_container_per_step(app: Deployment) -> None:
             found[step] += 1
             where[step] = host
             assert container.status == "running", f"{container.name} on {host} is {container.status}"
-    assert dict(found) == {step: 1 for step in wanted}, f"containers per step: {dict(found)}"
+    assert dict(found) == dict.fromkeys(wanted, 1), f"containers per step: {dict(found)}"
     assert where == wanted
 
 
@@ -160,7 +160,7 @@ def test_a_host_down_before_up_is_named_by_preflight_and_nothing_changes(
     took = time.monotonic() - started
     assert outcome.code == 1, outcome.output
     assert "Traceback" not in outcome.output
-    [line] = [l for l in outcome.stderr.splitlines() if l.startswith("error:")]
+    [line] = [text for text in outcome.stderr.splitlines() if text.startswith("error:")]
     assert "h2" in line and app.lab_host("h2").address in line, outcome.stderr
     assert "nothing was changed" in outcome.stderr
     assert inventory(app, ["h1", "h3"]) == []
@@ -189,9 +189,9 @@ def test_dockerd_killed_during_up_is_named_and_the_next_up_converges_without_dup
             proc.wait()
     assert outcome.code == 1, outcome.output
     assert "Traceback" not in outcome.output
-    failed = [l for l in outcome.stderr.splitlines() if l.startswith("error: step ")]
+    failed = [text for text in outcome.stderr.splitlines() if text.startswith("error: step ")]
     assert failed, outcome.stderr
-    assert all("on host h2" in l for l in failed), outcome.stderr
+    assert all("on host h2" in text for text in failed), outcome.stderr
     assert "run `xcompose up` again to resume" in outcome.stderr
 
     lab.start_daemon(lab_name(app, "h2"), "dockerd")
@@ -201,8 +201,8 @@ def test_dockerd_killed_during_up_is_named_and_the_next_up_converges_without_dup
     assert app.exec("one", "h2", "redis-cli -h redis ping", retry_for=20) == (0, "PONG\n")
     assert app.exec("three", "h3", "redis-cli -h redis ping", retry_for=20) == (0, "PONG\n")
     third = app.xcompose("up", "--format", "json")
-    actions = {json.loads(l)["action"] for l in third.stdout.splitlines()
-               if l.startswith("{") and json.loads(l).get("event") == "step"}
+    actions = {json.loads(text)["action"] for text in third.stdout.splitlines()
+               if text.startswith("{") and json.loads(text).get("event") == "step"}
     assert actions == {"keep"}, third.stdout
 
 
@@ -249,7 +249,7 @@ def test_a_docker_killed_server_ambassador_is_brought_back_by_the_next_up_alone(
     wait_for(lambda: (server.reload(), server.status)[1] == "exited", 20, "the kill")
     others = {c.name: c.id for h in app.host_names for c in app.containers(h) if c.id != server.id}
     outcome = app.up()
-    events = [json.loads(l) for l in outcome.stdout.splitlines() if l.startswith("{")]
+    events = [json.loads(text) for text in outcome.stdout.splitlines() if text.startswith("{")]
     changed = {e["id"] for e in events if e.get("event") == "step" and e["action"] != "keep"}
     assert changed == {"ambassador-server:redis"}, outcome.stdout
     assert {c.name: c.id for h in app.host_names for c in app.containers(h)
@@ -271,8 +271,8 @@ def test_down_with_a_host_down_cleans_the_others_and_a_later_down_finishes(
     outcome = app.down()
     assert outcome.code == 1, outcome.output
     assert "Traceback" not in outcome.output
-    errors = [l for l in outcome.stderr.splitlines() if l.startswith("error:")]
-    assert errors and all("h3" in l for l in errors), outcome.stderr
+    errors = [text for text in outcome.stderr.splitlines() if text.startswith("error:")]
+    assert errors and all("h3" in text for text in errors), outcome.stderr
     assert app_leftovers(app, ["h1", "h2"]) == []
 
     lab.start_daemon(lab_name(app, "h3"), "dockerd")

@@ -61,7 +61,7 @@ def test_one_gib_crosses_an_ambassador_pair_intact(
     # docker-py's read timeout would cut a long exec: a client that waits long enough.
     client = lab.docker_client(app.lab_host("h2"), timeout=900)
     try:
-        [sender] = [c for c in client.containers.list(filters={"name": f"{app.project}-sender"})]
+        [sender] = list(client.containers.list(filters={"name": f"{app.project}-sender"}))
         started = time.monotonic()
         code, output = sender.exec_run(["sh", "-c", SEND])
         took = time.monotonic() - started

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from xcompose.apply import down, reach_hosts, up
+from tests.e2e.deploy import plan_for_up, plan_of
+from xcompose.cli.output import QuietReporter
+from xcompose.engines.fleet import reach
+from xcompose.keystore import KeyStore
 from xcompose.lab import Lab, LabHost
-from xcompose.loader import load_project
-from xcompose.pki import ProjectPki
-from xcompose.planner import build_plan
-from xcompose.progress import QuietReporter
+from xcompose.pki import CertificateAuthority, Credentials
+from xcompose.run.down import down
+from xcompose.run.up import up
 
 PLAIN_PORT = 16380  # where the tls:false target's server ambassador publishes 6379
 
@@ -53,7 +55,7 @@ class Deployed:
     project: str
     db: LabHost
     web: LabHost
-    pki: ProjectPki
+    credentials: Credentials
 
     @property
     def server_name(self) -> str:
@@ -61,8 +63,8 @@ class Deployed:
 
 
 def _deploy(files: list[Path], project: str) -> None:
-    plan = build_plan(load_project([str(f) for f in files]))
-    hosts = reach_hosts(plan.hosts.values())
+    plan = plan_for_up(files)
+    hosts = reach(plan.hosts.values())
     try:
         assert not hosts.errors, hosts.errors
         result = up(plan, hosts, QuietReporter(), timeout=90)
@@ -72,8 +74,8 @@ def _deploy(files: list[Path], project: str) -> None:
 
 
 def _down(files: list[Path]) -> None:
-    plan = build_plan(load_project([str(f) for f in files]))
-    hosts = reach_hosts(plan.hosts.values())
+    plan = plan_of(files)
+    hosts = reach(plan.hosts.values())
     try:
         down(plan.project, hosts, plan=plan)
     finally:
@@ -100,7 +102,7 @@ def deployed(request: pytest.FixtureRequest, lab: Lab, lab_hosts: list[LabHost],
     files = [topo]
     try:
         _deploy(files, project)
-        yield Deployed(project, db, web, ProjectPki(project, state / "xcompose" / "pki"))
+        yield Deployed(project, db, web, KeyStore(project, state / "xcompose" / "pki").read())
     finally:
         try:
             _down(files)
@@ -165,10 +167,11 @@ def test_a_plain_client_at_the_server_ambassador_gets_nothing_of_the_service(dep
 
 
 def test_only_a_certificate_of_the_project_ca_gets_through(deployed: Deployed, tmp_path: Path) -> None:
-    mine = deployed.pki.identity(f"{deployed.project}-cli-ambassador-test")
+    mine = deployed.credentials.identity(f"{deployed.project}-cli-ambassador-test")
+    assert mine is not None
     ok = _tls_ping(deployed, _context(mine.ca_pem, mine.cert_pem, mine.key_pem, tmp_path / "ours"))
     assert b"PONG" in ok, "control: a certificate of the project CA must get through"
-    other = ProjectPki("otherproject", tmp_path / "other-pki").identity(f"{deployed.project}-cli-ambassador")
+    other = CertificateAuthority.new("otherproject").issue(f"{deployed.project}-cli-ambassador")
     # Trusts the real server (the project CA) but presents a certificate of another CA.
     refused = _tls_ping(deployed, _context(mine.ca_pem, other.cert_pem, other.key_pem, tmp_path / "theirs"))
     assert b"PONG" not in refused, refused[:80]
@@ -219,7 +222,7 @@ def test_the_key_is_a_file_in_the_ambassador_and_nowhere_in_its_config(lab: Lab,
         assert "PRIVATE KEY" not in text
         res = c.exec_run(["stat", "-c", "%a", "/usr/local/etc/haproxy/xcompose/ambassador.pem"])
         assert res.output.decode().strip() == "600"
-        identity = deployed.pki.identity(deployed.server_name)
-        assert attrs["Config"]["Labels"]["io.xcompose.tls-cert"] == identity.fingerprint
+        identity = deployed.credentials.identity(deployed.server_name)
+        assert identity is not None and attrs["Config"]["Labels"]["io.xcompose.tls-cert"] == identity.fingerprint
     finally:
         client.close()

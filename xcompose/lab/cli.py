@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -17,15 +17,16 @@ from .errors import LabError, LabUsageError
 from .lab import Lab
 from .render import render_shell_env, topology_host_names
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 err = Console(stderr=True, highlight=False)
 
 
-def _friendly(fn: F) -> F:
+def _friendly(fn: Callable[P, R]) -> Callable[P, R]:
     """Lab errors become one line on stderr: exit 2 for bad input, 1 for failures."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except LabUsageError as exc:
@@ -36,7 +37,7 @@ def _friendly(fn: F) -> F:
             err.print("interrupted")
             sys.exit(130)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _progress(msg: str) -> None:
@@ -65,7 +66,8 @@ def lab() -> None:
 @click.option("--hosts", "count", type=click.IntRange(1, 15), default=3, show_default=True)
 @name_option
 @click.option("--subnet", default=None, help="IPv4 /24..27 for the lab bridge (default: a free 10.251.x.0/24).")
-@click.option("--trust", is_flag=True, help="Also add the lab's host keys and Host blocks to ~/.ssh (removed by `lab down`).")
+@click.option("--trust", is_flag=True,
+              help="Also add the lab's host keys and Host blocks to ~/.ssh (removed by `lab down`).")
 @_friendly
 def up(count: int, name: str, subnet: str | None, trust: bool) -> None:
     """Start N hosts: namespace, dockerd and sshd each, joined by a bridge."""

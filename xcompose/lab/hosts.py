@@ -90,7 +90,8 @@ def remove_iptables_rule(rule: IptablesRule) -> None:
     if which("iptables") is None:
         return
     for _ in range(10):  # remove duplicates too (a rule inserted twice by a crashed run)
-        if run(["iptables", "-t", rule.table, "-D", rule.chain, *rule.spec], "remove rule", check=False).returncode != 0:
+        removed = run(["iptables", "-t", rule.table, "-D", rule.chain, *rule.spec], "remove rule", check=False)
+        if removed.returncode != 0:
             return
 
 
@@ -201,7 +202,8 @@ def stop_dockerd(host: HostRecord) -> None:
         sock = host.docker_socket
         ids = run(["docker", "-H", sock, "ps", "-aq"], "list containers", check=False, timeout=30).stdout.split()
         if ids:
-            run(["docker", "-H", sock, "rm", "-f", "-v", *[i.decode() for i in ids]], "remove containers", check=False, timeout=120)
+            run(["docker", "-H", sock, "rm", "-f", "-v", *[i.decode() for i in ids]], "remove containers",
+                check=False, timeout=120)
     stop_proc(host.dockerd, grace=20)
 
 

@@ -267,7 +267,7 @@ def build_images(builder_sock: str, rootfs: Path, out: Path, recipe: str, progre
                 repo, _, tag = extra.rpartition(":")
                 image.tag(repo, tag)
             for t in spec.tags:
-                ids[t] = image.id
+                ids[t] = str(image.id)
         client.images.remove(base)  # untag only: the derived images keep the layer
     finally:
         client.close()

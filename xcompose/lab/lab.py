@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -202,7 +204,8 @@ class Lab:
     ) -> subprocess.CompletedProcess[bytes]:
         """Run a command of this machine inside a host's network namespace."""
         h = host if isinstance(host, LabHost) else self.host(host)
-        return run(["nsenter", f"--net={hx.netns_path(h.netns)}", *argv], f"run in {h.name}", check=check, timeout=timeout)
+        inside = ["nsenter", f"--net={hx.netns_path(h.netns)}", *argv]
+        return run(inside, f"run in {h.name}", check=check, timeout=timeout)
 
     def docker_client(
         self, host: LabHost | str | int, via: Literal["unix", "ssh"] = "unix", timeout: int = 120
@@ -382,13 +385,14 @@ def _teardown(state: st.LabState) -> None:
         except Exception as exc:  # noqa: BLE001 - collected and reported below
             errors.append(str(exc))
 
-    if state.trust is not None and state.trust.config:
-        attempt(lambda: sx.untrust(state.trust))  # type: ignore[arg-type]
+    trust = state.trust
+    if trust is not None and trust.config:
+        attempt(partial(sx.untrust, trust))
     # Hosts in parallel: most of the time is each dockerd's own shutdown.
     with ThreadPoolExecutor(max_workers=max(1, len(state.hosts))) as pool:
         list(pool.map(lambda h: attempt(lambda: hx.teardown_host(h)), state.hosts))
     for rule in state.iptables:
-        attempt(lambda r=rule: hx.remove_iptables_rule(r))
+        attempt(partial(hx.remove_iptables_rule, rule))
     attempt(lambda: hx.remove_bridge(state))
     attempt(lambda: remove_tree(str(st.run_dir(state.prefix))))
     attempt(lambda: remove_tree(str(st.state_dir(state.prefix))))
@@ -400,11 +404,7 @@ def _cleanup_lock(prefix: str) -> None:
     # The lock file is the last thing of this lab in /run; the root dir goes when empty.
     for p in (st.RUN_ROOT / f"{prefix}.lock",):
         p.unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):
         st.RUN_ROOT.rmdir()
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         st.STATE_ROOT.rmdir()
-    except OSError:
-        pass

@@ -38,7 +38,7 @@ def render_override(
         )
     mapping: dict[str, dict[str, str]] = {}
     comments: list[str] = []
-    for name, (lab_name, addr) in zip(names, lab_hosts):
+    for name, (lab_name, addr) in zip(names, lab_hosts, strict=False):  # names past the lab are left out
         mapping[name] = {"address": addr, "docker": f"ssh://root@{addr}"}
         comments.append(f"#   {name} -> {lab_name}")
     head = "# xcompose lab override: topology hosts mapped onto lab hosts\n" + "\n".join(comments)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -127,10 +128,8 @@ def is_alive(rec: ProcRecord | None) -> bool:
 def _reap(pid: int) -> None:
     # When the process is our child (Python API use), collect it so it does not linger
     # as a zombie; when it is not, there is nothing to collect.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop_proc(rec: ProcRecord | None, grace: float = 10.0) -> None:
@@ -186,10 +185,8 @@ def pids_in_netns(ns_path: str) -> list[int]:
 
 def kill_netns_processes(ns_path: str) -> None:
     for pid in pids_in_netns(ns_path):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 5
     while pids_in_netns(ns_path) and time.monotonic() < deadline:
         for pid in pids_in_netns(ns_path):

@@ -1,0 +1,148 @@
+"""The docker CLI's command lines for a container spec: what runs, how it is quoted, and
+that environment values never appear on a command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from xcompose.engines.dockercli import (
+    create_argv,
+    env_file,
+    go_duration,
+    publish_arg,
+)
+from xcompose.errors import DockerError
+from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT
+from xcompose.plan.specs import (
+    ContainerSpec,
+    HealthSpec,
+    Mount,
+    PortBinding,
+)
+
+SECRET = "s3cr3t value; $(rm -rf /) 'quoted'"
+
+RICH = ContainerSpec(
+    name="shop-db",
+    image="redis:7",
+    network="shop_default",
+    aliases=("db", "database"),
+    command=("redis-server", "--appendonly", "yes"),
+    entrypoint=("docker-entrypoint.sh", "--verbose"),
+    environment=(("REDIS_PASSWORD", SECRET), ("MODE", "primary")),
+    labels=((LABEL_PROJECT, "shop"), ("io.xcompose.service", "db"), ("note", "a b")),
+    expose=((6379, "tcp"), (6380, "udp")),
+    ports=(
+        PortBinding(6379, "tcp", 16379, "10.0.0.1"),
+        PortBinding(6380, "udp", None, None),
+        PortBinding(6381, "tcp", None, "::1"),
+        PortBinding(6382, "tcp", 6382, None),
+    ),
+    mounts=(
+        Mount("volume", "shop_data", "/data"),
+        Mount("bind", "/srv/conf,v2", "/etc/redis", read_only=True),
+        Mount("tmpfs", None, "/run/cache"),
+    ),
+    restart="on-failure:3",
+    healthcheck=HealthSpec(("CMD", "redis-cli", "ping"), interval_s=1.5, timeout_s=2, retries=5, start_period_s=0.25),
+    user="redis:redis",
+    working_dir="/data",
+    hostname="db-host",
+    cap_add=("NET_ADMIN",),
+    cap_drop=("MKNOD",),
+    privileged=True,
+)
+
+
+def test_create_argv_for_a_rich_spec() -> None:
+    digest = RICH.config_hash()
+    assert create_argv(RICH) == [
+        "container", "create", "--pull", "never", "--name", "shop-db",
+        "--label", "io.xcompose.project=shop",
+        "--label", "io.xcompose.service=db",
+        "--label", "note=a b",
+        "--label", f"{LABEL_CONFIG_HASH}={digest}",
+        "--network", "shop_default",
+        "--network-alias", "db",
+        "--network-alias", "database",
+        "--env-file", "/dev/stdin",
+        "--expose", "6379/tcp",
+        "--expose", "6380/udp",
+        "--publish", "10.0.0.1:16379:6379/tcp",
+        "--publish", "6380/udp",
+        "--publish", "[::1]::6381/tcp",
+        "--publish", "6382:6382/tcp",
+        "--mount", "type=volume,source=shop_data,target=/data",
+        "--mount", 'type=bind,"source=/srv/conf,v2",target=/etc/redis,readonly',
+        "--mount", "type=tmpfs,target=/run/cache",
+        "--restart", "on-failure:3",
+        "--health-cmd", "redis-cli ping",
+        "--health-interval", "1500ms",
+        "--health-timeout", "2s",
+        "--health-retries", "5",
+        "--health-start-period", "250ms",
+        "--user", "redis:redis",
+        "--workdir", "/data",
+        "--hostname", "db-host",
+        "--cap-add", "NET_ADMIN",
+        "--cap-drop", "MKNOD",
+        "--privileged",
+        "--entrypoint", "docker-entrypoint.sh",
+        "redis:7", "--verbose", "redis-server", "--appendonly", "yes",
+    ]
+
+
+def test_minimal_spec_has_no_optional_flags() -> None:
+    spec = ContainerSpec(name="a", image="alpine/socat:latest", network="n")
+    argv = create_argv(spec)
+    assert argv[-1] == "alpine/socat:latest"
+    assert "--env-file" not in argv and "--entrypoint" not in argv
+    assert env_file(spec) is None
+
+
+def test_entrypoint_reset_and_healthcheck_forms() -> None:
+    spec = ContainerSpec(
+        name="a", image="i", network="n", entrypoint=(), command=(),
+        healthcheck=HealthSpec(("CMD-SHELL", "nc -z localhost 80 || exit 1")),
+    )
+    argv = create_argv(spec)
+    assert argv[argv.index("--entrypoint") + 1] == ""
+    assert argv[argv.index("--health-cmd") + 1] == "nc -z localhost 80 || exit 1"
+    assert "--health-start-period" not in argv
+    off = ContainerSpec(name="a", image="i", network="n", healthcheck=HealthSpec(("NONE",)))
+    assert "--no-healthcheck" in create_argv(off) and "--health-cmd" not in create_argv(off)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(30, "30s"), (1.5, "1500ms"), (0.001, "1ms"), (2.0000005, "2000000500ns"), (0, "0s")],
+)
+def test_go_duration(seconds: float, text: str) -> None:
+    assert go_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (("10.0.0.1", 80, 8080, "tcp"), "10.0.0.1:80:8080/tcp"),
+        (("10.0.0.1", None, 8080, "tcp"), "10.0.0.1::8080/tcp"),
+        ((None, 80, 8080, "udp"), "80:8080/udp"),
+        ((None, None, 8080, "tcp"), "8080/tcp"),
+        (("fd00::1", 80, 80, "tcp"), "[fd00::1]:80:80/tcp"),
+    ],
+)
+def test_publish_arg(args: tuple, text: str) -> None:
+    assert publish_arg(*args) == text
+
+
+def test_environment_goes_to_stdin_as_env_file() -> None:
+    assert env_file(RICH) == f"REDIS_PASSWORD={SECRET}\nMODE=primary\n".encode()
+
+
+def test_env_value_with_line_break_is_refused_without_showing_it() -> None:
+    spec = ContainerSpec(name="a", image="i", network="n", environment=(("KEY", "line1\nhidden"),))
+    with pytest.raises(DockerError) as info:
+        env_file(spec)
+    assert "KEY" in str(info.value) and "hidden" not in str(info.value)
+
+

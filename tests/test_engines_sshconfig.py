@@ -1,0 +1,256 @@
+"""SSH settings and host-key trust, against an in-process paramiko server on 127.0.0.1:
+unknown keys refused with a hint, known keys from every known_hosts source accepted,
+changed keys refused, accept-new only when the user asked for it; and the ssh executor's
+channel handling (stdin, stderr, exit codes, timeouts) over a real SSH transport."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from xcompose.engines import sshconfig
+from xcompose.engines.ssh import SshExecutor
+from xcompose.errors import DockerError, HostError
+from xcompose.plan.specs import HostTarget
+
+Handler = Callable[[str, bytes], tuple[int, bytes, bytes]]
+
+
+@dataclass
+class FakeSshd:
+    host_key: paramiko.PKey
+    client_key: paramiko.PKey
+    handler: Handler
+    port: int = 0
+    commands: list[str] = field(default_factory=list)
+    _sock: socket.socket | None = None
+    _transports: list[paramiko.Transport] = field(default_factory=list)
+
+    def start(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            transport = paramiko.Transport(conn)
+            transport.add_server_key(self.host_key)
+            self._transports.append(transport)
+            try:
+                transport.start_server(server=_Server(self))
+            except (paramiko.SSHException, EOFError):
+                continue
+
+    def stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        for transport in self._transports:
+            transport.close()
+
+    def known_hosts_line(self, key: paramiko.PKey | None = None) -> str:
+        key = key or self.host_key
+        return f"[127.0.0.1]:{self.port} {key.get_name()} {key.get_base64()}\n"
+
+
+class _Server(paramiko.ServerInterface):
+    def __init__(self, sshd: FakeSshd) -> None:
+        self.sshd = sshd
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        ok = username == "deploy" and key.asbytes() == self.sshd.client_key.asbytes()
+        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        text = command.decode()
+        self.sshd.commands.append(text)
+
+        def serve() -> None:
+            stdin = b""
+            while chunk := channel.recv(65536):
+                stdin += chunk
+            code, out, err = self.sshd.handler(text, stdin)
+            if out:
+                channel.sendall(out)
+            if err:
+                channel.sendall_stderr(err)
+            channel.send_exit_status(code)
+            channel.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return True
+
+
+def _default_handler(command: str, stdin: bytes) -> tuple[int, bytes, bytes]:
+    if "version" in command:
+        return 0, b'{"Server": {"Version": "28.2.2", "ApiVersion": "1.50"}}', b""
+    if "cp -" in command:
+        return 0, b"got " + str(len(stdin)).encode(), b""
+    if "sleep" in command:
+        time.sleep(3)
+        return 0, b"", b""
+    return 1, b"", b"Error response from daemon: No such container: x\n"
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[paramiko.PKey, paramiko.PKey]:
+    return paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+
+
+@pytest.fixture()
+def sshd(keys: tuple[paramiko.PKey, paramiko.PKey]) -> Iterator[FakeSshd]:
+    server = FakeSshd(keys[0], keys[1], _default_handler)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME and no extra trust: nothing of the real user's ~/.ssh leaks in."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    monkeypatch.delenv(sshconfig.ENV_KNOWN_HOSTS, raising=False)
+    monkeypatch.delenv(sshconfig.ENV_SSH_CONFIG, raising=False)
+    return tmp_path / "home"
+
+
+def _config(tmp_path: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> Path:
+    key_file = tmp_path / "id_ecdsa"
+    if not key_file.exists():
+        sshd.client_key.write_private_key_file(str(key_file))
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host box\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User deploy\n"
+        f"  IdentityFile {key_file}\n  IdentitiesOnly yes\n{extra}"
+    )
+    monkeypatch.setenv(sshconfig.ENV_SSH_CONFIG, str(config))
+    return config
+
+
+def test_resolve_applies_the_config_and_the_url_wins(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "cfg"
+    config.write_text(
+        "Host db1\n  HostName 10.1.1.1\n  User deploy\n  Port 2222\n  IdentityFile ~/.ssh/id_db\n"
+        "  UserKnownHostsFile ~/kh1 /etc/kh2\n  StrictHostKeyChecking accept-new\n"
+        "  ProxyCommand nc -X connect -x proxy:3128 %h %p\n"
+        "Host web1\n  ProxyJump bastion\n"
+    )
+    monkeypatch.setenv(sshconfig.ENV_SSH_CONFIG, str(config))
+    monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(tmp_path / "lab_kh"))
+    p = sshconfig.resolve("ssh://db1")
+    assert (p.hostname, p.port, p.username, p.strict) == ("10.1.1.1", 2222, "deploy", "accept-new")
+    assert p.identity_files == (f"{home}/.ssh/id_db",)
+    assert p.known_hosts == (f"{home}/kh1", "/etc/kh2", sshconfig.GLOBAL_KNOWN_HOSTS, str(tmp_path / "lab_kh"))
+    assert p.record_file == f"{home}/kh1"
+    assert p.proxy_command == "nc -X connect -x proxy:3128 10.1.1.1 2222"
+    assert p.key_name == "[10.1.1.1]:2222"
+    q = sshconfig.resolve("ssh://root@db1:22")
+    assert (q.username, q.port) == ("root", 22)
+    web = sshconfig.resolve("ssh://web1")
+    assert web.proxy_command == "ssh -W web1:22 bastion" and web.strict == "yes"
+    assert web.known_hosts[0] == f"{home}/.ssh/known_hosts"
+
+
+def test_unknown_host_key_is_refused_with_a_hint(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    _config(tmp_path, sshd, monkeypatch)
+    with pytest.raises(HostError) as info:
+        sshconfig.open_client("ssh://box", "db1")
+    error = info.value
+    assert error.host == "db1" and error.url == "ssh://box"
+    assert sshconfig.fingerprint(sshd.host_key) in error.message
+    assert f"ssh-keyscan -H -p {sshd.port} 127.0.0.1 >> ~/.ssh/known_hosts" in error.hint
+    assert not (home / ".ssh" / "known_hosts").exists()  # nothing accepted behind our back
+
+
+@pytest.mark.parametrize("source", ["env", "user_file", "home"])
+def test_known_key_from_each_source_is_accepted(source: str, tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    kh = tmp_path / "known_hosts"
+    extra = ""
+    if source == "env":
+        monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
+    elif source == "user_file":
+        extra = f"  UserKnownHostsFile {kh}\n"
+    else:
+        kh = home / ".ssh" / "known_hosts"
+        kh.parent.mkdir()
+    kh.write_text(sshd.known_hosts_line())
+    _config(tmp_path, sshd, monkeypatch, extra)
+    client = sshconfig.open_client("ssh://box", "db1")
+    client.close()
+
+
+def test_changed_host_key_is_refused(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line(paramiko.ECDSAKey.generate()))
+    monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
+    _config(tmp_path, sshd, monkeypatch, "  StrictHostKeyChecking accept-new\n")
+    with pytest.raises(HostError) as info:
+        sshconfig.open_client("ssh://box", "db1")
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in info.value.message
+    assert "ssh-keygen -R" in info.value.hint
+
+
+def test_accept_new_records_the_key_when_the_user_asked(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    kh = tmp_path / "user_known_hosts"
+    _config(tmp_path, sshd, monkeypatch, f"  UserKnownHostsFile {kh}\n  StrictHostKeyChecking accept-new\n")
+    sshconfig.open_client("ssh://box", "db1").close()
+    assert kh.read_text() == sshd.known_hosts_line()
+    _config(tmp_path, sshd, monkeypatch, f"  UserKnownHostsFile {kh}\n")  # now strict
+    sshconfig.open_client("ssh://box", "db1").close()
+
+
+def test_wrong_identity_is_an_authentication_error(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
+    _config(tmp_path, sshd, monkeypatch)
+    with pytest.raises(HostError) as info:
+        sshconfig.open_client("ssh://someoneelse@box", "db1")
+    assert "authentication failed" in info.value.message and "IdentityFile" in info.value.hint
+
+
+def test_ssh_executor_channels_over_a_real_transport(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
+    _config(tmp_path, sshd, monkeypatch)
+    executor = SshExecutor(HostTarget("db1", "127.0.0.1", "ssh://box", executor="ssh", max_parallel=8))
+    try:
+        assert executor.preflight().api_version == "1.50"
+        assert sshd.commands[-1] == "docker version --format '{{json .}}'"
+        result = executor.run(["container", "cp", "-", "c:/x"], stdin=b"x" * 300_000)
+        assert result.text == "got 300000"  # stdin delivered whole, then EOF
+        with pytest.raises(DockerError, match=r"^No such container: x$"):
+            executor.run(["container", "start", "x"])
+        # Several threads at once share the one transport.
+        threads = [threading.Thread(target=executor.preflight) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(sshd._transports) == 1
+        started = time.monotonic()
+        assert executor.exec("c", ["sleep", "10"], timeout=0.5)[0] == 124
+        assert time.monotonic() - started < 2.5
+    finally:
+        executor.close()

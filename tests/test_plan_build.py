@@ -1,0 +1,437 @@
+"""The planner: steps, edges, container specs and every error class it reports."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.planning import S, edge, ids, step_ids
+from xcompose.config.model import Topology
+from xcompose.config.project import Project
+from xcompose.errors import ConfigErrors
+from xcompose.pki import Credentials
+from xcompose.plan.build import build_plan
+from xcompose.plan.naming import LABEL_HOST, LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+from xcompose.plan.specs import ContainerSpec, RelaySetup
+from xcompose.plan.steps import (
+    AMBASSADOR_STEPS,
+    CONTAINER_STEPS,
+    ClientAmbassadorStep,
+    Plan,
+    VolumeStep,
+)
+
+TWO_HOSTS = {"a": {"address": "10.0.0.1"}, "b": {"address": "10.0.0.2"}}
+THREE_HOSTS = {**TWO_HOSTS, "c": {"address": "10.0.0.3"}}
+
+
+def project(services: dict[str, Any], hosts: dict[str, Any] | None = None, **extra: Any) -> Project:
+    data: dict[str, Any] = {"services": services, **extra}
+    if hosts is not None:
+        data["hosts"] = hosts
+    return Project(name="shop", topology=Topology.model_validate(data), files=[Path("/srv/t.yaml")])
+
+
+def plan_of(services: dict[str, Any], hosts: dict[str, Any] | None = None, **extra: Any) -> Plan:
+    return build_plan(project(services, hosts, **extra), Credentials.none("shop"))
+
+
+def errors_of(services: dict[str, Any], hosts: dict[str, Any] | None = None, **extra: Any) -> list[str]:
+    with pytest.raises(ConfigErrors) as caught:
+        plan_of(services, hosts, **extra)
+    return [str(e) for e in caught.value.errors]
+
+
+def container(plan: Plan, text: str) -> ContainerSpec:
+    step = plan.step(S(text))
+    assert isinstance(step, CONTAINER_STEPS)
+    return step.container
+
+
+def relay(plan: Plan, text: str) -> RelaySetup:
+    step = plan.step(S(text))
+    assert isinstance(step, AMBASSADOR_STEPS)
+    return step.relay
+
+
+def redis_pair(**client: Any) -> dict[str, Any]:
+    return {
+        "redis": {"image": "redis:7", "host": "a", "expose": [6379]},
+        "cli": {"image": "redis:7", "host": "b", "links": ["redis"], **client},
+    }
+
+
+# -- shape of the graph -------------------------------------------------------------------
+
+
+def test_cross_host_link_orders_service_server_client_consumer() -> None:
+    plan = plan_of(redis_pair(), TWO_HOSTS)
+    path = ["service:redis", "ambassador-server:redis", "ambassador-client:redis@b", "service:cli"]
+    assert all(edge(plan, x, y) for x, y in pairwise(path))
+    assert [plan.step(S(s)).host for s in path] == ["a", "a", "b", "b"]
+
+
+def test_every_container_step_waits_for_its_hosts_network() -> None:
+    plan = plan_of(redis_pair(), TWO_HOSTS)
+    for step in plan.steps():
+        if isinstance(step, CONTAINER_STEPS):
+            assert f"network:{step.host}" in ids(plan.after(step.id))
+
+
+def test_same_host_link_has_no_ambassador() -> None:
+    plan = plan_of(
+        {"db": {"image": "p", "expose": [5432]}, "app": {"image": "x", "links": ["db:db1"]}}
+    )
+    assert step_ids(plan) == ["network:local", "service:app", "service:db"]
+    assert edge(plan, "service:db", "service:app")
+
+
+def test_file_without_hosts_runs_on_the_implicit_local_host() -> None:
+    plan = plan_of({"db": {"image": "p"}})
+    assert list(plan.hosts) == ["local"]
+    assert plan.hosts["local"].docker is None
+    assert plan.step(S("service:db")).host == "local"
+
+
+def test_one_server_ambassador_serves_consumers_on_two_hosts() -> None:
+    services = {
+        "db": {"image": "p", "host": "a", "expose": [5432]},
+        "web": {"image": "x", "host": "b", "links": ["db"]},
+        "job": {"image": "x", "host": "c", "links": ["db"]},
+    }
+    plan = plan_of(services, THREE_HOSTS)
+    kinds = [str(s.id) for s in plan.steps() if isinstance(s, AMBASSADOR_STEPS)]
+    assert sorted(kinds) == ["ambassador-client:db@b", "ambassador-client:db@c", "ambassador-server:db"]
+    assert ids(plan.after(S("ambassador-client:db@c"))) == ["ambassador-server:db", "network:c"]
+
+
+def test_one_client_ambassador_serves_two_consumers_on_one_host() -> None:
+    services = {
+        "db": {"image": "p", "host": "a", "expose": [5432]},
+        "web": {"image": "x", "host": "b", "links": ["db:database"]},
+        "job": {"image": "x", "host": "b", "links": ["db:pg"]},
+    }
+    plan = plan_of(services, TWO_HOSTS)
+    clients = [s for s in plan.steps() if isinstance(s, ClientAmbassadorStep)]
+    assert ids(c.id for c in clients) == ["ambassador-client:db@b"]
+    assert clients[0].container.aliases == ("db", "database", "pg")
+    assert ids(plan.dependents(S("ambassador-client:db@b"))) == ["service:job", "service:web"]
+
+
+def test_depends_on_orders_without_ambassador() -> None:
+    plan = plan_of(
+        {"migrate": {"image": "x", "host": "a"}, "app": {"image": "x", "host": "b", "depends_on": ["migrate"]}},
+        TWO_HOSTS,
+    )
+    assert edge(plan, "service:migrate", "service:app")
+    assert not any(isinstance(s, AMBASSADOR_STEPS) for s in plan.steps())
+
+
+def test_volume_step_only_on_hosts_whose_services_use_it() -> None:
+    plan = plan_of(
+        {"db": {"image": "p", "host": "a", "volumes": ["data:/var/lib/db"]}, "web": {"image": "x", "host": "b"}},
+        TWO_HOSTS,
+        volumes={"data": {}},
+    )
+    assert [str(s.id) for s in plan.steps() if isinstance(s, VolumeStep)] == ["volume:data@a"]
+    volume = plan.step(S("volume:data@a"))
+    assert isinstance(volume, VolumeStep) and volume.volume.name == "shop_data"
+    assert "volume:data@a" in ids(plan.after(S("service:db")))
+
+
+def test_external_volume_keeps_its_name_and_gets_no_step() -> None:
+    plan = plan_of({"db": {"image": "p", "volumes": ["data:/d"]}}, volumes={"data": {"external": True}})
+    assert not any(isinstance(s, VolumeStep) for s in plan.steps())
+    assert container(plan, "service:db").mounts[0].source == "data"
+
+
+def test_waves_put_each_step_after_all_its_predecessors() -> None:
+    plan = plan_of(redis_pair(), TWO_HOSTS)
+    wave = {s.id: i for i, steps in enumerate(plan.waves()) for s in steps}
+    assert all(wave[u] < wave[v] for u, v in plan.edges())
+    assert wave[S("service:cli")] == 4
+
+
+def test_host_targets_come_from_the_hosts_section() -> None:
+    plan = plan_of(
+        redis_pair(),
+        {"a": {"address": "10.0.0.1", "docker": "ssh://root@10.0.0.1", "executor": "ssh", "sudo": True},
+         "b": {"address": "10.0.0.2"}},
+    )
+    target = plan.hosts["a"]
+    assert (target.address, target.docker, target.executor, target.sudo) == (
+        "10.0.0.1", "ssh://root@10.0.0.1", "ssh", True)
+
+
+# -- container specs ----------------------------------------------------------------------
+
+
+def test_names_and_labels_follow_the_conventions() -> None:
+    plan = plan_of(redis_pair(labels={"team": "ops"}), TWO_HOSTS)
+    expected = {
+        "service:cli": ("shop-cli", "cli", "service", "b"),
+        "ambassador-server:redis": ("shop-redis-ambassador", "redis", "ambassador-server", "a"),
+        "ambassador-client:redis@b": ("shop-redis-ambassador-b", "redis", "ambassador-client", "b"),
+    }
+    for step_id, (name, service, role, host) in expected.items():
+        spec = container(plan, step_id)
+        labels = dict(spec.labels)
+        assert spec.name == name
+        assert (labels[LABEL_PROJECT], labels[LABEL_SERVICE], labels[LABEL_ROLE], labels[LABEL_HOST]) == (
+            "shop", service, role, host)
+    cli = container(plan, "service:cli")
+    assert dict(cli.labels)["team"] == "ops"
+
+
+def test_server_ambassador_publishes_on_the_host_address_only() -> None:
+    plan = plan_of(redis_pair(), TWO_HOSTS)
+    spec = container(plan, "ambassador-server:redis")
+    [binding] = spec.ports
+    assert (binding.host_ip, binding.host_port, binding.container_port) == ("10.0.0.1", 6379, 6379)
+    [port] = relay(plan, "ambassador-server:redis").ports
+    assert (port.listen_port, port.to_host, port.to_port) == (6379, "redis", 6379)
+
+
+def test_client_ambassador_relays_to_the_published_port() -> None:
+    services = redis_pair()
+    services["redis"]["ambassador"] = {"publish": {6379: 16379}}
+    plan = plan_of(services, TWO_HOSTS)
+    [port] = relay(plan, "ambassador-client:redis@b").ports
+    assert (port.listen_port, port.to_host, port.to_port) == (6379, "10.0.0.1", 16379)
+    spec = container(plan, "ambassador-client:redis@b")
+    assert spec.expose == ((6379, "tcp"),)
+
+
+def test_alias_sits_on_the_target_when_same_host() -> None:
+    plan = plan_of({"db": {"image": "p", "expose": [5432]}, "app": {"image": "x", "links": ["db:db1"]}})
+    spec = container(plan, "service:db")
+    assert spec.aliases == ("db", "db1")
+
+
+def test_consumer_spec_is_the_same_whether_target_is_local_or_remote() -> None:
+    def consumer_hash(target_host: str) -> str:
+        services = {
+            "db": {"image": "p", "host": target_host, "expose": [5432], "environment": {"A": "1"}},
+            "app": {"image": "x", "host": "b", "links": ["db:db1"]},
+        }
+        spec = container(plan_of(services, TWO_HOSTS), "service:app")
+        return spec.config_hash()
+
+    assert consumer_hash("a") == consumer_hash("b")
+
+
+def test_service_spec_carries_the_compose_keys() -> None:
+    plan = plan_of(
+        {
+            "web": {
+                "image": "nginx",
+                "command": "nginx -g 'daemon off;'",
+                "entrypoint": ["/docker-entrypoint.sh"],
+                "environment": {"B": "2", "A": "1", "UNSET": None},
+                "expose": [80],
+                "ports": ["127.0.0.1:8080:80", "443:443"],
+                "volumes": ["./html:/usr/share/nginx/html:ro"],
+                "restart": "always",
+                "healthcheck": {"test": "curl -f localhost", "interval": "5s", "retries": 2},
+                "user": "nginx",
+                "cap_add": ["NET_ADMIN"],
+            }
+        }
+    )
+    spec = container(plan, "service:web")
+    assert spec.command == ("nginx", "-g", "daemon off;")
+    assert spec.entrypoint == ("/docker-entrypoint.sh",)
+    assert spec.environment == (("A", "1"), ("B", "2"))
+    assert [(p.host_ip, p.host_port, p.container_port) for p in spec.ports] == [
+        ("127.0.0.1", 8080, 80), (None, 443, 443)]
+    assert spec.mounts[0].source == "/srv/html" and spec.mounts[0].read_only
+    assert spec.healthcheck is not None
+    assert spec.healthcheck.test == ("CMD-SHELL", "curl -f localhost")
+    assert (spec.healthcheck.interval_s, spec.healthcheck.retries) == (5.0, 2)
+    assert (spec.restart, spec.user, spec.cap_add) == ("always", "nginx", ("NET_ADMIN",))
+    assert spec.network == "shop_default"
+
+
+def test_consumer_environment_wins_over_link_variables() -> None:
+    plan = plan_of(
+        {"db": {"image": "p", "expose": [5432]},
+         "app": {"image": "x", "links": ["db"], "environment": {"DB_PORT": "custom"}}}
+    )
+    spec = container(plan, "service:app")
+    assert dict(spec.environment)["DB_PORT"] == "custom"
+
+
+def test_ambassador_steps_record_the_effective_tls_setting() -> None:
+    services = redis_pair()
+    services["redis"]["ambassador"] = {"tls": False}
+    plan = plan_of(services, TWO_HOSTS, ambassador={"tls": True})
+    assert relay(plan, "ambassador-server:redis").tls is False
+    assert relay(plan, "ambassador-client:redis@b").tls is False
+    assert relay(plan_of(redis_pair(), TWO_HOSTS), "ambassador-server:redis").tls is True
+
+
+def test_ambassadors_use_the_project_relay_image() -> None:
+    plan = plan_of(redis_pair(), TWO_HOSTS, ambassador={"image": "my/socat:1"})
+    spec = container(plan, "ambassador-client:redis@b")
+    assert spec.image == "my/socat:1" and spec.restart == "unless-stopped"
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def test_cycle_is_an_error_that_prints_the_cycle() -> None:
+    errors = errors_of(
+        {
+            "a": {"image": "x", "links": ["b"], "expose": [1]},
+            "b": {"image": "x", "links": ["c"], "expose": [1]},
+            "c": {"image": "x", "depends_on": ["a"], "expose": [1]},
+        }
+    )
+    assert errors == ["/srv/t.yaml: services.a.links[0]: dependency cycle: a -> b -> c -> a "
+                      "(links and depends_on must not loop)"]
+
+
+def test_cross_host_link_to_a_target_without_expose_says_what_to_add() -> None:
+    services = redis_pair()
+    del services["redis"]["expose"]
+    [error] = errors_of(services, TWO_HOSTS)
+    assert error.startswith("/srv/t.yaml: services.cli.links[0]: 'redis' runs on host a")
+    assert "services.redis.expose" in error and "add `expose: [PORT]` to redis" in error
+
+
+def test_cross_host_link_needs_the_target_hosts_address() -> None:
+    [error] = errors_of(redis_pair(), {"a": {}, "b": {"address": "10.0.0.2"}})
+    assert error.startswith("/srv/t.yaml: hosts.a.address: needed because 'cli' on host b links to 'redis'")
+
+
+def test_missing_address_is_reported_once_per_host() -> None:
+    services = {**redis_pair(), "db": {"image": "p", "host": "a", "expose": [5432]},
+                "app": {"image": "x", "host": "b", "links": ["db"]}}
+    errors = errors_of(services, {"a": {}, "b": {"address": "10.0.0.2"}})
+    assert len(errors) == 1 and "hosts.a.address" in errors[0]
+
+
+def test_two_server_ambassadors_on_one_host_port_name_both_and_the_override() -> None:
+    services = {
+        "r1": {"image": "redis", "host": "a", "expose": [6379]},
+        "r2": {"image": "redis", "host": "a", "expose": [6379]},
+        "cli": {"image": "redis", "host": "b", "links": ["r1", "r2"]},
+    }
+    [error] = errors_of(services, TWO_HOSTS)
+    assert "services.r2.expose[0]: host a: port 6379/tcp" in error
+    assert "server ambassador of 'r1'" in error and "server ambassador of 'r2'" in error
+    assert "services.r2.ambassador.publish" in error
+
+
+def test_publish_override_resolves_the_host_port_clash() -> None:
+    services = {
+        "r1": {"image": "redis", "host": "a", "expose": [6379]},
+        "r2": {"image": "redis", "host": "a", "expose": [6379], "ambassador": {"publish": {6379: 6380}}},
+        "cli": {"image": "redis", "host": "b", "links": ["r1", "r2"]},
+    }
+    plan = plan_of(services, TWO_HOSTS)
+    spec = container(plan, "ambassador-server:r2")
+    assert spec.ports[0].host_port == 6380
+
+
+def test_service_port_and_ambassador_on_one_host_port_is_an_error() -> None:
+    services = redis_pair()
+    services["web"] = {"image": "x", "host": "a", "ports": ["6379:80"]}
+    [error] = errors_of(services, TWO_HOSTS)
+    assert "services.redis.expose[0]: host a: port 6379/tcp" in error
+    assert "services.web.ports[0]" in error and "services.redis.ambassador.publish" in error
+
+
+def test_service_ports_published_twice_on_one_host_is_an_error() -> None:
+    errors = errors_of({"a": {"image": "x", "ports": ["80:80"]}, "b": {"image": "x", "ports": ["80:8080"]}})
+    assert errors == ["/srv/t.yaml: services.b.ports[0]: host local: port 80/tcp is already "
+                      "published by services.a.ports[0]"]
+
+
+def test_same_port_on_different_addresses_is_fine() -> None:
+    plan = plan_of({"a": {"image": "x", "ports": ["127.0.0.1:80:80"]},
+                    "b": {"image": "x", "ports": ["127.0.0.2:80:80"]}})
+    assert S("service:b") in plan
+
+
+def test_alias_used_twice_by_one_consumer_is_an_error() -> None:
+    errors = errors_of(
+        {"db": {"image": "p", "expose": [1]}, "cache": {"image": "r", "expose": [2]},
+         "app": {"image": "x", "links": ["db:store", "cache:store"]}}
+    )
+    assert errors == ["/srv/t.yaml: services.app.links[1]: alias 'store' is already used by links[0]"]
+
+
+def test_alias_naming_two_targets_on_one_host_is_an_error() -> None:
+    services = {
+        "db": {"image": "p", "host": "a", "expose": [1]},
+        "other": {"image": "p", "host": "b", "expose": [1]},
+        "web": {"image": "x", "host": "b", "links": ["db:store"]},
+        "job": {"image": "x", "host": "b", "links": ["other:store"]},
+    }
+    [error] = errors_of(services, TWO_HOSTS)
+    assert error.startswith("/srv/t.yaml: services.job.links[0]: 'store' on host b would name both 'other' and 'db'")
+
+
+def test_alias_shadowing_a_local_service_is_an_error() -> None:
+    errors = errors_of({"db": {"image": "p", "expose": [1]}, "cache": {"image": "r", "expose": [2]},
+                        "app": {"image": "x", "links": ["cache:db"]}})
+    assert len(errors) == 1 and "'db' on host local would name both 'cache' and 'db'" in errors[0]
+
+
+def test_all_errors_are_collected() -> None:
+    errors = errors_of(
+        {"a": {"image": "x", "ports": ["80:80"]}, "b": {"image": "x", "ports": ["80:80"]},
+         "db": {"image": "p", "expose": [1]}, "app": {"image": "x", "links": ["db:x", "db:x"]}}
+    )
+    assert len(errors) == 2
+
+
+def test_errors_are_located_at_file_and_line() -> None:
+    services = {"a": {"image": "x", "ports": ["80:80"]}, "b": {"image": "x", "ports": ["80:80"]}}
+    the_project = project(services)
+    the_project.locations[("services", "b", "ports", 0)] = ("/srv/t.yaml", 7)
+    with pytest.raises(ConfigErrors) as caught:
+        build_plan(the_project, Credentials.none("shop"))
+    assert str(caught.value.errors[0]).startswith("/srv/t.yaml:7: services.b.ports[0]: ")
+
+
+def test_plan_of_a_valid_topology_orders_every_step() -> None:
+    plan = plan_of(redis_pair(), TWO_HOSTS)
+    order = {step.id: index for index, step in enumerate(plan.steps())}
+    assert len(order) == len(plan) and all(order[u] < order[v] for u, v in plan.edges())
+
+
+def udp_pair(**ambassador: Any) -> dict[str, Any]:
+    return {
+        "ns": {"image": "ns:1", "host": "a", "expose": [8053, "53/udp"], "ambassador": ambassador},
+        "app": {"image": "x", "host": "b", "links": ["ns"]},
+        "job": {"image": "x", "host": "b", "links": ["ns:dns"]},
+    }
+
+
+def test_a_udp_port_crossing_hosts_with_tls_on_is_refused_once_with_the_fix() -> None:
+    [error] = errors_of(udp_pair(), TWO_HOSTS)
+    assert error.startswith("/srv/t.yaml: services.ns.expose[1]: 53/udp would cross hosts")
+    assert "encrypt TCP only" in error and "tls: false, image: alpine/socat:latest" in error
+
+
+def test_a_udp_port_crossing_hosts_through_haproxy_is_refused() -> None:
+    [error] = errors_of(udp_pair(tls=False), TWO_HOSTS)
+    assert "haproxy relay carries TCP only" in error and "image: alpine/socat:latest" in error
+
+
+def test_a_udp_port_crosses_hosts_through_socat_without_tls() -> None:
+    plan = plan_of(udp_pair(tls=False, image="alpine/socat:latest"), TWO_HOSTS)
+    server = relay(plan, "ambassador-server:ns")
+    assert server.kind == "socat" and not server.tls
+    assert [(p.listen_port, p.protocol) for p in server.ports] == [(53, "udp"), (8053, "tcp")]
+
+
+def test_a_udp_port_on_the_same_host_needs_no_relay() -> None:
+    services = udp_pair()
+    services["app"]["host"] = services["job"]["host"] = "a"
+    assert not any(isinstance(s, AMBASSADOR_STEPS) for s in plan_of(services, TWO_HOSTS).steps())

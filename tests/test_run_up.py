@@ -1,0 +1,294 @@
+"""`up` and `down` against in-memory engines: order, convergence, failure and resume.
+
+The decisions are pure (converge.py); these tests check that the apply layer carries them
+out as a user relies on. The same behaviours run for real on the lab in tests/e2e/."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeEngine, FakeExecutor
+from tests.planning import S
+from xcompose.cli.output import QuietReporter
+from xcompose.config.model import Topology
+from xcompose.config.project import Project
+from xcompose.converge import StepAction
+from xcompose.engines.fleet import Fleet, reach
+from xcompose.pki import CertificateAuthority, Credentials
+from xcompose.plan.build import build_plan
+from xcompose.plan.steps import Plan, Step, StepId
+from xcompose.run.down import down
+from xcompose.run.up import up
+from xcompose.run.walk import StepResult
+
+
+def redis_topology(**overrides: Any) -> dict[str, Any]:
+    topology: dict[str, Any] = {
+        "hosts": {
+            "big-server": {"address": "10.0.0.1", "docker": "unix:///a.sock"},
+            "client-server": {"address": "10.0.0.2", "docker": "unix:///b.sock"},
+        },
+        "services": {
+            "redis": {"image": "redis:7", "host": "big-server", "expose": [6379]},
+            "redis-cli": {"image": "redis:7", "host": "client-server", "links": ["redis:redis"]},
+        },
+    }
+    topology["services"].update(overrides)
+    return topology
+
+
+# One CA and one set of certificates for every plan of a test run, as `up` keeps them.
+CREDENTIALS = Credentials("demo", CertificateAuthority.new("demo"))
+
+
+def make_plan(topology: dict[str, Any]) -> Plan:
+    project = Project(name="demo", topology=Topology.model_validate(topology), files=[Path("t.yaml")])
+    return build_plan(project, CREDENTIALS)
+
+
+class Recorder(QuietReporter):
+    def __init__(self) -> None:
+        self.finished: list[tuple[str, str, str]] = []
+
+    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
+        self.finished.append((str(step.id), action.action, result.outcome))
+
+
+@pytest.fixture
+def engines() -> dict[str, FakeEngine]:
+    timeline: list[str] = []
+    return {name: FakeEngine(name, timeline=timeline) for name in ("big-server", "client-server")}
+
+
+def connect_to(engines: dict[str, FakeEngine], plan: Plan) -> Fleet:
+    return reach(plan.hosts.values(), lambda t: FakeExecutor(t, engines[t.name]))
+
+
+def names(engine: FakeEngine) -> set[str]:
+    return {c.name for c in engine.containers.values()}
+
+
+def test_up_creates_each_side_of_a_cross_host_link_on_its_own_host(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    result = up(plan, connect_to(engines, plan), QuietReporter())
+    assert result.ok
+    assert names(engines["big-server"]) == {"demo-redis", "demo-redis-ambassador"}
+    assert names(engines["client-server"]) == {
+        "demo-redis-cli", "demo-redis-ambassador-client-server"}
+
+
+def test_up_starts_the_service_then_server_then_client_ambassador_then_the_consumer(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    timeline = engines["big-server"].timeline
+    starts = [c.split()[1] for c in timeline if c.startswith("start")]
+    assert starts == ["demo-redis", "demo-redis-ambassador", "demo-redis-ambassador-client-server",
+                      "demo-redis-cli"]
+
+
+def test_a_second_up_with_nothing_changed_touches_nothing(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    for engine in engines.values():
+        engine.calls.clear()
+    recorder = Recorder()
+    result = up(plan, connect_to(engines, plan), recorder)
+    assert result.ok
+    assert {action for _, action, _ in recorder.finished} == {"keep"}
+    assert all(engine.calls == [] for engine in engines.values())
+
+
+def test_a_changed_service_is_recreated_and_its_consumer_kept(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    consumer_id = engines["client-server"].named("demo-redis-cli").id  # type: ignore[union-attr]
+    changed = make_plan(redis_topology(redis={
+        "image": "redis:7", "host": "big-server", "expose": [6379], "command": ["redis-server", "--save", ""]}))
+    recorder = Recorder()
+    assert up(changed, connect_to(engines, changed), recorder).ok
+    assert ("service:redis", "recreate", "done") in recorder.finished
+    assert engines["client-server"].named("demo-redis-cli").id == consumer_id  # type: ignore[union-attr]
+    assert names(engines["big-server"]) == {"demo-redis", "demo-redis-ambassador"}
+
+
+def test_moving_a_service_recreates_it_on_the_new_host_and_keeps_its_consumer(
+    engines: dict[str, FakeEngine],
+) -> None:
+    engines["third"] = FakeEngine("third", timeline=engines["big-server"].timeline)
+    topology = redis_topology()
+    topology["hosts"]["third"] = {"address": "10.0.0.3", "docker": "unix:///c.sock"}
+    plan = make_plan(topology)
+    up(plan, connect_to(engines, plan), QuietReporter())
+    consumer_id = engines["client-server"].named("demo-redis-cli").id  # type: ignore[union-attr]
+
+    topology["services"]["redis"]["host"] = "third"
+    moved = make_plan(topology)
+    recorder = Recorder()
+    assert up(moved, connect_to(engines, moved), recorder).ok
+    assert names(engines["big-server"]) == set()
+    assert names(engines["third"]) == {"demo-redis", "demo-redis-ambassador"}
+    assert engines["client-server"].named("demo-redis-cli").id == consumer_id  # type: ignore[union-attr]
+    actions = {step: action for step, action, _ in recorder.finished}
+    assert actions["service:redis-cli"] == "keep"
+    assert actions["service:redis"] == "recreate"
+
+
+def test_a_failed_step_stops_its_dependents_and_the_next_up_resumes(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology())
+    engines["big-server"].fail_create.add("demo-redis-ambassador")
+    result = up(plan, connect_to(engines, plan), QuietReporter())
+    assert not result.ok
+    failed = result.walk.failed[0]
+    assert failed.step_id == S("ambassador-server:redis")
+    assert "Conflict creating demo-redis-ambassador" in (failed.error or "")
+    assert engines["client-server"].named("demo-redis-cli") is None
+
+    engines["big-server"].fail_create.clear()
+    assert up(plan, connect_to(engines, plan), QuietReporter()).ok
+    assert len(engines["big-server"].containers) == 2
+    assert len(engines["client-server"].containers) == 2
+
+
+def test_a_missing_image_that_cannot_be_pulled_fails_with_dockers_message(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology(redis={"image": "postgres:16", "host": "big-server", "expose": [5432]}))
+    result = up(plan, connect_to(engines, plan), QuietReporter())
+    assert "pull access denied for postgres:16" in (result.walk.failed[0].error or "")
+
+
+def test_services_removed_from_the_file_are_removed_as_orphans(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(extra={"image": "redis:7", "host": "big-server"}))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    smaller = make_plan(redis_topology())
+    result = up(smaller, connect_to(engines, smaller), QuietReporter())
+    assert result.removed_orphans == ["demo-extra on big-server"]
+    assert "demo-extra" not in names(engines["big-server"])
+
+
+def test_an_unreachable_host_is_reported_by_preflight(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    engines["client-server"].down = True
+    hosts = connect_to(engines, plan)
+    assert [e.host for e in hosts.errors] == ["client-server"]
+    assert set(hosts.executors) == {"big-server"}
+
+
+def test_down_removes_containers_and_networks_but_keeps_volumes(engines: dict[str, FakeEngine]) -> None:
+    topology = redis_topology(redis={"image": "redis:7", "host": "big-server", "expose": [6379],
+                                     "volumes": ["data:/data"]})
+    topology["volumes"] = {"data": None}
+    plan = make_plan(topology)
+    up(plan, connect_to(engines, plan), QuietReporter())
+    result = down("demo", connect_to(engines, plan), plan=plan)
+    assert result.ok
+    for engine in engines.values():
+        assert engine.containers == {} and engine.networks == {}
+    assert set(engines["big-server"].volumes) == {"demo_data"}
+    down("demo", connect_to(engines, plan), plan=plan, volumes=True)
+    assert engines["big-server"].volumes == {}
+
+
+def test_down_removes_consumers_before_what_they_consume(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    engines["big-server"].calls.clear()
+    down("demo", connect_to(engines, plan), plan=plan)
+    removed = [c.split()[1] for c in engines["big-server"].calls if c.startswith("remove")]
+    assert removed == ["demo-redis-ambassador", "demo-redis"]
+
+
+def test_down_with_one_host_unreachable_cleans_the_others_and_reports_it(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    engines["client-server"].down = True
+    result = down("demo", connect_to(engines, plan), plan=plan)
+    assert not result.ok
+    assert "client-server" in result.errors[0]
+    assert engines["big-server"].containers == {}
+    engines["client-server"].down = False
+    assert down("demo", connect_to(engines, plan), plan=plan).ok
+    assert engines["client-server"].containers == {}
+
+
+def test_up_of_one_service_brings_up_only_it_and_what_it_needs(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(other={"image": "redis:7", "host": "big-server"}))
+    assert up(plan, connect_to(engines, plan), QuietReporter(), services=["redis-cli"]).ok
+    assert names(engines["big-server"]) == {"demo-redis", "demo-redis-ambassador"}
+    assert names(engines["client-server"]) == {
+        "demo-redis-cli", "demo-redis-ambassador-client-server"}
+
+
+class NeverHealthy(FakeExecutor):
+    """An engine whose containers stay `starting` forever."""
+
+    def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
+        return replace(super().inspect(container_id), health="starting")
+
+
+def test_a_readiness_timeout_names_what_was_awaited(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(redis={
+        "image": "redis:7", "host": "big-server", "expose": [6379],
+        "healthcheck": {"test": ["CMD", "redis-cli", "ping"], "interval": "1s"}}))
+    hosts = reach(plan.hosts.values(), lambda t: NeverHealthy(t, engines[t.name]))
+    result = up(plan, hosts, QuietReporter(), timeout=0.3)
+    failure = result.walk.failed[0]
+    assert failure.step_id == S("service:redis")
+    assert failure.error == (
+        "service:redis on big-server: timed out after 0.3s waiting for demo-redis "
+        "to become healthy (health: starting)")
+    assert result.walk.results[S("service:redis-cli")].outcome == "not-started"
+
+
+class CrashesOnStart(FakeExecutor):
+    def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
+        return replace(super().inspect(container_id), state="exited", exit_code=3)
+
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None):  # type: ignore[no-untyped-def]
+        yield "redis: bad config line 3"
+
+
+def test_a_container_that_exits_fails_its_step_with_its_exit_code_and_last_output(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology())
+    hosts = reach(plan.hosts.values(), lambda t: CrashesOnStart(t, engines[t.name]))
+    failure = up(plan, hosts, QuietReporter()).walk.failed[0]
+    assert failure.step_id == S("service:redis")
+    assert failure.error == (
+        "service:redis on big-server: container exited with code 3; last output:\n"
+        "redis: bad config line 3")
+
+
+def test_a_failed_create_puts_the_old_container_back(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    old = engines["big-server"].named("demo-redis")
+    changed = make_plan(redis_topology(redis={
+        "image": "redis:7", "host": "big-server", "expose": [6379], "user": "redis"}))
+    engines["big-server"].fail_create.add("demo-redis")
+    result = up(changed, connect_to(engines, changed), QuietReporter())
+    assert not result.ok
+    restored = engines["big-server"].named("demo-redis")
+    assert restored is not None and old is not None
+    assert (restored.id, restored.state) == (old.id, "running")
+
+
+def test_a_plan_without_certificates_for_its_tls_ambassadors_is_not_carried_out(
+    engines: dict[str, FakeEngine],
+) -> None:
+    project = Project(name="demo", topology=Topology.model_validate(redis_topology()), files=[Path("t.yaml")])
+    unsigned = build_plan(project, Credentials.none("demo"))
+    with pytest.raises(ValueError, match="without the project's credentials"):
+        up(unsigned, connect_to(engines, unsigned), QuietReporter())
+    assert all(engine.calls == [] for engine in engines.values())

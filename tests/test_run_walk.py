@@ -1,0 +1,93 @@
+"""The parallel walk: order, per-host bounds and failure handling."""
+
+import threading
+import time
+
+from xcompose.run.walk import walk
+
+
+def chain(*edges: tuple[str, str]) -> dict[str, list[str]]:
+    """Each step and the steps it waits for, from (before, after) pairs."""
+    graph: dict[str, list[str]] = {}
+    for before, after in edges:
+        graph.setdefault(before, [])
+        graph.setdefault(after, []).append(before)
+    return graph
+
+
+def apart(*steps: str) -> dict[str, list[str]]:
+    return {step: [] for step in steps}
+
+
+def test_a_step_runs_only_after_every_step_before_it() -> None:
+    graph = chain(("db", "amb-s"), ("amb-s", "amb-c"), ("amb-c", "app"), ("net", "app"))
+    done: list[str] = []
+    lock = threading.Lock()
+
+    def run(step: str) -> None:
+        with lock:
+            for before in graph[step]:
+                assert before in done, f"{step} ran before {before}"
+            done.append(step)
+
+    result = walk(graph, run, host_of=lambda s: "h", limits={"h": 4})
+    assert result.ok
+    assert sorted(done) == sorted(graph)
+
+
+def test_independent_steps_run_at_the_same_time() -> None:
+    graph = apart("a", "b", "c")
+    barrier = threading.Barrier(3, timeout=5)
+    result = walk(graph, lambda s: barrier.wait(), host_of=lambda s: "h", limits={"h": 3})
+    assert result.ok
+
+
+def test_the_per_host_limit_bounds_concurrent_steps() -> None:
+    graph = apart(*(f"s{i}" for i in range(8)))
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def run(step: str) -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.02)
+        with lock:
+            active -= 1
+
+    assert walk(graph, run, host_of=lambda s: "h", limits={"h": 2}).ok
+    assert peak == 2
+
+
+def test_a_failed_step_keeps_its_dependents_from_starting() -> None:
+    graph = chain(("db", "app"), ("other", "other-consumer"))
+    started: list[str] = []
+
+    def run(step: str) -> None:
+        started.append(step)
+        if step == "db":
+            raise RuntimeError("no such image: postgres:16")
+
+    result = walk(graph, run, host_of=lambda s: "h", limits={"h": 1})
+    assert not result.ok
+    assert result.results["db"].outcome == "failed"
+    assert result.results["db"].error == "no such image: postgres:16"
+    assert result.results["app"].outcome == "not-started"
+    assert "app" not in started
+
+
+def test_running_steps_finish_when_another_fails() -> None:
+    graph = apart("slow", "fails")
+    finished: list[str] = []
+
+    def run(step: str) -> None:
+        if step == "fails":
+            raise RuntimeError("boom")
+        time.sleep(0.2)
+        finished.append(step)
+
+    result = walk(graph, run, host_of=lambda s: "h", limits={"h": 2})
+    assert result.results["slow"].outcome == "done"
+    assert finished == ["slow"]

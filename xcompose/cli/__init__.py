@@ -1,0 +1,7 @@
+"""The command line: parse, call, print (commands.py), with one place that maps errors to
+exit codes (main.py) and one for what is printed (output.py)."""
+
+from xcompose.cli import commands as _commands  # noqa: F401 - registers the commands on `cli`
+from xcompose.cli.main import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,271 @@
+"""The commands: each parses its options, calls the layers in order (load, credentials,
+plan, reach, run) and prints. Nothing here decides or acts on its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+
+from xcompose.cli.main import Options, cli, err, fail, handles_errors, out, pass_options
+from xcompose.errors import UsageError, XcomposeError
+from xcompose.plan.steps import StepId
+
+if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to load
+    from xcompose.config.project import Project
+    from xcompose.engines.fleet import Fleet
+    from xcompose.keystore import KeyStore
+    from xcompose.pki import Credentials
+    from xcompose.plan.render import Format
+    from xcompose.plan.steps import Plan
+
+WAIT_HELP = "Seconds to wait for another run of this project to finish."
+
+
+def load(options: Options) -> Project:
+    from xcompose.config.load import load_project
+
+    project = load_project(options.files, project_name=options.project_name)
+    for warning in project.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    return project
+
+
+def make_plan(project: Project, credentials: Credentials | None = None) -> Plan:
+    """The plan; without credentials, ambassadors are planned without certificates (what
+    `config`, `plan --offline`, `ps`, `logs` and `down` need of it)."""
+    from xcompose.pki import Credentials
+    from xcompose.plan.build import build_plan
+
+    return build_plan(project, credentials or Credentials.none(project.name))
+
+
+def keystore(project: Project) -> KeyStore:
+    from xcompose.keystore import KeyStore
+
+    return KeyStore(project.name)
+
+
+@contextmanager
+def reached(plan: Plan, *, all_needed: bool = True) -> Iterator[Fleet]:
+    """Every host of the plan connected. With `all_needed` (commands that change things),
+    a host that does not answer stops the command before anything changes."""
+    from xcompose.engines.fleet import reach
+
+    fleet = reach(plan.hosts.values())
+    with fleet:
+        if all_needed and fleet.errors:
+            fail(1, [f"error: {e}" for e in fleet.errors]
+                 + ["nothing was changed: every host must answer before work starts"])
+        yield fleet
+
+
+def report_unreached(fleet: Fleet, failures: list[XcomposeError]) -> None:
+    """Read-only commands show what answered, then one line per host that did not."""
+    problems = [*fleet.errors, *failures]
+    if problems:
+        fail(1, [f"error: {e}" for e in problems])
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="Do not contact the hosts: ordering only.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "dot", "mermaid"]),
+              default="table", show_default=True)
+@pass_options
+@handles_errors
+def plan(options: Options, offline: bool, fmt: Format) -> None:
+    """Show the steps, grouped in the waves that would run together, and what each does."""
+    from xcompose.converge import decide
+    from xcompose.plan.render import render_plan
+
+    project = load(options)
+    if offline:
+        out.print(render_plan(make_plan(project), fmt), markup=False)
+        return
+    # The certificates are part of the ambassadors' config hash, as in `up`; reading them
+    # writes nothing, and a project without a CA is shown as getting a new one.
+    the_plan = make_plan(project, keystore(project).read())
+    with reached(the_plan) as fleet:
+        live, failures = fleet.read_live(the_plan.project)
+    if failures:
+        raise failures[0]
+    convergence = decide(the_plan, live)
+    out.print(render_plan(the_plan, fmt, convergence.actions, convergence.orphans), markup=False)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one event object a line, for scripts.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="Seconds to wait for each step to become ready.")
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
+@pass_options
+@handles_errors
+def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeout: float,
+       lock_wait: float) -> None:
+    """Create or converge the project on every host (SERVICE…: those and what they need)."""
+    from xcompose.cli.output import make_reporter
+    from xcompose.run.lock import project_lock
+    from xcompose.run.up import up as run_up
+
+    project = load(options)
+    store = keystore(project)
+    credentials = store.read()
+    the_plan = make_plan(project, credentials)
+    unknown = [s for s in services if StepId.service(s) not in the_plan]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    reporter = make_reporter(fmt, quiet, err)
+    try:
+        with project_lock(the_plan.project, lock_wait, _say_waiting), reached(the_plan) as fleet:
+            if the_plan.new_ca:  # the first `up` of a project with TLS ambassadors
+                credentials = store.ensure_ca()
+                the_plan = make_plan(project, credentials)
+            store.save(credentials.new_identities().values())
+            result = run_up(the_plan, fleet, reporter, services=services, timeout=timeout)
+    finally:
+        reporter.close()
+    if not result.ok:
+        lines = [f"error: step {f.step_id} on host {the_plan.step(f.step_id).host} failed: {f.error}"
+                 for f in result.walk.failed]
+        if result.walk.not_started:
+            lines.append(f"not started: {', '.join(sorted(str(s) for s in result.walk.not_started))}")
+        fail(1, [*lines, "run `xcompose up` again to resume"])
+    if not quiet and fmt == "text":
+        changed = result.convergence.changes
+        err.print(f"{the_plan.project} is up: {f'{changed} step(s) changed' if changed else 'nothing to change'}",
+                  markup=False)
+
+
+def _say_waiting(holder: str) -> None:
+    err.print(f"waiting for the project lock held by {holder}", markup=False)
+
+
+@cli.command()
+@click.option("-v", "--volumes", is_flag=True, help="Also remove the project's named volumes.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
+@pass_options
+@handles_errors
+def down(options: Options, volumes: bool, quiet: bool, lock_wait: float) -> None:
+    """Remove the project's containers and networks on every host (volumes with -v)."""
+    from xcompose.cli.output import make_reporter
+    from xcompose.engines.fleet import reach
+    from xcompose.run.down import down as run_down
+    from xcompose.run.lock import project_lock
+
+    the_plan = make_plan(load(options))
+    reporter = make_reporter("text", quiet, err)
+    try:
+        with project_lock(the_plan.project, lock_wait, _say_waiting), reach(the_plan.hosts.values()) as fleet:
+            result = run_down(the_plan.project, fleet, reporter, plan=the_plan, volumes=volumes)
+    finally:
+        reporter.close()
+    if not result.ok:
+        fail(1, [f"error: {e}" for e in result.errors]
+             + ["the other hosts were cleaned; run `xcompose down` again when the host is back"])
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_options
+@handles_errors
+def ps(options: Options, fmt: str) -> None:
+    """One table across hosts: service, host, role, state, health, ports."""
+    from xcompose.cli.output import ps_rows, ps_table
+
+    the_plan = make_plan(load(options))
+    with reached(the_plan, all_needed=False) as fleet:
+        live, failures = fleet.read_live(the_plan.project)
+    rows = ps_rows(live)
+    out.print(json.dumps(rows, indent=2) if fmt == "json" else ps_table(rows), markup=False)
+    report_unreached(fleet, failures)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--tail", type=click.IntRange(min=0), default=None, help="Lines from the end of each log.")
+@click.option("--ambassadors", is_flag=True, help="Include the ambassadors' logs.")
+@pass_options
+@handles_errors
+def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | None, ambassadors: bool) -> None:
+    """Logs of services across hosts, each line prefixed and coloured per service."""
+    from xcompose.run.logs import stream_logs
+
+    the_plan = make_plan(load(options))
+    unknown = [s for s in services if StepId.service(s) not in the_plan]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    with reached(the_plan, all_needed=False) as fleet:
+        live, failures = fleet.read_live(the_plan.project)
+        report = [*fleet.errors, *failures]
+        for problem in report:
+            err.print(f"error: {problem}", markup=False)
+        stream_logs(out, fleet, live, services, follow=follow, tail=tail, ambassadors=ambassadors)
+    if report:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--show-secrets", is_flag=True, help="Print environment values as they are.")
+@pass_options
+@handles_errors
+def config(options: Options, show_secrets: bool) -> None:
+    """Print the merged, interpolated, validated file (environment values masked)."""
+    from xcompose.config.export import dump_config
+
+    project = load(options)
+    make_plan(project)  # the same verdict as `plan` and `up` for every file
+    out.print(dump_config(project, redact=not show_secrets), markup=False, end="")
+
+
+@cli.command()
+@handles_errors
+def schema() -> None:
+    """Print the topology file's JSON Schema (for editors)."""
+    from xcompose.config.export import topology_schema
+
+    out.print(json.dumps(topology_schema(), indent=2), markup=False)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_options
+@handles_errors
+def check(options: Options, fmt: str) -> None:
+    """Reach every host; open every cross-host link through its ambassadors (latency, TLS)."""
+    from xcompose.probe import check as run_check
+    from xcompose.probe import render_table
+
+    project = load(options)
+    credentials = keystore(project).read()
+    the_plan = make_plan(project, credentials)
+    with reached(the_plan, all_needed=False) as fleet:
+        report = run_check(the_plan, fleet, credentials)
+    out.print(report.to_json() if fmt == "json" else render_table(report), markup=False)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def pki() -> None:
+    """The project's CA for mutual TLS between ambassadors."""
+
+
+@pki.command()
+@pass_options
+@handles_errors
+def rotate(options: Options) -> None:
+    """Issue a new CA and new ambassador certificates; the next `up` re-creates the ambassadors."""
+    project = load(options)
+    store = keystore(project)
+    store.rotate()
+    err.print(f"{project.name}: new CA in {store.dir}; run `xcompose up` to re-create the ambassadors",
+              markup=False)

@@ -1,0 +1,108 @@
+"""The command group, its global options, and the one place where failures become exit
+codes: 0 ok, 1 a step, host or lock failed, 2 bad input or usage, 130 interrupted."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+
+from xcompose import __version__
+from xcompose.errors import XcomposeError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# emoji=False: rich would turn `:x:` in a user's value (a link `db:x:y`, a command) into an
+# emoji in error messages and in `config`.
+# Piped output is for scripts and logs: tables there keep their full width, not 80 columns.
+out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 400)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+@dataclass(frozen=True)
+class Options:
+    files: tuple[str, ...]
+    project_name: str | None
+
+
+def fail(code: int, lines: list[str]) -> None:
+    for line in lines:
+        err.print(line, markup=False)
+    sys.exit(code)
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Known failures become their message and exit code, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except XcomposeError as error:
+            fail(error.exit_code, error.lines())
+        except KeyboardInterrupt:
+            fail(130, ["interrupted"])
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - a bug of ours: say so plainly, trace on request
+            if os.environ.get("XCOMPOSE_DEBUG"):
+                traceback.print_exc()
+            fail(1, [f"internal error: {type(error).__name__}: {error}", "(set XCOMPOSE_DEBUG=1 to see where)"])
+        raise AssertionError("fail() exits")
+
+    return wrapper
+
+
+class _Commands(click.Group):
+    """Commands in the order they were added; `lab` is imported only when it is used, so
+    that every other command starts without the lab's modules."""
+
+    LAB_HELP = "Simulated Docker hosts on this machine (network namespaces; root)."
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.commands, "lab"]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "lab":
+            from xcompose.lab.cli import lab
+
+            return lab
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        commands = [(name, cmd) for name, cmd in self.commands.items() if not cmd.hidden]
+        commands.append(("lab", click.Command("lab", short_help=self.LAB_HELP)))
+        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+              help="Topology file (repeatable; later files override). Env: XCOMPOSE_FILE.")
+@click.option("-p", "--project-name", envvar="XCOMPOSE_PROJECT_NAME", metavar="NAME",
+              help="Project name (default: the file's `name:` or its folder). Env: XCOMPOSE_PROJECT_NAME.")
+@click.version_option(__version__, prog_name="xcompose")
+@click.pass_context
+def cli(ctx: click.Context, files: tuple[str, ...], project_name: str | None) -> None:
+    """Wire Docker containers across hosts.
+
+    One YAML file declares hosts, services pinned to hosts, and links; xcompose inserts an
+    ambassador pair for every link that crosses hosts and applies it in dependency order.
+    """
+    ctx.obj = Options(files=files, project_name=project_name)
+
+
+pass_options = click.make_pass_decorator(Options)
+
+
+def main() -> None:
+    cli(prog_name="xcompose")

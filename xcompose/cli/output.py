@@ -1,0 +1,140 @@
+"""What the commands print: how `up` and `down` report progress (a live view on a
+terminal, one JSON object a line for scripts, or nothing but failures with --quiet), and
+the `ps` table."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import IO
+
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+
+from xcompose.converge import StepAction
+from xcompose.live import LiveState
+from xcompose.plan.naming import LABEL_SERVICE, role_of
+from xcompose.plan.steps import Step, StepId
+from xcompose.run.walk import StepResult
+
+_MARKS = {"done": "[green]✔[/]", "failed": "[red]✘[/]", "not-started": "[dim]-[/]"}
+
+
+def _describe(action: StepAction) -> str:
+    return f"{action.action} ({action.reason})" if action.reason else action.action
+
+
+class ConsoleReporter:
+    """A line per finished step, and a spinner naming the steps still running."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._running: dict[StepId, float] = {}
+        self._lock = threading.Lock()
+        self._status: Status | None = None
+        if console.is_terminal:
+            self._status = console.status("starting")
+            self._status.start()
+
+    def _refresh(self) -> None:
+        if self._status is not None:
+            names = ", ".join(sorted(str(s) for s in self._running)) or "…"
+            self._status.update(f"running: {names}")
+
+    def step_started(self, step: Step, action: StepAction) -> None:
+        with self._lock:
+            self._running[step.id] = time.monotonic()
+            self._refresh()
+
+    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
+        with self._lock:
+            self._running.pop(step.id, None)
+            self._refresh()
+            if result.outcome == "not-started":
+                return
+            line = f"{_MARKS[result.outcome]} {step.id!s:<40} {step.host:<14} {_describe(action)}"
+            self.console.print(f"{line}  [dim]{result.seconds:.1f}s[/]", highlight=False)
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.console.print(f"  {text}", highlight=False)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+class QuietReporter:
+    def step_started(self, step: Step, action: StepAction) -> None:
+        pass
+
+    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class JsonReporter:
+    """One event a line: {"event": "step", "id", "host", "action", "status", "seconds"}."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+        self._lock = threading.Lock()
+
+    def _emit(self, event: dict[str, object]) -> None:
+        with self._lock:
+            self.out.write(json.dumps(event) + "\n")
+            self.out.flush()
+
+    def step_started(self, step: Step, action: StepAction) -> None:
+        self._emit(
+            {"event": "step", "id": str(step.id), "host": step.host, "action": action.action,
+             "reason": action.reason, "status": "started"}
+        )
+
+    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
+        self._emit(
+            {"event": "step", "id": str(step.id), "host": step.host, "action": action.action,
+             "reason": action.reason, "status": result.outcome,
+             "seconds": round(result.seconds, 3), "error": result.error}
+        )
+
+    def note(self, text: str) -> None:
+        self._emit({"event": "note", "text": text})
+
+    def close(self) -> None:
+        pass
+
+
+def make_reporter(fmt: str, quiet: bool, console: Console) -> ConsoleReporter | QuietReporter | JsonReporter:
+    if fmt == "json":
+        return JsonReporter()
+    if quiet:
+        return QuietReporter()
+    return ConsoleReporter(console)
+
+
+PS_COLUMNS = ("service", "host", "role", "container", "state", "health", "ports")
+
+
+def ps_rows(live: LiveState) -> list[dict[str, str]]:
+    return [
+        {"service": p.container.labels.get(LABEL_SERVICE, "?"), "host": p.host,
+         "role": role_of(p.container.labels) or "?", "container": p.container.name,
+         "state": p.container.state, "health": p.container.health or "", "ports": ", ".join(p.container.ports)}
+        for p in live.placed()
+    ]
+
+
+def ps_table(rows: list[dict[str, str]]) -> Table:
+    table = Table(*(column.upper() for column in PS_COLUMNS))
+    for row in rows:
+        table.add_row(*(row[column] for column in PS_COLUMNS))
+    return table

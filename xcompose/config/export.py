@@ -1,0 +1,73 @@
+"""The loaded project written back out: `config` (YAML that loads to the same model) and
+`schema` (the file's JSON Schema, for editors)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from xcompose.config.model import Topology
+from xcompose.config.project import Project
+from xcompose.config.source import CORE_RESOLVERS
+from xcompose.config.syntax import format_duration
+
+REDACTED = "*****"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes every string the YAML 1.2 loader would read as something else (`0o17`, `1e3`)."""
+
+
+for _tag, _pattern, _first in CORE_RESOLVERS:
+    _Dumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def dump_config(project: Project, *, redact: bool = True) -> str:
+    """The merged, interpolated, validated file as YAML; loads back to the same Topology."""
+    topology = project.topology.model_copy(update={"name": project.name})
+    data: dict[str, Any] = topology.model_dump(mode="json", exclude_defaults=True)
+    data["name"] = project.name
+    for name, service in topology.services.items():
+        out = data["services"][name]
+        out["image"] = service.image  # required, so never left out
+        if service.expose:
+            out["expose"] = [p.short() for entry in service.expose for p in entry]
+        if service.ports:
+            out["ports"] = [p.short() for entry in service.ports for p in entry]
+        if service.links:
+            out["links"] = [link.short() for link in service.links]
+        if service.volumes:
+            out["volumes"] = [
+                m.short() or m.model_dump(mode="json", exclude_defaults=True) for m in service.volumes
+            ]
+        if service.healthcheck is not None and "healthcheck" in out:
+            for key in ("interval", "timeout", "start_period"):
+                if key in out["healthcheck"]:
+                    out["healthcheck"][key] = format_duration(getattr(service.healthcheck, key))
+        if redact and service.environment:
+            out["environment"] = {k: (None if v is None else REDACTED) for k, v in service.environment.items()}
+    order = ["name", "hosts", "ambassador", "services", "volumes", "networks"]
+    ordered = {key: data[key] for key in order if key in data}
+    return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def topology_schema() -> dict[str, Any]:
+    """JSON Schema of the file, with `x-*` extension keys allowed wherever keys are checked."""
+    schema = Topology.model_json_schema(mode="validation")
+    _allow_extensions(schema)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "xcompose topology"
+    return schema
+
+
+def _allow_extensions(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("additionalProperties") is False:
+            node.setdefault("patternProperties", {})["^x-"] = {}
+        for value in node.values():
+            _allow_extensions(value)
+    elif isinstance(node, list):
+        for value in node:
+            _allow_extensions(value)

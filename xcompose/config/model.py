@@ -1,0 +1,306 @@
+"""The topology file as typed models.
+
+Compose's vocabulary wherever Compose has a word; new keys only for what Compose lacks
+(`hosts`, `host`, `ambassador`). Unknown keys are errors, `x-*` keys are allowed anywhere.
+Short and long forms are normalised here so that the planner sees one shape only.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import types
+import typing
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from xcompose.config.syntax import (
+    Link,
+    PortPublish,
+    PortSpec,
+    VolumeMount,
+    key_values,
+    parse_duration,
+    parse_expose,
+    parse_link,
+    parse_ports,
+    parse_volume,
+)
+
+NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; `x-*` extension keys are dropped before validation."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        return data
+
+
+class HostTLS(Strict):
+    """Client TLS for a `tcp://` Docker endpoint (docker-py `TLSConfig`)."""
+
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    verify: bool = True
+
+
+class Host(Strict):
+    address: str | None = Field(
+        default=None, description="Where other hosts reach this one; ambassadors publish here."
+    )
+    docker: str | None = Field(
+        default=None,
+        description="Docker endpoint: unix://PATH, tcp://HOST:PORT or ssh://USER@HOST[:PORT]. "
+        "Default: DOCKER_HOST or the local socket.",
+    )
+    executor: Literal["api", "ssh"] = Field(
+        default="api", description="api: Docker Engine API (docker-py); ssh: docker CLI over SSH."
+    )
+    sudo: bool = Field(default=False, description="ssh executor: run docker through sudo.")
+    tls: HostTLS | None = None
+    max_parallel: int = Field(default=4, ge=1, le=64, description="Steps run at once on this host.")
+
+    @field_validator("docker")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(unix|tcp|ssh|npipe)://", value):
+            raise ValueError(f"'{value}' is not a Docker URL (use unix://, tcp:// or ssh://)")
+        return value
+
+
+class AmbassadorSettings(Strict):
+    """Project-wide relay settings; services may override `tls` and published ports."""
+
+    image: str = Field(
+        default="haproxy:2.6",
+        description="The relay image: haproxy (tcp mode; the default, measured in "
+        "bench/ambassador.py) or a socat image (also relays UDP).",
+    )
+    tls: bool = Field(default=True, description="Mutual TLS between the two ambassadors of a link.")
+
+
+class ServiceAmbassador(Strict):
+    """Per-service ambassador overrides."""
+
+    image: str | None = Field(default=None, description="The relay image for this service's links.")
+    tls: bool | None = None
+    publish: dict[int, int] = Field(
+        default_factory=dict,
+        description="Exposed port -> host port the server ambassador publishes it on "
+        "(resolves two targets on one host exposing the same port).",
+    )
+
+
+class Healthcheck(Strict):
+    test: list[str] | str | None = None
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = Field(default=3, ge=0)
+    start_period: float = 0.0
+    disable: bool = False
+
+    @field_validator("interval", "timeout", "start_period", mode="before", json_schema_input_type=str | float)
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    def command(self) -> tuple[str, ...] | None:
+        """The Docker form of `test` (`["CMD", …]`, `["CMD-SHELL", "…"]`), or None."""
+        if self.disable or self.test is None:
+            return None
+        if isinstance(self.test, str):
+            return ("CMD-SHELL", self.test)
+        return tuple(self.test)
+
+
+class DependsOn(Strict):
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
+        "service_started"
+    )
+
+
+# Short string forms are parsed item by item, so an error points at `ports[1]`, not `ports`;
+# the schema still offers the string form to editors.
+# An entry may be a range: each stands for the single ports it covers.
+ExposedPorts = Annotated[
+    tuple[PortSpec, ...], BeforeValidator(parse_expose, json_schema_input_type=int | str)
+]
+PublishedPorts = Annotated[
+    tuple[PortPublish, ...],
+    BeforeValidator(parse_ports, json_schema_input_type=int | str | dict[str, int | str]),
+]
+LinkEntry = Annotated[Link, BeforeValidator(parse_link, json_schema_input_type=str)]
+MountEntry = Annotated[
+    VolumeMount, BeforeValidator(parse_volume, json_schema_input_type=str | VolumeMount)
+]
+
+
+class Service(Strict):
+    image: str = Field(description="Image to run, e.g. postgres:16.")
+    host: str | None = Field(default=None, description="The host this service runs on.")
+    command: list[str] | str | None = None
+    entrypoint: list[str] | str | None = None
+    environment: dict[str, str | None] = Field(default_factory=dict)
+    env_file: list[str] = Field(default_factory=list)
+    expose: list[ExposedPorts] = Field(default_factory=list, description="Ports offered to links.")
+    ports: list[PublishedPorts] = Field(default_factory=list, description="Published, as docker run -p.")
+    links: list[LinkEntry] = Field(default_factory=list, description="SERVICE or SERVICE:ALIAS.")
+    depends_on: dict[str, DependsOn] = Field(default_factory=dict)
+    volumes: list[MountEntry] = Field(default_factory=list)
+    restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
+    healthcheck: Healthcheck | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    user: str | None = None
+    working_dir: str | None = None
+    hostname: str | None = None
+    cap_add: list[str] = Field(default_factory=list)
+    cap_drop: list[str] = Field(default_factory=list)
+    privileged: bool = False
+    pull_policy: Literal["missing", "always", "never"] = "missing"
+    ambassador: ServiceAmbassador = Field(default_factory=ServiceAmbassador)
+
+    @field_validator(
+        "environment", mode="before", json_schema_input_type=dict[str, str | float | bool | None] | list[str]
+    )
+    @classmethod
+    def _environment(cls, value: Any) -> Any:
+        return key_values(value, "environment", allow_none=True)
+
+    @field_validator(
+        "labels", mode="before", json_schema_input_type=dict[str, str | float | bool | None] | list[str]
+    )
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        return key_values(value, "labels", allow_none=False)
+
+    @field_validator("command", "entrypoint")
+    @classmethod
+    def _splits_like_a_shell(cls, value: list[str] | str | None) -> list[str] | str | None:
+        # A string is split as a shell would (as Compose does); say so here, where the
+        # error has a location, rather than fail later in the planner.
+        if isinstance(value, str):
+            try:
+                shlex.split(value)
+            except ValueError as error:
+                raise ValueError(f"cannot be split into words: {error}") from None
+        return value
+
+    @field_validator("env_file", "cap_add", "cap_drop", mode="before", json_schema_input_type=str | list[str])
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("depends_on", mode="before", json_schema_input_type=list[str] | dict[str, DependsOn])
+    @classmethod
+    def _depends_on(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {str(name): {} for name in value}
+        return value
+
+    def exposed_ports(self) -> list[PortSpec]:
+        """Every single port `expose:` offers, unique, lowest first (Docker's order for the
+        ALIAS_PORT variable)."""
+        return sorted({spec for entry in self.expose for spec in entry}, key=lambda p: (p.port, p.protocol))
+
+    def expose_index(self, spec: PortSpec) -> int:
+        """The `expose:` entry a single port comes from (for error locations)."""
+        return next(index for index, entry in enumerate(self.expose) if spec in entry)
+
+    def published_ports(self) -> list[tuple[int, PortPublish]]:
+        """(index of the `ports:` entry, one published port), ranges expanded."""
+        return [(index, binding) for index, entry in enumerate(self.ports) for binding in entry]
+
+
+class VolumeDecl(Strict):
+    """Top-level `volumes:` entry."""
+
+    driver: str | None = None
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    external: bool = False
+    name: str | None = None
+
+
+class NetworkDecl(Strict):
+    """Top-level `networks:` entry; xcompose makes one project network per host."""
+
+    driver: str | None = None
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    external: bool = False
+    name: str | None = None
+
+
+class Topology(Strict):
+    name: str | None = Field(default=None, description="Project name; default: the file's folder.")
+    hosts: dict[str, Host] = Field(default_factory=dict)
+    ambassador: AmbassadorSettings = Field(default_factory=AmbassadorSettings)
+    services: dict[str, Service] = Field(default_factory=dict)
+    volumes: dict[str, VolumeDecl | None] = Field(default_factory=dict)
+    networks: dict[str, NetworkDecl | None] = Field(default_factory=dict)
+    version: str | None = Field(default=None, description="Ignored, as in Compose v2.")
+
+    def volume(self, name: str) -> VolumeDecl:
+        return self.volumes.get(name) or VolumeDecl()
+
+
+def field_names_at(loc: Sequence[str | int]) -> list[str]:
+    """Field names of the model a validation error location points into (for suggestions)."""
+    current: Any = Topology
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+    return annotation
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        # A part that is not a field is pydantic's tag for the model itself: stay.
+        return field.annotation if field is not None else annotation
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    if origin in (Union, types.UnionType):
+        for member in typing.get_args(annotation):
+            if str(part) in (getattr(member, "__name__", None), str(member)):
+                return member
+        for member in typing.get_args(annotation):
+            found = _step(member, part)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,120 @@
+"""The names in a topology that must refer to something declared: hosts, services, named
+volumes and env files. Checked on the merged plain data, before validation, so that every
+reference error is located and reported together with the others."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from xcompose.config.interpolate import read_env_file
+from xcompose.config.location import KeyPath
+from xcompose.config.model import NAME_PATTERN
+from xcompose.config.project import IMPLICIT_HOST, Project
+from xcompose.config.syntax import parse_link, parse_volume
+from xcompose.errors import ConfigError
+
+
+def suggest(name: str, choices: Sequence[str]) -> str:
+    # difflib's ratio 2*M/(a+b) cannot reach 0.6 outside these lengths; skipping those
+    # keeps a file with thousands of services fast without losing a suggestion.
+    low, high = 3 * len(name) / 7, 7 * len(name) / 3
+    near = [c for c in choices if low <= len(c) <= high]
+    close = difflib.get_close_matches(name, near, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_references(
+    data: dict[str, Any], base_dir: Path, lookup: Mapping[str, str], project: Project
+) -> tuple[dict[str, dict[str, str]], list[ConfigError]]:
+    """Names that must refer to something declared; returns env_file values per service."""
+    errors: list[ConfigError] = []
+    hosts, services, volumes = (_table(data, key) for key in ("hosts", "services", "volumes"))
+    env_files: dict[str, dict[str, str]] = {}
+
+    def error(path: KeyPath, message: str) -> None:
+        errors.append(project.error(path, message))
+
+    for kind, table in (("host", hosts), ("service", services)):
+        plural = "hosts" if kind == "host" else "services"
+        for name in table:
+            if not re.match(NAME_PATTERN, name):
+                error((plural, name), f"'{name}' is not a valid {kind} name (use letters, digits, '_', '.', '-')")
+    for name, service in services.items():
+        if not isinstance(service, dict):
+            continue
+        base: KeyPath = ("services", name)
+        host = service.get("host")
+        if isinstance(host, str):
+            if hosts and host not in hosts:
+                error((*base, "host"), f"unknown host '{host}'{suggest(host, list(hosts))}")
+            elif not hosts and host != IMPLICIT_HOST:
+                error((*base, "host"), f"unknown host '{host}': no hosts are declared (add it under hosts:)")
+        elif host is None and len(hosts) > 1:
+            error(base, f"no host: the file declares several hosts ({', '.join(hosts)}); add host: to pin it")
+        for index, entry in enumerate(_list(service.get("links"))):
+            try:
+                target = parse_link(entry).target
+            except ValueError:
+                continue  # reported by validation
+            _refer(error, (*base, "links", index), name, target, services, "link to")
+        depends = service.get("depends_on")
+        if isinstance(depends, list):
+            for index, entry in enumerate(depends):
+                _refer(error, (*base, "depends_on", index), name, str(entry), services, "depend on")
+        elif isinstance(depends, dict):
+            for target in depends:
+                _refer(error, (*base, "depends_on", target), name, target, services, "depend on")
+        for index, entry in enumerate(_list(service.get("volumes"))):
+            try:
+                mount = parse_volume(entry)
+            except ValueError:
+                continue
+            if mount.type == "volume" and mount.source and mount.source not in volumes:
+                error(
+                    (*base, "volumes", index),
+                    f"named volume '{mount.source}' is not declared under top-level volumes:"
+                    f"{suggest(mount.source, list(volumes))}",
+                )
+        env_file = service.get("env_file")
+        listed = [env_file] if isinstance(env_file, str) else _list(env_file)
+        values: dict[str, str] = {}
+        for index, entry in enumerate(listed):
+            if not isinstance(entry, str):
+                continue
+            path = base_dir / entry
+            if not path.is_file():
+                error((*base, "env_file", index) if not isinstance(env_file, str) else (*base, "env_file"),
+                      f"env file '{entry}' not found (looked for {path})")
+                continue
+            read, problems = read_env_file(path, entry, lookup)
+            values.update(read)
+            errors.extend(problems)
+        if values:
+            env_files[name] = values
+    return env_files, errors
+
+
+def _refer(
+    error: Callable[[KeyPath, str], None], path: KeyPath, source: str, target: str, services: Mapping[str, Any],
+    verb: str,
+) -> None:
+    if target == source:
+        error(path, f"a service cannot {verb} itself")
+    elif target not in services:
+        error(path, f"unknown service '{target}'{suggest(target, list(services))}")
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """A top-level mapping, or an empty one when it is something else (validation says so)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+

@@ -1,0 +1,80 @@
+"""pydantic's validation errors in the words of a topology file: located, one message per
+key, a union's alternatives said once ("must be a string or a list, not a number")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from xcompose.config.location import KeyPath
+from xcompose.config.model import field_names_at
+from xcompose.config.project import Project
+from xcompose.config.references import suggest
+from xcompose.config.source import kind_of
+from xcompose.errors import ConfigError
+
+_TYPE_WORDS = {
+    "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
+    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false", "dict_type": "a mapping",
+    "list_type": "a list", "model_type": "a mapping", "model_attributes_type": "a mapping",
+}
+_BOUNDS = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+           "greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}
+
+
+def translate(exc: ValidationError, data: Any, project: Project) -> list[ConfigError]:
+    """pydantic errors to located messages; a union's alternatives become one message."""
+    grouped: dict[KeyPath, list[str]] = {}
+    expected: dict[KeyPath, tuple[list[str], Any]] = {}
+    for err in exc.errors():
+        loc, kind = tuple(err["loc"]), err["type"]
+        path, missing = _real_path(loc, data, kind)
+        if kind in _TYPE_WORDS:
+            words, _ = expected.setdefault(path, ([], err.get("input")))
+            if _TYPE_WORDS[kind] not in words:
+                words.append(_TYPE_WORDS[kind])
+            continue
+        grouped.setdefault(path, []).append(_message(err, loc, missing))
+    for path, (words, value) in expected.items():
+        grouped.setdefault(path, []).append(f"must be {' or '.join(words)}, not {kind_of(value)}")
+    return [project.error(path, message) for path, messages in grouped.items() for message in messages]
+
+
+def _real_path(loc: KeyPath, data: Any, kind: str) -> tuple[KeyPath, str | None]:
+    """The key path in the file, skipping pydantic's union tags and `[key]` markers."""
+    node, path = data, list[str | int]()
+    for index, part in enumerate(loc):
+        in_mapping = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_mapping or in_list:
+            node = node[part]
+            path.append(part)
+        elif kind == "missing" and index == len(loc) - 1:
+            return tuple(path), str(part)
+    return tuple(path), None
+
+
+def _message(err: Any, loc: KeyPath, missing: str | None) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "missing":
+        return f"missing required key '{missing}'"
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        return f"unknown key '{key}'{suggest(key, field_names_at(loc[:-1]))}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {_short(err.get('input'))})"
+    if kind in _BOUNDS:
+        word, key = _BOUNDS[kind]
+        return f"must be {word} {ctx.get(key)} (got {_short(err.get('input'))})"
+    return str(err["msg"])
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+

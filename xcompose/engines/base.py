@@ -1,0 +1,215 @@
+"""The executor interface: what running a plan may ask of one host's Docker engine.
+
+Two implementations (`api`: Docker Engine API through docker-py; `ssh`: the docker CLI over
+paramiko) are held to the same end-to-end tests. What both share lives here: the reading of
+`docker inspect` JSON, which is identical whether it came from the API or from the CLI,
+and the archive that carries uploaded files.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
+from xcompose.plan.naming import LABEL_PROJECT
+from xcompose.plan.specs import (
+    ContainerSpec,
+    HostTarget,
+    NetworkSpec,
+    UploadFile,
+    VolumeSpec,
+)
+
+# How long a single engine operation may take before the host counts as not answering.
+# Stop and pull get their own, longer budgets.
+DEFAULT_TIMEOUT_S = 120.0
+PULL_TIMEOUT_S = 900.0
+# sshd's default MaxSessions is 10: stay below it with room for one interactive session.
+MAX_CHANNELS = 8
+
+
+class Executor(ABC):
+    """One host's Docker engine. Safe to call from several threads at once."""
+
+    target: HostTarget
+
+    @abstractmethod
+    def preflight(self) -> EngineInfo:
+        """Connect and read the engine version; raises HostError(host, url, msg, hint)."""
+
+    @abstractmethod
+    def containers(self, project: str) -> list[LiveContainer]:
+        """Every container of the project (all states), found by its project label."""
+
+    @abstractmethod
+    def networks(self, project: str) -> list[LiveNetwork]: ...
+
+    @abstractmethod
+    def volumes(self, project: str) -> list[LiveVolume]: ...
+
+    @abstractmethod
+    def ensure_network(self, spec: NetworkSpec) -> None:
+        """Create the network unless one of that name exists (external: must exist)."""
+
+    @abstractmethod
+    def ensure_volume(self, spec: VolumeSpec) -> None: ...
+
+    @abstractmethod
+    def remove_network(self, name: str) -> None:
+        """Remove the network; a missing one is not an error."""
+
+    @abstractmethod
+    def remove_volume(self, name: str) -> None: ...
+
+    @abstractmethod
+    def image_id(self, image: str) -> str | None:
+        """The local image id, or None when the image is not on the host."""
+
+    @abstractmethod
+    def pull(self, image: str) -> None: ...
+
+    @abstractmethod
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) the container the spec describes; returns its id."""
+
+    @abstractmethod
+    def start(self, container_id: str) -> None: ...
+
+    @abstractmethod
+    def stop(self, container_id: str, timeout: int = 10) -> None: ...
+
+    @abstractmethod
+    def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:
+        """Remove the container; a missing one is not an error."""
+
+    @abstractmethod
+    def rename(self, container_id: str, name: str) -> None: ...
+
+    @abstractmethod
+    def inspect(self, container_id: str) -> LiveContainer:
+        """The container's current state; raises DockerError when it is gone."""
+
+    @abstractmethod
+    def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
+        """Run argv in the container: (exit code, combined output). A command still running
+        after `timeout` seconds gives exit code 124, as coreutils' timeout does."""
+
+    @abstractmethod
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        """Extract a tar into an existing directory of the container."""
+
+    def upload(self, container_id: str, files: Sequence[UploadFile]) -> None:
+        """Put files into a created (not yet started) container."""
+        self.put_archive(container_id, "/", archive(files))
+
+    @abstractmethod
+    def logs(
+        self, container_id: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[str]:
+        """Decoded lines (stdout and stderr), without trailing newline."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+# --- shared helpers ------------------------------------------------------------------------
+
+
+def archive(files: Sequence[UploadFile]) -> bytes:
+    """A tar to extract at `/`: the files and their own folders (0755), owned by root.
+    Only the folders that hold the files are entries (the image's /usr, /etc are left as
+    they are); Docker makes any missing parent."""
+    buf = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for folder in sorted({str(PurePosixPath(f.path.lstrip("/")).parent) for f in files} - {"."}):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+            tar.addfile(info)
+        for file in sorted(files, key=lambda f: f.path):
+            info = tarfile.TarInfo(file.path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(file.data), file.mode, now
+            tar.addfile(info, io.BytesIO(file.data))
+    return buf.getvalue()
+
+TIMED_OUT = 124  # exit code of an exec that outlived its timeout
+
+
+def project_filter(project: str) -> str:
+    return f"{LABEL_PROJECT}={project}"
+
+
+def format_ports(ports: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """`NetworkSettings.Ports` in the human form `docker ps` prints."""
+    out: list[str] = []
+    for key, bindings in (ports or {}).items():
+        if not bindings:
+            out.append(key)  # exposed, not published
+            continue
+        for binding in bindings:
+            ip = binding.get("HostIp") or "0.0.0.0"
+            if ":" in ip:
+                ip = f"[{ip}]"
+            out.append(f"{ip}:{binding.get('HostPort', '')}->{key}")
+    return tuple(sorted(dict.fromkeys(out)))
+
+
+def live_container(data: Mapping[str, Any]) -> LiveContainer:
+    """A LiveContainer from one `docker inspect` object (the API's and the CLI's agree)."""
+    state = data.get("State") or {}
+    config = data.get("Config") or {}
+    health = state.get("Health")
+    status = str(state.get("Status", ""))
+    return LiveContainer(
+        id=str(data["Id"]),
+        name=str(data.get("Name", "")).lstrip("/"),
+        image=str(config.get("Image", "")),
+        image_id=str(data.get("Image", "")),
+        labels=dict(config.get("Labels") or {}),
+        state=status,
+        health=str(health["Status"]) if health and health.get("Status") else None,
+        ports=format_ports((data.get("NetworkSettings") or {}).get("Ports")),
+        exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
+    )
+
+
+_DAEMON_PREFIX = re.compile(r"^(Error response from daemon: |Error: )")
+
+
+def daemon_message(text: str) -> str:
+    """The engine's own words from CLI stderr, without the CLI's 'Error response from
+    daemon:' wrapper, so that both executors raise DockerError with the same text."""
+    lines = [_DAEMON_PREFIX.sub("", line).strip() for line in text.strip().splitlines()]
+    return "\n".join(line for line in lines if line) or "docker failed without a message"
+
+
+def is_missing(message: str) -> bool:
+    """Whether an engine message means 'no such object' (removal of a missing object is
+    not an error)."""
+    lowered = message.lower()
+    return "no such" in lowered or "not found" in lowered
+
+
+def split_restart(policy: str) -> tuple[str, int]:
+    """`on-failure:3` -> ('on-failure', 3); `always` -> ('always', 0)."""
+    name, _, count = policy.partition(":")
+    return name, int(count) if count else 0
+
+
+def line_splitter(chunks: Iterator[bytes]) -> Iterator[str]:
+    """Decoded lines out of byte chunks that do not respect line boundaries."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", "replace").rstrip("\r")
+    if pending:
+        yield pending.decode("utf-8", "replace").rstrip("\r")

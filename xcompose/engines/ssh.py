@@ -1,0 +1,327 @@
+"""The `ssh` executor: the docker CLI on the host, over one paramiko connection.
+
+For hosts whose engine is reachable only by a login (optionally through `sudo -n`). Every
+operation is one `docker …` command on its own SSH channel of a shared transport; output is
+read as JSON (`--format '{{json .}}'`, `docker inspect`). Every word is shlex-quoted, and
+environment values never appear on a command line (process lists and logs show those): they
+travel on the command's stdin (`--env-file /dev/stdin`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paramiko
+
+from xcompose.engines import sshconfig
+from xcompose.engines.base import (
+    DEFAULT_TIMEOUT_S,
+    MAX_CHANNELS,
+    PULL_TIMEOUT_S,
+    TIMED_OUT,
+    Executor,
+    daemon_message,
+    is_missing,
+    line_splitter,
+    live_container,
+    project_filter,
+)
+from xcompose.engines.dockercli import SUDO_DOCKER, create_argv, env_file
+from xcompose.errors import DockerError, HostError
+from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
+from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+
+# --- the executor ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: bytes
+    err: bytes
+
+    @property
+    def text(self) -> str:
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def message(self) -> str:
+        """Docker's own words from stderr."""
+        return daemon_message(self.err.decode("utf-8", "replace"))
+
+
+class SshExecutor(Executor):
+    def __init__(self, target: HostTarget) -> None:
+        self.target = target
+        self.url = target.docker or ""
+        self._client: paramiko.SSHClient | None = None
+        self._lock = threading.Lock()
+        # One channel per command on a shared transport: stay under sshd's MaxSessions.
+        self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
+
+    # --- transport -----------------------------------------------------------------------
+
+    def _transport(self) -> paramiko.Transport:
+        with self._lock:
+            transport = self._client.get_transport() if self._client else None
+            if transport is None or not transport.is_active():
+                if not self.url.startswith("ssh://"):
+                    raise HostError(
+                        self.target.name, self.url or "local",
+                        "the ssh executor needs an ssh:// docker URL",
+                        "set docker: ssh://USER@ADDRESS for this host, or use executor: api",
+                    )
+                if self._client is not None:
+                    self._client.close()
+                self._client = sshconfig.open_client(self.url, self.target.name)
+                transport = self._client.get_transport()
+                assert transport is not None
+            return transport
+
+    def command_line(self, argv: Sequence[str]) -> str:
+        words = " ".join(shlex.quote(word) for word in argv)
+        if not self.target.sudo:
+            return f"docker {words}"
+        # sudo resets the environment: the session's DOCKER_HOST (sshd SetEnv, profile) is
+        # handed on explicitly. Fixed text, expanded by the remote shell, no user data.
+        return f"{SUDO_DOCKER} {words}"
+
+    def _channel(self, timeout: float | None) -> paramiko.Channel:
+        try:
+            channel = self._transport().open_session(timeout=DEFAULT_TIMEOUT_S)
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise self._lost(error) from error
+        channel.settimeout(timeout)
+        return channel
+
+    def _lost(self, error: BaseException) -> HostError:
+        return HostError(self.target.name, self.url, f"ssh connection failed: {error or type(error).__name__}")
+
+    def _execute(
+        self, command: str, stdin: bytes | None, timeout: float, combine: bool = False
+    ) -> Result:
+        """Run one command line on its own channel (the seam the unit tests replace);
+        `combine` folds stderr into stdout as a terminal shows them. A command that
+        outlives `timeout` raises socket.timeout."""
+        channel = self._channel(timeout)
+        errors: list[bytes] = []
+
+        def read_errors() -> None:
+            # stderr on its own thread: an unread stream would stall the channel's window.
+            with contextlib.suppress(paramiko.SSHException, OSError, EOFError):  # stdout reports it
+                errors.append(_read_all(channel.recv_stderr))
+
+        reader = threading.Thread(target=read_errors, daemon=True)
+        try:
+            channel.set_combine_stderr(combine)
+            channel.exec_command(command)
+            if stdin:
+                channel.sendall(stdin)
+            channel.shutdown_write()  # EOF: nothing waits for more input
+            if not combine:
+                reader.start()
+            out = _read_all(channel.recv)
+            code = channel.recv_exit_status()
+            if not combine:
+                reader.join(timeout)
+        except TimeoutError:
+            raise
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise self._lost(error) from error
+        finally:
+            channel.close()
+        return Result(code, out, b"".join(errors))
+
+    def run(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+        check: bool = True, combine: bool = False,
+    ) -> Result:
+        command = self.command_line(argv)
+        with self._slots:
+            try:
+                result = self._execute(command, stdin, timeout, combine)
+            except TimeoutError as error:
+                message = f"`{command}` did not finish within {timeout:g}s"
+                raise HostError(self.target.name, self.url, message) from error
+        if check and result.code != 0:
+            raise DockerError(daemon_message(result.text) if combine else result.message)
+        return result
+
+    def _json_list(self, argv: Sequence[str]) -> list[dict[str, Any]]:
+        """`docker … inspect` of several objects; objects removed meanwhile are left out
+        (the CLI still prints the others and exits 1)."""
+        result = self.run(argv, check=False)
+        if result.code != 0 and not result.out.strip():
+            raise DockerError(result.message)
+        return list(json.loads(result.out or b"[]"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- engine --------------------------------------------------------------------------
+
+    def preflight(self) -> EngineInfo:
+        started = time.perf_counter()
+        result = self.run(["version", "--format", "{{json .}}"], check=False)
+        latency = (time.perf_counter() - started) * 1000
+        err = result.err.decode("utf-8", "replace").strip()
+        if result.code != 0:
+            hint = "check that the ssh user can run docker on the host"
+            if result.code == 127 or "command not found" in err:
+                hint = "install the docker CLI on the host"
+            elif "password is required" in err or "sudo:" in err:
+                hint = "let the ssh user run docker through sudo without a password (sudo -n)"
+            elif "permission denied" in err.lower() and not self.target.sudo:
+                hint = "add the ssh user to the docker group, or set sudo: true for this host"
+            raise HostError(self.target.name, self.url, daemon_message(err), hint)
+        server = (json.loads(result.out).get("Server") or {})
+        return EngineInfo(
+            host=self.target.name,
+            url=self.url,
+            version=str(server.get("Version", "")),
+            api_version=str(server.get("ApiVersion", "")),
+            latency_ms=latency,
+        )
+
+    def _listed(self, kind: str, project: str, *flags: str) -> list[dict[str, Any]]:
+        label = f"label={project_filter(project)}"
+        ids = self.run([kind, "ls", "-q", *flags, "--filter", label]).text.split()
+        return self._json_list([kind, "inspect", *ids]) if ids else []
+
+    def containers(self, project: str) -> list[LiveContainer]:
+        return [live_container(c) for c in self._listed("container", project, "-a", "--no-trunc")]
+
+    def inspect(self, container_id: str) -> LiveContainer:
+        return live_container(json.loads(self.run(["container", "inspect", container_id]).out)[0])
+
+    def networks(self, project: str) -> list[LiveNetwork]:
+        found = self._listed("network", project, "--no-trunc")
+        return [LiveNetwork(n["Id"], n["Name"], dict(n.get("Labels") or {})) for n in found]
+
+    def volumes(self, project: str) -> list[LiveVolume]:
+        found = self._listed("volume", project)
+        return [LiveVolume(v["Name"], dict(v.get("Labels") or {})) for v in found]
+
+    def _unless_missing(self, argv: Sequence[str]) -> str | None:
+        """The command's output, or None when the engine says the object does not exist."""
+        result = self.run(argv, check=False)
+        if result.code == 0:
+            return result.text.strip()
+        if is_missing(result.message):
+            return None
+        raise DockerError(result.message)
+
+    def _exists(self, kind: str, name: str) -> bool:
+        # Docker also resolves id prefixes: only the exact name counts.
+        return self._unless_missing([kind, "inspect", "--format", "{{.Name}}", name]) == name
+
+    def _ensure(self, kind: str, spec: NetworkSpec | VolumeSpec) -> None:
+        if self._exists(kind, spec.name):
+            return
+        if spec.external:
+            raise DockerError(f"{kind} {spec.name} is declared external but does not exist")
+        argv = [kind, "create"] + (["--driver", spec.driver] if spec.driver else [])
+        for flag, pairs in (("--opt", spec.driver_opts), ("--label", spec.labels)):
+            for key, value in pairs:
+                argv += [flag, f"{key}={value}"]
+        try:
+            self.run([*argv, spec.name])
+        except DockerError:
+            if not self._exists(kind, spec.name):  # else: created meanwhile by another run
+                raise
+
+    def ensure_network(self, spec: NetworkSpec) -> None:
+        self._ensure("network", spec)
+
+    def ensure_volume(self, spec: VolumeSpec) -> None:
+        self._ensure("volume", spec)
+
+    def remove_network(self, name: str) -> None:
+        self._unless_missing(["network", "rm", name])
+
+    def remove_volume(self, name: str) -> None:
+        self._unless_missing(["volume", "rm", name])
+
+    def image_id(self, image: str) -> str | None:
+        return self._unless_missing(["image", "inspect", "--format", "{{.Id}}", image])
+
+    def pull(self, image: str) -> None:
+        self.run(["pull", "--quiet", image], timeout=PULL_TIMEOUT_S)
+
+    # --- containers ----------------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec) -> str:
+        result = self.run(create_argv(spec), stdin=env_file(spec))
+        return result.text.strip().splitlines()[-1]
+
+    def start(self, container_id: str) -> None:
+        self.run(["container", "start", container_id])
+
+    def stop(self, container_id: str, timeout: int = 10) -> None:
+        self.run(["container", "stop", "--time", str(timeout), container_id], timeout=DEFAULT_TIMEOUT_S + timeout)
+
+    def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:
+        flags = (["--force"] if force else []) + (["--volumes"] if volumes else [])
+        self._unless_missing(["container", "rm", *flags, container_id])
+
+    def rename(self, container_id: str, name: str) -> None:
+        self.run(["container", "rename", container_id, name])
+
+    def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
+        # The command's stderr joins its stdout on the remote side, not on the channel: the
+        # channel's stderr also carries whatever the user's login shell prints (a noisy
+        # ~/.bashrc), which is not the command's output.
+        command = self.command_line(["container", "exec", container_id, *argv]) + " 2>&1"
+        with self._slots:
+            try:
+                result = self._execute(command, None, timeout)
+            except TimeoutError:
+                return TIMED_OUT, f"timed out after {timeout:g}s"
+        text = result.text
+        if result.code != 0 and text.startswith(("Error response from daemon:", "Error: No such")):
+            raise DockerError(daemon_message(text))  # the CLI failed, not the command
+        return result.code, text
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        self.run(["container", "cp", "-", f"{container_id}:{path}"], stdin=tar_bytes)
+
+    def logs(
+        self, container_id: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[str]:
+        argv = ["container", "logs"] + (["--follow"] if follow else [])
+        argv += ["--tail", "all" if tail is None else str(tail), container_id]
+        if not follow:
+            yield from self.run(argv, combine=True).text.splitlines()
+            return
+        # A stream cannot tell the CLI's error from a log line: ask first. Not bounded by
+        # the slots: a follow stream may last for hours.
+        self.run(["container", "inspect", "--format", "{{.Id}}", container_id])
+        channel = self._channel(None)
+        try:
+            channel.set_combine_stderr(True)
+            channel.exec_command(self.command_line(argv))
+            channel.shutdown_write()
+            yield from line_splitter(iter(lambda: channel.recv(65536), b""))
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise self._lost(error) from error
+        finally:
+            channel.close()
+
+
+def _read_all(recv: Callable[[int], bytes]) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)

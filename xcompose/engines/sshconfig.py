@@ -1,0 +1,308 @@
+"""SSH connections as OpenSSH users expect them: ~/.ssh/config and known_hosts honoured,
+unknown host keys refused with a message that says how to accept them.
+
+Both executors use this: the `ssh` executor directly, the `api` executor for `ssh://`
+URLs (docker-py's own transport reads only part of ~/.ssh/config and only the system
+known_hosts). Two environment variables widen what is read:
+
+- XCOMPOSE_SSH_CONFIG: an ssh config file read instead of ~/.ssh/config;
+- XCOMPOSE_KNOWN_HOSTS: known_hosts file(s) (os.pathsep-separated) trusted in addition.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import logging
+import os
+import socket
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+from docker.constants import DEFAULT_NUM_POOLS_SSH
+from docker.transport.sshconn import SSHHTTPAdapter
+
+from xcompose.errors import HostError
+
+log = logging.getLogger(__name__)
+
+ENV_SSH_CONFIG = "XCOMPOSE_SSH_CONFIG"
+ENV_KNOWN_HOSTS = "XCOMPOSE_KNOWN_HOSTS"
+GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
+CONNECT_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class SshParams:
+    """Where and how to connect, after ~/.ssh/config was applied to an `ssh://` URL."""
+
+    url: str
+    alias: str  # the host as written in the URL (what `Host` patterns match)
+    hostname: str
+    port: int
+    username: str | None
+    identity_files: tuple[str, ...] = ()
+    identities_only: bool = False
+    known_hosts: tuple[str, ...] = ()  # every file whose keys are trusted
+    record_file: str = ""  # where accept-new records a new key
+    strict: str = "yes"  # StrictHostKeyChecking
+    proxy_command: str | None = None
+
+    @property
+    def key_name(self) -> str:
+        """The name known_hosts lists this host under (OpenSSH's `[host]:port` form)."""
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
+
+
+def ssh_config_path() -> Path | None:
+    explicit = os.environ.get(ENV_SSH_CONFIG)
+    if explicit:
+        return Path(explicit).expanduser()
+    default = Path.home() / ".ssh" / "config"
+    return default if default.exists() else None
+
+
+def _load_config() -> paramiko.SSHConfig:
+    path = ssh_config_path()
+    if path is None:
+        return paramiko.SSHConfig()
+    return paramiko.SSHConfig.from_path(str(path))
+
+
+def _files(value: str | list[str] | None) -> list[str]:
+    if not value:
+        return []
+    items = value if isinstance(value, list) else value.split()
+    return [os.path.expanduser(item) for item in items if item.lower() != "none"]
+
+
+def resolve(url: str) -> SshParams:
+    """Apply the ssh config to `ssh://[user@]host[:port]`. Values in the URL win, as
+    values on ssh's command line win over the config file."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "ssh" or not parsed.hostname:
+        raise ValueError(f"not an ssh:// URL: {url}")
+    alias = parsed.hostname
+    conf = _load_config().lookup(alias)
+    hostname = str(conf.get("hostname", alias))
+    port = parsed.port or int(conf.get("port", 22))
+    username = parsed.username or conf.get("user")
+    strict = str(conf.get("stricthostkeychecking", "yes")).lower()
+    # OpenSSH: UserKnownHostsFile replaces the default user file; the global file and
+    # ours are read in any case.
+    user_files = _files(conf.get("userknownhostsfile")) or [
+        str(Path.home() / ".ssh" / "known_hosts")
+    ]
+    global_files = _files(conf.get("globalknownhostsfile")) or [GLOBAL_KNOWN_HOSTS]
+    extra = [os.path.expanduser(p) for p in os.environ.get(ENV_KNOWN_HOSTS, "").split(os.pathsep) if p]
+    proxy = conf.get("proxycommand")
+    if proxy and proxy.lower() == "none":
+        proxy = None
+    jump = conf.get("proxyjump")
+    if not proxy and jump and jump.lower() != "none":
+        # ProxyJump is `ssh -W` through the jump host, which OpenSSH's own client does best.
+        proxy = f"ssh -W {_bracket(hostname)}:{port} {jump}"
+    return SshParams(
+        url=url,
+        alias=alias,
+        hostname=hostname,
+        port=port,
+        username=username,
+        identity_files=tuple(_files(conf.get("identityfile"))),
+        identities_only=str(conf.get("identitiesonly", "no")).lower() == "yes",
+        known_hosts=tuple(dict.fromkeys([*user_files, *global_files, *extra])),
+        record_file=user_files[0],
+        strict=strict,
+        proxy_command=proxy,
+    )
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's `SHA256:…` form, to compare with `ssh-keygen -lf` on the host."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+class UnknownHostKey(paramiko.SSHException):
+    def __init__(self, name: str, key: paramiko.PKey) -> None:
+        self.name, self.key = name, key
+        super().__init__(f"host key of {name} is not known ({key.get_name()} {fingerprint(key)})")
+
+
+class _Refuse(paramiko.MissingHostKeyPolicy):
+    """RejectPolicy that keeps the key, so the error can show its fingerprint."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        raise UnknownHostKey(hostname, key)
+
+
+class _AcceptNew(paramiko.MissingHostKeyPolicy):
+    """StrictHostKeyChecking accept-new, set by the user: trust a key never seen before,
+    record it (never silently: a warning names it); a changed key is still refused by
+    paramiko itself (BadHostKeyException)."""
+
+    def __init__(self, record_file: str) -> None:
+        self.record_file = record_file
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        path = Path(self.record_file)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(path, "a", encoding="ascii") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # other threads and runs append too
+            handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        log.warning(
+            "accepted new host key %s %s for %s (StrictHostKeyChecking accept-new), recorded in %s",
+            key.get_name(), fingerprint(key), hostname, path,
+        )
+
+
+def new_client(params: SshParams) -> paramiko.SSHClient:
+    """An SSHClient that trusts exactly the known_hosts files of `params` (not connected)."""
+    client = paramiko.SSHClient()
+    for path in params.known_hosts:
+        if os.path.exists(path):
+            # "system" keys in paramiko's terms: read, never written back by paramiko.
+            client.load_system_host_keys(path)
+    if params.strict in ("accept-new", "no", "off"):
+        client.set_missing_host_key_policy(_AcceptNew(params.record_file))
+    else:  # yes, ask (nobody to ask), or anything unknown: refuse
+        client.set_missing_host_key_policy(_Refuse())
+    return client
+
+
+def connect(
+    client: paramiko.SSHClient, params: SshParams, host: str, timeout: float = CONNECT_TIMEOUT_S
+) -> None:
+    """Connect `client`; any failure becomes a HostError that says what to do."""
+    keys = [f for f in params.identity_files if os.path.exists(f)]
+    sock = paramiko.ProxyCommand(params.proxy_command) if params.proxy_command else None
+    try:
+        client.connect(
+            params.hostname,
+            port=params.port,
+            username=params.username,
+            key_filename=keys or None,  # type: ignore[arg-type]  # paramiko takes a list of files too
+            look_for_keys=not params.identities_only,
+            allow_agent=not params.identities_only,
+            sock=sock,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+        )
+    except Exception as error:
+        # paramiko re-raises the last key-parsing error when every key was refused: a
+        # transport that is up but not authenticated tells the real story.
+        transport = client.get_transport()
+        if (
+            type(error) is paramiko.SSHException
+            and transport is not None
+            and transport.is_active()
+            and not transport.is_authenticated()
+        ):
+            error = paramiko.AuthenticationException(str(error))
+        client.close()
+        raise host_error(host, params, error) from error
+    transport = client.get_transport()
+    if transport is not None:
+        transport.set_keepalive(30)  # notice a dead host instead of hanging on it
+
+
+def open_client(url: str, host: str, timeout: float = CONNECT_TIMEOUT_S) -> paramiko.SSHClient:
+    try:
+        params = resolve(url)
+    except (ValueError, OSError) as error:
+        raise HostError(host, url, f"cannot read the ssh settings: {error}") from error
+    client = new_client(params)
+    connect(client, params, host, timeout)
+    return client
+
+
+# --- docker-py's ssh:// transport ----------------------------------------------------------
+
+
+class DockerSSHAdapter(SSHHTTPAdapter):
+    """docker-py's SSH adapter with xcompose's SSH client: known_hosts from ~/.ssh,
+    UserKnownHostsFile and XCOMPOSE_KNOWN_HOSTS, the whole ssh config (or
+    XCOMPOSE_SSH_CONFIG), unknown keys refused with a HostError that says how to accept.
+    The base class calls `_create_paramiko_client` then `_connect` from its constructor,
+    and `_connect` again when the transport went away: those are the two hooks."""
+
+    def __init__(self, base_url: str, host: str, timeout: float, max_pool_size: int) -> None:
+        self._xc_host = host
+        super().__init__(
+            base_url,
+            timeout=round(timeout),
+            pool_connections=DEFAULT_NUM_POOLS_SSH,
+            max_pool_size=max_pool_size,
+            shell_out=False,
+        )
+
+    def _create_paramiko_client(self, base_url: str) -> None:
+        logging.getLogger("paramiko").setLevel(logging.WARNING)
+        try:
+            self._xc_params = resolve(base_url)
+        except (ValueError, OSError) as error:
+            raise HostError(self._xc_host, base_url, f"cannot read the ssh settings: {error}") from error
+        self.ssh_params: dict[str, Any] = {}  # docker-py's own connect arguments: unused
+        self.ssh_client = new_client(self._xc_params)
+
+    def _connect(self) -> None:
+        assert self.ssh_client is not None, "made by _create_paramiko_client"
+        connect(self.ssh_client, self._xc_params, self._xc_host)
+
+
+def host_error(host: str, params: SshParams, error: BaseException) -> HostError:
+    where = f"{params.hostname}:{params.port}"
+    keyscan = f"ssh-keyscan -H {f'-p {params.port} ' if params.port != 22 else ''}{params.hostname}"
+    if isinstance(error, UnknownHostKey):
+        return HostError(
+            host,
+            params.url,
+            f"{error}: refused, unknown ssh host keys are never accepted silently",
+            f"verify the fingerprint {fingerprint(error.key)} on the host "
+            f"(ssh-keygen -lf /etc/ssh/ssh_host_{_keyfile(error.key)}_key.pub), then accept it: "
+            f"{keyscan} >> ~/.ssh/known_hosts",
+        )
+    if isinstance(error, paramiko.BadHostKeyException):
+        return HostError(
+            host,
+            params.url,
+            f"REMOTE HOST IDENTIFICATION HAS CHANGED for {params.key_name}: it now offers "
+            f"{error.key.get_name()} {fingerprint(error.key)}, known_hosts expects "
+            f"{fingerprint(error.expected_key)}",
+            f"if the change is expected (host reinstalled): ssh-keygen -R {params.key_name!r}, "
+            f"verify the new fingerprint, then {keyscan} >> ~/.ssh/known_hosts",
+        )
+    if isinstance(error, paramiko.AuthenticationException):
+        return HostError(
+            host,
+            params.url,
+            f"ssh authentication failed as {params.username or 'the current user'}: {error}",
+            "check User/IdentityFile in the ssh config, the ssh-agent, and the host's "
+            "authorized_keys",
+        )
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return HostError(host, params.url, f"ssh to {where} timed out", "is the host up and sshd reachable?")
+    if isinstance(error, (paramiko.ssh_exception.NoValidConnectionsError, OSError)):
+        return HostError(
+            host, params.url, f"cannot connect to {where}: {error}", "is sshd running on the host and the port right?"
+        )
+    return HostError(host, params.url, f"ssh to {where} failed: {error}")
+
+
+def _keyfile(key: paramiko.PKey) -> str:
+    name = key.get_name()
+    if "ed25519" in name:
+        return "ed25519"
+    if "ecdsa" in name:
+        return "ecdsa"
+    return "rsa"

@@ -1,0 +1,78 @@
+"""Every name and label xcompose gives a Docker object, and the way back from a live
+object's labels to the step it belongs to. Nothing else builds or reads these strings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from xcompose.plan.specs import LABEL_CONFIG_HASH
+from xcompose.plan.steps import DEFAULT_NETWORK, StepId, StepKind
+
+LABEL_PROJECT = "io.xcompose.project"
+LABEL_SERVICE = "io.xcompose.service"
+LABEL_ROLE = "io.xcompose.role"  # the step kind of a container: service, ambassador-server, …
+LABEL_HOST = "io.xcompose.host"
+LABEL_RELAY = "io.xcompose.relay"  # haproxy | socat
+LABEL_RELAY_DIGEST = "io.xcompose.relay-digest"  # sha256 of the relay's files, keys left out
+LABEL_TLS_CERT = "io.xcompose.tls-cert"  # fingerprint of the ambassador's certificate
+LABEL_TLS_CA = "io.xcompose.tls-ca"  # fingerprint of the project CA
+__all__ = [
+    "LABEL_CONFIG_HASH", "LABEL_HOST", "LABEL_PROJECT", "LABEL_RELAY", "LABEL_RELAY_DIGEST",
+    "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA", "LABEL_TLS_CERT",
+    "container_labels", "container_name", "network_name", "project_labels", "role_of",
+    "step_id_of", "volume_name",
+]
+
+_ROLES: dict[str, StepKind] = {"service": "service", "ambassador-server": "ambassador-server",
+                               "ambassador-client": "ambassador-client"}
+
+
+def container_name(project: str, step_id: StepId) -> str:
+    """`PROJECT-SERVICE`, `PROJECT-SERVICE-ambassador`, `PROJECT-SERVICE-ambassador-HOST`."""
+    if step_id.kind == "service":
+        return f"{project}-{step_id.name}"
+    if step_id.kind == "ambassador-server":
+        return f"{project}-{step_id.name}-ambassador"
+    if step_id.kind == "ambassador-client":
+        return f"{project}-{step_id.name}-ambassador-{step_id.host}"
+    raise ValueError(f"{step_id} is not a container step")
+
+
+def network_name(project: str, network: str = DEFAULT_NETWORK, declared: str | None = None) -> str:
+    """The Docker name of a project network: its `name:` if set, else `PROJECT_NETWORK`."""
+    return declared or f"{project}_{network}"
+
+
+def volume_name(project: str, volume: str, declared: str | None = None, external: bool = False) -> str:
+    """The Docker name of a named volume: `name:` if set, as written if external, else
+    `PROJECT_VOLUME` (Compose's names, so a volume made by `docker compose` is found)."""
+    return declared or (volume if external else f"{project}_{volume}")
+
+
+def project_labels(project: str, own: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({**(own or {}), LABEL_PROJECT: project}.items()))
+
+
+def container_labels(
+    project: str, step_id: StepId, host: str, own: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The labels that let any machine find the container's step again. Ours come last: a
+    service's own labels must not be able to disguise its role."""
+    labels = {**(own or {}), LABEL_PROJECT: project, LABEL_SERVICE: step_id.name, LABEL_ROLE: step_id.kind,
+              LABEL_HOST: host}
+    return tuple(sorted(labels.items()))
+
+
+def role_of(labels: Mapping[str, str]) -> StepKind | None:
+    return _ROLES.get(labels.get(LABEL_ROLE, ""))
+
+
+def step_id_of(labels: Mapping[str, str]) -> StepId | None:
+    """The step a live container belongs to, from its labels (None: not one of ours)."""
+    role, service = role_of(labels), labels.get(LABEL_SERVICE)
+    if role is None or not service:
+        return None
+    if role == "ambassador-client":
+        host = labels.get(LABEL_HOST)
+        return StepId.client(service, host) if host else None
+    return StepId(role, service)

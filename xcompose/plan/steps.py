@@ -1,0 +1,233 @@
+"""The plan: typed steps, their ids, and the order they must run in.
+
+A step id is a `StepId` value; its text form is the stable contract of `plan --format json`
+(DESIGN §3): `network:HOST`, `volume:NAME@HOST`, `service:NAME`, `ambassador-server:NAME`,
+`ambassador-client:NAME@HOST`. Ids are parsed and formatted here only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import networkx as nx
+
+from xcompose.plan.specs import (
+    ContainerSpec,
+    HostTarget,
+    NetworkSpec,
+    RelaySetup,
+    VolumeSpec,
+)
+
+StepKind = Literal["network", "volume", "service", "ambassador-server", "ambassador-client"]
+STEP_KINDS: tuple[StepKind, ...] = ("network", "volume", "service", "ambassador-server", "ambassador-client")
+_KINDS: dict[str, StepKind] = {kind: kind for kind in STEP_KINDS}
+DEFAULT_NETWORK = "default"
+NEW_CA_NOTE = "the ambassadors' TLS certificates will come from a new project CA, made by `xcompose up`"
+
+
+class StepId(NamedTuple):
+    """`kind`, the name it is about (the service, the volume, the network), and the host
+    where the name alone does not say it ("" otherwise). A tuple: cheap to hash and order,
+    and a plan holds tens of thousands of them."""
+
+    kind: StepKind
+    name: str
+    host: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "network" and self.name == DEFAULT_NETWORK:
+            return f"network:{self.host}"
+        return f"{self.kind}:{self.name}@{self.host}" if self.host else f"{self.kind}:{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> StepId:
+        """The inverse of str(); ValueError for text that is not a step id."""
+        kind_text, sep, rest = text.partition(":")
+        kind = _KINDS.get(kind_text)
+        name, at, host = rest.partition("@")
+        if kind is None or not sep or not name or (at and not host):
+            raise ValueError(f"'{text}' is not a step id (KIND:NAME or KIND:NAME@HOST)")
+        if kind == "network":
+            return cls(kind, name, host) if at else cls(kind, DEFAULT_NETWORK, name)
+        if (kind in ("volume", "ambassador-client")) != bool(at):
+            raise ValueError(f"'{text}' is not a step id: {kind} ids {'need' if not at else 'take no'} @HOST")
+        return cls(kind, name, host)
+
+    @classmethod
+    def network(cls, host: str, network: str = DEFAULT_NETWORK) -> StepId:
+        return cls("network", network, host)
+
+    @classmethod
+    def volume(cls, name: str, host: str) -> StepId:
+        return cls("volume", name, host)
+
+    @classmethod
+    def service(cls, name: str) -> StepId:
+        return cls("service", name)
+
+    @classmethod
+    def server(cls, target: str) -> StepId:
+        return cls("ambassador-server", target)
+
+    @classmethod
+    def client(cls, target: str, host: str) -> StepId:
+        return cls("ambassador-client", target, host)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkStep:
+    id: StepId
+    network: NetworkSpec
+
+    @property
+    def host(self) -> str:
+        return self.id.host
+
+    @property
+    def service(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeStep:
+    id: StepId
+    volume: VolumeSpec
+
+    @property
+    def host(self) -> str:
+        return self.id.host
+
+    @property
+    def service(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStep:
+    id: StepId
+    host: str
+    container: ContainerSpec
+
+    @property
+    def service(self) -> str:
+        return self.id.name
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAmbassadorStep:
+    """Publishes the target's ports on its host's address and relays them to it."""
+
+    id: StepId
+    host: str
+    container: ContainerSpec
+    relay: RelaySetup
+
+    @property
+    def service(self) -> str:
+        """The link target this ambassador stands in for."""
+        return self.id.name
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAmbassadorStep:
+    """Carries the target's names on a consumer host and relays to the server ambassador."""
+
+    id: StepId
+    container: ContainerSpec
+    relay: RelaySetup
+
+    @property
+    def host(self) -> str:
+        return self.id.host
+
+    @property
+    def service(self) -> str:
+        return self.id.name
+
+    @property
+    def server(self) -> StepId:
+        return StepId.server(self.id.name)
+
+
+ContainerStep = ServiceStep | ServerAmbassadorStep | ClientAmbassadorStep
+AmbassadorStep = ServerAmbassadorStep | ClientAmbassadorStep
+Step = NetworkStep | VolumeStep | ServiceStep | ServerAmbassadorStep | ClientAmbassadorStep
+CONTAINER_STEPS = (ServiceStep, ServerAmbassadorStep, ClientAmbassadorStep)
+AMBASSADOR_STEPS = (ServerAmbassadorStep, ClientAmbassadorStep)
+
+
+class Plan:
+    """The steps of one project and what each must wait for. Immutable once built; the
+    graph behind it is private, so every reader goes through these methods."""
+
+    def __init__(
+        self,
+        project: str,
+        hosts: Mapping[str, HostTarget],
+        steps: Iterable[Step],
+        edges: Iterable[tuple[StepId, StepId]],
+        *,
+        new_ca: bool = False,
+    ) -> None:
+        self.project = project
+        self.hosts: Mapping[str, HostTarget] = dict(hosts)
+        # TLS ambassadors, and a project without a CA yet: `up` makes one, then plans again.
+        self.new_ca = new_ca
+        graph: nx.DiGraph[StepId] = nx.DiGraph()
+        graph.add_nodes_from((step.id, {"step": step}) for step in steps)
+        graph.add_edges_from(edges)
+        self._graph = graph
+
+    def __contains__(self, step_id: object) -> bool:
+        return step_id in self._graph
+
+    def __len__(self) -> int:
+        return len(self._graph)
+
+    def step(self, step_id: StepId) -> Step:
+        step: Step = self._graph.nodes[step_id]["step"]
+        return step
+
+    def steps(self) -> list[Step]:
+        """Every step, in a stable topological order."""
+        return [self.step(i) for i in nx.lexicographical_topological_sort(self._graph)]
+
+    def after(self, step_id: StepId) -> list[StepId]:
+        """What `step_id` waits for."""
+        return sorted(self._graph.predecessors(step_id))
+
+    def dependents(self, step_id: StepId) -> list[StepId]:
+        """What waits for `step_id`."""
+        return sorted(self._graph.successors(step_id))
+
+    def dependencies(self) -> dict[StepId, list[StepId]]:
+        """Each step and what it waits for: the input of the parallel walk."""
+        return {step_id: list(self._graph.predecessors(step_id)) for step_id in self._graph}
+
+    def edges(self) -> list[tuple[StepId, StepId]]:
+        """(before, after) pairs, sorted."""
+        return sorted(self._graph.edges)
+
+    def waves(self) -> list[list[Step]]:
+        """Steps grouped by longest distance from a root: each wave needs only earlier ones."""
+        return [[self.step(i) for i in sorted(generation)] for generation in nx.topological_generations(self._graph)]
+
+    def needed_for(self, step_ids: Iterable[StepId]) -> Plan:
+        """The part of the plan that `step_ids` need: those steps and everything before them."""
+        keep: set[StepId] = set()
+        for step_id in step_ids:
+            keep.add(step_id)
+            keep |= nx.ancestors(self._graph, step_id)
+        sub = self._graph.subgraph(keep)
+        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What is true of the plan as a whole, for people reading it."""
+        return (NEW_CA_NOTE,) if self.new_ca else ()
+
+    def hosts_used(self) -> set[str]:
+        return {self.step(i).host for i in self._graph}

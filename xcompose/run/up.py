@@ -1,0 +1,205 @@
+"""`up`: converge every host to the plan. Reads the live state, lets `decide` choose what to
+do per step, then runs the steps through the executors in graph order and reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from xcompose.converge import Convergence, StepAction, decide
+from xcompose.engines.base import Executor
+from xcompose.engines.fleet import Fleet
+from xcompose.errors import DockerError, StepFailed
+from xcompose.live import Placed
+from xcompose.plan.naming import LABEL_TLS_CERT
+from xcompose.plan.specs import ContainerSpec
+from xcompose.plan.steps import (
+    AMBASSADOR_STEPS,
+    CONTAINER_STEPS,
+    ContainerStep,
+    NetworkStep,
+    Plan,
+    ServiceStep,
+    Step,
+    StepId,
+)
+from xcompose.run.walk import StepResult, WalkResult, walk
+
+DEFAULT_TIMEOUT = 120.0
+
+
+class Reporter(Protocol):
+    def step_started(self, step: Step, action: StepAction) -> None: ...
+    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+@dataclass
+class UpResult:
+    walk: WalkResult[StepId]
+    convergence: Convergence
+    removed_orphans: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.walk.ok
+
+
+def up(
+    plan: Plan,
+    fleet: Fleet,
+    reporter: Reporter,
+    *,
+    services: Iterable[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+) -> UpResult:
+    """Carry the plan out; `services`: only those and what they need (no orphan removal)."""
+    services = list(services)
+    unsigned = [str(s.id) for s in plan.steps() if isinstance(s, AMBASSADOR_STEPS) and s.relay.tls
+                and LABEL_TLS_CERT not in dict(s.container.labels)]
+    if unsigned:
+        raise ValueError(f"planned without the project's credentials: {', '.join(unsigned)}")
+    live, failures = fleet.read_live(plan.project)
+    if failures:
+        raise failures[0]
+    convergence = decide(plan, live)
+    todo = plan.needed_for(StepId.service(name) for name in services) if services else plan
+    result = UpResult(WalkResult(), convergence)
+    if not services:
+        # Orphans go first: a replaced client ambassador must not keep answering for an
+        # alias that the moved service now carries on the same host.
+        for orphan in convergence.orphans:
+            container = orphan.placed.container
+            where = f"removing orphan {container.name} on host {orphan.host}"
+            try:
+                _stop_and_remove(fleet.executors[orphan.host], container.id)
+            except DockerError as error:
+                raise StepFailed(f"{where}: {error.message}") from error
+            result.removed_orphans.append(f"{container.name} on {orphan.host}")
+            reporter.note(f"removed orphan {container.name} on {orphan.host}")
+
+    def run(step_id: StepId) -> None:
+        step = plan.step(step_id)
+        executor = fleet.executors[step.host]
+        action = convergence.actions[step_id]
+        if isinstance(step, NetworkStep):
+            if action.action != "keep":
+                executor.ensure_network(step.network)
+        elif isinstance(step, CONTAINER_STEPS):
+            _converge_container(step, action, convergence.replaced.get(step_id, []), fleet, timeout)
+        else:
+            executor.ensure_volume(step.volume)
+
+    def started(step_id: StepId) -> None:
+        reporter.step_started(plan.step(step_id), convergence.actions[step_id])
+
+    def finished(outcome: StepResult[StepId]) -> None:
+        reporter.step_finished(plan.step(outcome.step_id), convergence.actions[outcome.step_id], outcome)
+
+    limits = {name: target.max_parallel for name, target in plan.hosts.items()}
+    result.walk = walk(todo.dependencies(), run, lambda s: plan.step(s).host, limits, started, finished)
+    if result.walk.ok and not services:
+        for host, networks in convergence.stale_networks.items():
+            for network in networks:
+                try:
+                    fleet.executors[host].remove_network(network.name)
+                except DockerError as error:  # in use by a container that is not ours: leave it
+                    reporter.note(f"kept network {network.name} on host {host}: {error.message}")
+    return result
+
+
+def _stop_and_remove(executor: Executor, container_id: str) -> None:
+    executor.stop(container_id)
+    executor.remove(container_id)
+
+
+def _converge_container(
+    step: ContainerStep, action: StepAction, stale: list[Placed], fleet: Fleet, timeout: float
+) -> None:
+    spec = step.container
+    executor = fleet.executors[step.host]
+    if action.action == "keep":
+        for placed in stale:  # duplicates left by an interrupted run
+            fleet.executors[placed.host].remove(placed.container.id)
+        return
+    _ensure_image(executor, spec)
+    here = [p for p in stale if p.host == step.host]
+    for placed in stale:
+        if placed.host != step.host:  # the service moved: its old place goes first
+            _stop_and_remove(fleet.executors[placed.host], placed.container.id)
+    # As Compose does: the old container steps aside (stopped, renamed) until the new one
+    # runs, so a failed create can put it back.
+    for placed in here:
+        executor.stop(placed.container.id)
+        executor.rename(placed.container.id, f"{spec.name}_old_{placed.container.id[:12]}")
+    try:
+        container_id = executor.create(spec)
+        if not isinstance(step, ServiceStep) and step.relay.files:
+            executor.upload(container_id, step.relay.files)  # config and certificates, before start
+        executor.start(container_id)
+    except DockerError as error:
+        if here:  # put the old container back where it was
+            executor.remove(spec.name)
+            executor.rename(here[0].container.id, spec.name)
+            executor.start(here[0].container.id)
+        raise StepFailed(f"{step.id} on {step.host}: {error}") from error
+    for placed in here:
+        executor.remove(placed.container.id)
+    wait_ready(step, container_id, executor, timeout)
+
+
+def _ensure_image(executor: Executor, spec: ContainerSpec) -> None:
+    policy = spec.pull_policy
+    if policy == "always" or (policy == "missing" and executor.image_id(spec.image) is None):
+        try:
+            executor.pull(spec.image)
+        except DockerError as error:
+            raise StepFailed(f"pulling {spec.image}: {error}") from error
+    elif policy == "never" and executor.image_id(spec.image) is None:
+        raise StepFailed(f"image {spec.image} is not on the host and pull_policy is never")
+
+
+def wait_ready(step: ContainerStep, container_id: str, executor: Executor, timeout: float) -> None:
+    """Running, healthy where a healthcheck exists, and for ambassadors relaying: the
+    dependents of a step start only after this returns."""
+    spec = step.container
+    probe = None if isinstance(step, ServiceStep) else step.relay.probe
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    waiting_for = "to run"
+    while True:
+        current = executor.inspect(container_id)
+        if current.state == "running":
+            if spec.healthcheck is not None:
+                waiting_for = f"to become healthy (health: {current.health or 'none yet'})"
+                if current.health == "healthy":
+                    return
+                if current.health == "unhealthy":
+                    raise StepFailed(f"{step.id} on {step.host}: container is unhealthy")
+            elif probe is not None:
+                waiting_for = "to accept connections on its relayed ports"
+                code, _ = executor.exec(container_id, probe, timeout=5)
+                if code == 0:
+                    return
+            else:
+                return
+        elif current.state in ("exited", "dead"):
+            one_shot = spec.restart in (None, "no") and current.exit_code == 0
+            if one_shot:
+                return
+            tail = "\n".join(list(executor.logs(container_id, tail=5)))
+            raise StepFailed(
+                f"{step.id} on {step.host}: container exited with code {current.exit_code}"
+                + (f"; last output:\n{tail}" if tail else "")
+            )
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"{step.id} on {step.host}: timed out after {timeout:g}s waiting for "
+                f"{spec.name} {waiting_for}"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
