@@ -1,6 +1,6 @@
 """Every broken file of tests/bad_inputs through the command line, as a user meets it:
-`xcompose -f FILE plan --offline` exits 2 with the located message on stderr, and no
-traceback anywhere.
+`config`, `plan --offline`, `plan` and `up` each exit 2 with the same located message on
+stderr, before any host is contacted, and no traceback anywhere.
 
 The loader's cases are the top-level `*.expect` files; the planner's (a cycle, a port or
 alias clash, a cross-host link to a target without `expose`) are in `plan/`. Every case
@@ -26,6 +26,7 @@ from xcompose.cli import cli
 BAD_INPUTS = Path(__file__).parent / "bad_inputs"
 CASES = sorted(BAD_INPUTS.glob("*.expect")) + sorted((BAD_INPUTS / "plan").glob("*.expect"))
 CORPUS_VARIABLES = ("PGPASS",)  # variables the interpolation cases expect to be unset
+STATE = ".state-must-stay-unused"  # xcompose's state folder while a case runs
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def run_in_process(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch) 
     for name in list(os.environ):
         if name.startswith("XCOMPOSE_") or name in CORPUS_VARIABLES:
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(cwd / STATE))
     result = CliRunner().invoke(cli, args, prog_name="xcompose", catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         trace = "".join(traceback.format_exception(result.exception))
@@ -90,13 +92,20 @@ def _case_id(expect: Path) -> str:
     return str(expect.relative_to(BAD_INPUTS).with_suffix(""))
 
 
+# The commands that read a file: each gives the same verdict for it.
+COMMANDS = (["config"], ["plan", "--offline"], ["plan"], ["up", "--lock-wait", "0"])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 @pytest.mark.parametrize("expect", CASES, ids=_case_id)
-def test_the_cli_refuses_each_bad_file_with_its_located_message(
-    expect: Path, monkeypatch: pytest.MonkeyPatch
+def test_every_command_refuses_each_bad_file_with_its_located_message(
+    expect: Path, command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    args = [*_file_args(_inputs_of(expect)), "plan", "--offline"]
-    run = run_in_process(args, expect.parent, monkeypatch)
+    # Nowhere to connect to: a command that got past the file would fail differently.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    run = run_in_process([*_file_args(_inputs_of(expect)), *command], expect.parent, monkeypatch)
     assert_refused(run, expect.read_text(encoding="utf-8").strip())
+    assert not (expect.parent / STATE).exists(), "a refused file must leave no lock, key or CA behind"
 
 
 # One case of each family as a separate `python -m xcompose` process, a few at a time.
@@ -124,7 +133,8 @@ def test_python_m_xcompose_refuses_the_sample_the_same_way(name: str, sample_run
 
 def test_the_corpus_has_planner_cases_of_every_kind() -> None:
     names = {p.stem for p in (BAD_INPUTS / "plan").glob("*.expect")}
-    assert {"cycle", "port-clash", "alias-clash", "cross-host-no-expose"} <= names
+    assert {"cycle", "depends-on-cycle", "port-clash", "alias-clash", "cross-host-no-expose",
+            "udp-crosses-hosts"} <= names
     for expect in CASES:
         assert _inputs_of(expect), f"{expect.name} has no .yaml beside it"
 

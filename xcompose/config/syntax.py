@@ -35,7 +35,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
         if math.isnan(seconds) or math.isinf(seconds):
-            raise ValueError(f"'{value}' is not a duration (use e.g. 500ms, 2s, 1m30s)")
+            raise ValueError("a duration must be a finite number of seconds (or e.g. 500ms, 2s, 1m30s)")
     elif isinstance(value, str):
         text = value.strip()
         pos, seconds = 0, 0.0

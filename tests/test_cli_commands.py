@@ -1,0 +1,79 @@
+"""The commands as a user runs them without reachable hosts: what they print, their exit
+codes, and that previews write nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from xcompose.cli import cli
+
+TOPOLOGY = """\
+name: shop
+hosts:
+  a: {address: 10.0.0.1, docker: "unix://{sockets}/a.sock"}
+  b: {address: 10.0.0.2, docker: "unix://{sockets}/b.sock"}
+services:
+  db: {image: redis:7, host: a, expose: [6379]}
+  app: {image: redis:7, host: b, links: [db]}
+"""
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    (tmp_path / "t.yaml").write_text(TOPOLOGY.replace("{sockets}", str(tmp_path)))
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["-f", "t.yaml", *args], prog_name="xcompose")
+
+
+@pytest.mark.parametrize("command", [["plan", "--offline"], ["plan"], ["config"], ["check"], ["ps"]])
+def test_a_command_that_changes_nothing_writes_no_key_or_lock(state: Path, command: list[str]) -> None:
+    run(*command)
+    assert not state.exists()
+
+
+def test_plan_with_a_host_down_names_it_and_exits_1(state: Path) -> None:
+    result = run("plan")
+    assert result.exit_code == 1
+    assert "error: host a (unix://" in result.stderr and "error: host b (unix://" in result.stderr
+    assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_the_offline_plan_of_tls_ambassadors_is_json_with_notes(state: Path) -> None:
+    data = json.loads(run("plan", "--offline", "--format", "json").stdout)
+    assert data["notes"] == []  # offline: the credentials were not read, so nothing is said
+    assert [s["id"] for s in data["steps"] if s["kind"].startswith("ambassador")] == [
+        "ambassador-server:db", "ambassador-client:db@b"]
+
+
+def test_ps_with_every_host_down_prints_the_empty_table_and_each_host(state: Path) -> None:
+    result = run("ps")
+    assert result.exit_code == 1
+    assert "SERVICE" in result.stdout
+    assert [line.split()[2] for line in result.stderr.splitlines() if line.startswith("error: host")] == ["a", "b"]
+
+
+def test_up_of_an_unknown_service_is_a_usage_error(state: Path) -> None:
+    result = run("up", "nope")
+    assert (result.exit_code, result.stderr.strip()) == (2, "error: no such service: nope")
+    assert not state.exists()
+
+
+def test_help_lists_every_command_and_does_not_load_the_lab() -> None:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "xcompose", "--help"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    for command in ("plan", "up", "down", "ps", "logs", "config", "schema", "check", "pki", "lab"):
+        assert f"\n  {command} " in done.stdout
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "xcompose.cli" in imported and not {m for m in imported if m.startswith("xcompose.lab")}
