@@ -1,18 +1,22 @@
 """The ambassador data path, measured: direct versus relay pairs, on a lab of two hosts.
 
-    sudo .venv/bin/python bench/ambassador.py [--rounds 3] [--bulk-mib 1024] [--lab PREFIX]
+    sudo .venv/bin/python bench/ambassador.py [--rounds 3] [--bulk-mib 1024] [--lab PREFIX] [--smoke]
 
-Host 1 runs redis and a byte sink (the targets) and every server-side relay; host 2 runs
-the client tools and every client-side relay, all on one user-defined network per host, as
-xcompose lays out a cross-host link. Paths, side by side in one run:
+Host 1 runs redis and a byte sink (the targets; the sink shares redis's network namespace,
+so one name, `redis`, reaches both ports, as one link target would) and every server-side
+relay; host 2 runs the client tools and every client-side relay, all on one user-defined
+network per host, as xcompose lays out a cross-host link. Paths, side by side in one run:
 
 - direct        the client on host 2 to redis/sink published on host 1's address
 - socat         the seeds' pair: `socat TCP-LISTEN:P,fork,reuseaddr TCP:…` on each side
 - socat-tls     the same with OPENSSL-LISTEN / OPENSSL: and verify=1 (mutual TLS)
 - haproxy       haproxy 2.6 in tcp mode on each side
 - haproxy-tls   the same, mutual TLS between the pair (ECDSA P-256, verify required)
-- xcompose      the relay xcompose's ambassador.py generates for the link (TLS on, the default)
-- xcompose-plain  the same with `tls: false`
+- xcompose      the ambassador pair xcompose plans for a two-host topology with one
+                cross-host link (redis on host 1 exposing both ports, the tools on host 2
+                linking to it; TLS on, the default, certificates from a CA made in memory):
+                the plan's image, entrypoint, command, user, published ports and files
+- xcompose-plain  the same with `ambassador: {tls: false}`
 - haproxy-1t    the haproxy pair with one thread each (nbthread 1), for comparison
 
 Workloads (run in the tools container on host 2, each bounded by `timeout`):
@@ -23,6 +27,9 @@ every round, medians reported. It prints; it never asserts.
 
 Starts its own lab (prefix `xbn`, 2 hosts) unless --lab names a running one; removes its
 containers and the lab it started at the end (also on Ctrl-C).
+
+--smoke (for the test suite: does the script still run?): every path, one round, the
+smallest workloads (1,000 requests, 200 connections, 8 MiB), each bounded by 30 s.
 """
 
 from __future__ import annotations
@@ -35,18 +42,26 @@ import shlex
 import statistics
 import sys
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from xcompose.lab import Lab  # noqa: E402
+from xcompose.config.load import load_project
+from xcompose.engines.base import archive
+from xcompose.lab import Lab
+from xcompose.pki import CertificateAuthority, Credentials
+from xcompose.plan.build import build_plan
+from xcompose.plan.specs import UploadFile
+from xcompose.plan.steps import ClientAmbassadorStep, ServerAmbassadorStep, StepId
 
 LABEL = "io.xcompose.bench"
 NET = "xbench"
@@ -56,6 +71,9 @@ HAPROXY_DIR = "/usr/local/etc/haproxy"
 SERVER_NAME = "xbench-server-ambassador"  # the identity in the server certificate
 # Bench-only tuning, the same for every path: many short connections per round.
 SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.ip_local_port_range": "10000 65000"}
+ALL_PATHS = ("direct", "socat", "socat-tls", "haproxy", "haproxy-tls", "xcompose", "haproxy-1t",
+             "xcompose-plain")
+READY_SECONDS = 60  # for every path to answer once its relays are started
 
 
 # --- certificates (a throwaway CA for the run) -------------------------------------------
@@ -127,6 +145,11 @@ class Side:
     entrypoint: list[str]
     command: list[str]
     files: dict[str, bytes] = field(default_factory=dict)  # uploaded to "/" before start
+    # What xcompose's plan says beyond that: its files (with their modes, uploaded before
+    # start as its executors do), the user, and the published ports (None: the bench's).
+    uploads: tuple[UploadFile, ...] = ()
+    user: str | None = None
+    ports: dict[str, tuple[str, int]] | None = None
 
 
 @dataclass
@@ -163,7 +186,8 @@ def haproxy_side(cfg: str, pki: dict[str, bytes] | None = None) -> Side:
     return Side("haproxy:2.6", ["haproxy", "-W", "-db", "-f", f"{HAPROXY_DIR}/haproxy.cfg"], [], files)
 
 
-def build_paths(host1: str, pki: dict[str, bytes], want: list[str]) -> tuple[list[PathDef], dict[str, tuple[int, int]]]:
+def build_paths(host1: str, host2: str, pki: dict[str, bytes],
+                want: list[str]) -> tuple[list[PathDef], dict[str, tuple[int, int]]]:
     """The paths, and where each publishes on host 1 (redis, sink)."""
     ports: dict[str, tuple[int, int]] = {"direct": (16379, 19000)}
     paths = [PathDef("direct", None, None)]
@@ -171,8 +195,7 @@ def build_paths(host1: str, pki: dict[str, bytes], want: list[str]) -> tuple[lis
     socat_files = {f"xbench/{k}": v for k, v in pki.items()}
     dyn = "resolvers sys init-addr last,libc,none"
     hp = f"{HAPROXY_DIR}/pki"
-    for i, name in enumerate(("socat", "socat-tls", "haproxy", "haproxy-tls", "xcompose", "haproxy-1t",
-                              "xcompose-plain"), 1):
+    for i, name in enumerate(ALL_PATHS[1:], 1):
         if name not in want:
             continue
         pr, ps = 20000 + 10 * i, 20001 + 10 * i
@@ -209,24 +232,54 @@ def build_paths(host1: str, pki: dict[str, bytes], want: list[str]) -> tuple[lis
                                                for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))], 1))
             client = haproxy_side(haproxy_cfg([(p, "", f"{host1}:{q}")
                                                for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))], 1))
-        else:  # xcompose[-plain]: what ambassador.py builds for this link (TLS on / off)
-            server, client = xcompose_sides(host1, pr, ps, tls=name == "xcompose")
+        else:  # xcompose[-plain]: the ambassadors xcompose plans for this link (TLS on / off)
+            server, client = xcompose_sides(host1, host2, pr, ps, tls=name == "xcompose")
         paths.append(PathDef(name, server, client))
     return paths, ports
 
 
-def xcompose_sides(host1: str, pr: int, ps: int, tls: bool = True) -> tuple[Side, Side]:
-    from xcompose import ambassador as amb
-    from xcompose.plan import Relay
+XCOMPOSE_TOPOLOGY = """
+name: {name}
+hosts:
+  h1: {{address: "{host1}"}}
+  h2: {{address: "{host2}"}}
+ambassador: {{tls: {tls}}}
+services:
+  redis:
+    image: "redis:7"
+    host: h1
+    expose: [{redis}, {sink}]
+    ambassador: {{publish: {{{redis}: {pr}, {sink}: {ps}}}}}
+  tools: {{image: "xcompose/tools:latest", host: h2, links: [redis], command: sleep infinity}}
+"""
 
-    if not hasattr(amb, "bench_pair"):
-        raise SystemExit("xcompose's ambassador.py has no bench_pair(); leave out the xcompose path")
-    s, c = amb.bench_pair(
-        server_relays=[Relay(REDIS_PORT, "redis", REDIS_PORT), Relay(SINK_PORT, "sink", SINK_PORT)],
-        client_relays=[Relay(REDIS_PORT, host1, pr), Relay(SINK_PORT, host1, ps)],
-        tls=tls,
-    )
-    return Side(**s), Side(**c)
+
+def xcompose_sides(host1: str, host2: str, pr: int, ps: int, tls: bool = True) -> tuple[Side, Side]:
+    """The ambassador pair xcompose plans for one cross-host link (tools on h2 -> redis on
+    h1, redis exposing the redis and sink ports, published on host 1 at pr and ps), with
+    certificates from a CA made in memory; run as the plan says."""
+    name = "xbench" if tls else "xbench-plain"
+    with tempfile.TemporaryDirectory(prefix="xbench-") as folder:
+        file = Path(folder) / "xcompose.yaml"
+        file.write_text(XCOMPOSE_TOPOLOGY.format(name=name, host1=host1, host2=host2,
+                                                 tls=str(tls).lower(), redis=REDIS_PORT,
+                                                 sink=SINK_PORT, pr=pr, ps=ps))
+        project = load_project([file], environ={})
+    plan = build_plan(project, Credentials(project.name, CertificateAuthority.new(project.name)))
+    server, client = plan.step(StepId.server("redis")), plan.step(StepId.client("redis", "h2"))
+    assert isinstance(server, ServerAmbassadorStep) and isinstance(client, ClientAmbassadorStep)
+    assert server.relay.tls == client.relay.tls == tls
+    return plan_side(server), plan_side(client)
+
+
+def plan_side(step: ServerAmbassadorStep | ClientAmbassadorStep) -> Side:
+    """The container the step describes, as far as the data path goes (labels, restart
+    policy and network aliases are the bench's own; a client ambassador publishes nothing)."""
+    spec = step.container
+    ports = {f"{b.container_port}/{b.protocol}": (b.host_ip or "", b.host_port or b.container_port)
+             for b in spec.ports}
+    return Side(spec.image, list(spec.entrypoint or ()), list(spec.command or ()),
+                uploads=step.relay.files, user=spec.user, ports=ports)
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -246,13 +299,20 @@ class Bench:
             for n in client.networks.list(names=[NET]):
                 n.remove()
 
-    def _run(self, client, name: str, image: str, *, entrypoint=None, command=None,
-             ports=None, files=None, sysctls=None) -> None:
+    def _run(self, client: Any, name: str, image: str, *, entrypoint: list[str] | None = None,
+             command: list[str] | None = None, ports: dict[str, tuple[str, int]] | None = None,
+             files: dict[str, bytes] | None = None, uploads: tuple[UploadFile, ...] = (),
+             user: str | None = None, sysctls: dict[str, str] | None = None,
+             aliases: list[str] | None = None, share_network_of: str | None = None) -> None:
+        where: dict[str, Any] = {"network_mode": f"container:{share_network_of}"} if share_network_of else {
+            "network": NET, "networking_config": {NET: client.api.create_endpoint_config(aliases=aliases)}}
         c = client.containers.create(
-            image, command=command, entrypoint=entrypoint, name=name, network=NET,
-            labels={LABEL: "1"}, ports=ports or {}, sysctls=sysctls, detach=True)
+            image, command=command, entrypoint=entrypoint, name=name, labels={LABEL: "1"},
+            ports=ports or {}, sysctls=sysctls, user=user, detach=True, **where)
         if files:
             c.put_archive("/", tar_of(files))
+        if uploads:  # the same archive xcompose's executors upload between create and start
+            c.put_archive("/", archive(uploads))
         c.start()
 
     def setup(self, paths: list[PathDef], ports: dict[str, tuple[int, int]]) -> None:
@@ -260,26 +320,32 @@ class Bench:
         for client in (self.c1, self.c2):
             client.networks.create(NET, driver="bridge", labels={LABEL: "1"})
         a1 = self.h1.address
+        # The sink lives in redis's network namespace (and its ports are published there):
+        # `sink` and `redis` are one address, as the one link target of the xcompose paths.
         self._run(self.c1, "redis", "redis:7", command=["redis-server", "--protected-mode", "no",
                                                        "--bind", "0.0.0.0", "--save", ""],
-                  ports={f"{REDIS_PORT}/tcp": (a1, ports["direct"][0])})
+                  ports={f"{REDIS_PORT}/tcp": (a1, ports["direct"][0]),
+                         f"{SINK_PORT}/tcp": (a1, ports["direct"][1])},
+                  aliases=["redis", "sink"])
         self._run(self.c1, "sink", "xcompose/tools:latest", entrypoint=["socat"],
                   command=["-u", "-b", "131072", f"TCP-LISTEN:{SINK_PORT},fork,reuseaddr", "OPEN:/dev/null"],
-                  ports={f"{SINK_PORT}/tcp": (a1, ports["direct"][1])})
+                  share_network_of="redis")
         self._run(self.c2, "tools", "xcompose/tools:latest", sysctls=SYSCTLS)
         for p in paths:
             if p.server is None or p.client is None:
                 continue
             pr, ps = ports[p.name]
+            published = {f"{REDIS_PORT}/tcp": (a1, pr), f"{SINK_PORT}/tcp": (a1, ps)}
             self._run(self.c1, f"xb-s-{p.name}", p.server.image, entrypoint=p.server.entrypoint,
-                      command=p.server.command or None, files=p.server.files,
-                      ports={f"{REDIS_PORT}/tcp": (a1, pr), f"{SINK_PORT}/tcp": (a1, ps)})
+                      command=p.server.command or None, files=p.server.files, uploads=p.server.uploads,
+                      user=p.server.user, ports=published if p.server.ports is None else p.server.ports)
             self._run(self.c2, f"xb-c-{p.name}", p.client.image, entrypoint=p.client.entrypoint,
-                      command=p.client.command or None, files=p.client.files, sysctls=SYSCTLS)
+                      command=p.client.command or None, files=p.client.files, uploads=p.client.uploads,
+                      user=p.client.user, sysctls=SYSCTLS)
         # Ready: every path answers a PING and accepts a sink connection.
         for p in paths:
             host, (rp, sp) = self.endpoint(p, ports)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + READY_SECONDS
             while True:
                 code, out = self.exec(f"redis-cli -h {host} -p {rp} ping && "
                                       f"head -c 1 /dev/zero | nc -N -w 5 {host} {sp}", timeout=10)
@@ -397,10 +463,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bulk-mib", type=int, default=1024)
     ap.add_argument("--step-timeout", type=int, default=300, help="seconds any one workload may take")
     ap.add_argument("--paths", default="direct,socat,socat-tls,haproxy,haproxy-tls",
-                    help="comma list; add `xcompose` to measure ambassador.py's relay")
+                    help=f"comma list of {', '.join(ALL_PATHS)}; add `xcompose` (and `xcompose-plain`) "
+                         "to measure the ambassadors xcompose plans")
     ap.add_argument("--keep", action="store_true", help="leave the containers (and the lab) running")
+    ap.add_argument("--smoke", action="store_true",
+                    help="every path, one round, the smallest workloads, 30 s bounds (the test "
+                         "suite's check that this still runs)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.requests, args.conns, args.bulk_mib = 1, 1_000, 200, 8
+        args.step_timeout, args.paths = 30, ",".join(ALL_PATHS)
     want = [p.strip() for p in args.paths.split(",") if p.strip()]
+    unknown = sorted(set(want) - set(ALL_PATHS))
+    if unknown:
+        raise SystemExit(f"no such path: {', '.join(unknown)} (paths: {', '.join(ALL_PATHS)})")
 
     started: Lab | None = None
     if args.lab:
@@ -414,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lab.images(progress=lambda m: print(f"images: {m}", file=sys.stderr))
         bench = Bench(lab, args)
-        paths, ports = build_paths(bench.h1.address, make_pki(), want)
+        paths, ports = build_paths(bench.h1.address, bench.h2.address, make_pki(), want)
         bench.setup(paths, ports)
         results: dict[str, list[dict[str, float]]] = {p.name: [] for p in paths}
         for rnd in range(args.rounds):
@@ -423,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.monotonic()
                 r = bench.measure(p, ports)
                 results[p.name].append(r)
-                print(f"round {rnd + 1}/{args.rounds} {p.name:12s} {time.monotonic() - t0:5.1f}s "
+                print(f"round {rnd + 1}/{args.rounds} {p.name:14s} {time.monotonic() - t0:5.1f}s "
                       + " ".join(f"{k}={v:,.0f}" for k, v in r.items()), file=sys.stderr, flush=True)
         print(f"\nlab {lab.prefix}, {args.rounds} rounds, medians; redis-benchmark -c 50 -n {args.requests} "
               f"(-P 16: -n {args.requests * 4}); bulk {args.bulk_mib} MiB; conn/s: -k 0 -n {args.conns}")

@@ -1,7 +1,7 @@
 """Soak: redis-benchmark through a pair of xcompose ambassadors for a set time, counting
 errors (target: none) and watching the ambassadors' memory (target: flat).
 
-    sudo .venv/bin/python bench/soak.py [--seconds 60] [--clients 20] [--lab PREFIX]
+    sudo .venv/bin/python bench/soak.py [--seconds 60] [--clients 20] [--lab PREFIX] [--smoke]
 
 Deploys, with the real `xcompose up`, redis on lab host 1 and a tools container on lab host
 2 that links to it: a cross-host link, so an ambassador pair (server on host 1, client on
@@ -12,7 +12,11 @@ round opens its connections anew) until the time is up. Between rounds it sample
 ambassadors. It prints the rounds, then start, peak and end side by side; it never asserts.
 
 Starts its own lab (prefix `xsk`, 2 hosts) unless --lab names a running one; takes the
-project and the lab it started down at the end (also on Ctrl-C).
+project and the lab it started down at the end (also on Ctrl-C). The project's CA is made in a
+temporary $XDG_STATE_HOME, removed at the end.
+
+--smoke (for the test suite: does the script still run?): one short round (5 clients, 2,000
+requests per test), then the same tables.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import csv
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import yaml  # noqa: E402
+import yaml
 
-from xcompose.lab import Lab  # noqa: E402
-from xcompose.plan import LABEL_PROJECT, LABEL_ROLE  # noqa: E402
+from xcompose.lab import Lab
+from xcompose.plan.naming import LABEL_PROJECT, LABEL_RELAY, LABEL_ROLE, LABEL_TLS_CERT
 
 PROJECT = "soak"
 TOPOLOGY = """
@@ -46,6 +51,24 @@ services:
 """
 TESTS = "ping,set,get"
 ROUND_SECONDS = 5.0
+FIRST_REQUESTS = 20_000  # -n of the first round; later rounds aim at ROUND_SECONDS
+MIN_REQUESTS = 5_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long to soak, and the bounds of every round."""
+
+    seconds: float
+    clients: int
+    max_rounds: int | None = None  # None: as many as fit in `seconds`
+    first_requests: int = FIRST_REQUESTS
+    min_requests: int = MIN_REQUESTS
+    round_timeout: int = 120  # seconds one redis-benchmark round may take
+
+
+SMOKE = Limits(seconds=ROUND_SECONDS, clients=5, max_rounds=1, first_requests=2_000, min_requests=1_000,
+               round_timeout=30)
 
 
 @dataclass
@@ -71,8 +94,8 @@ def memory_of(container) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     return int(mem.get("usage", 0)) - int(cache), int(stats.get("pids_stats", {}).get("current", 0))
 
 
-def run_round(bench, requests: int, clients: int) -> Round:  # type: ignore[no-untyped-def]
-    command = (f"timeout 120 redis-benchmark -h redis -p 6379 -c {clients} -n {requests} "
+def run_round(bench, requests: int, clients: int, timeout: int) -> Round:  # type: ignore[no-untyped-def]
+    command = (f"timeout {timeout} redis-benchmark -h redis -p 6379 -c {clients} -n {requests} "
                f"-t {TESTS} --csv")
     started = time.monotonic()
     code, output = bench.exec_run(["sh", "-c", command])
@@ -110,10 +133,12 @@ def xcompose(files: list[Path], *args: str, env: dict[str, str]) -> None:
         raise SystemExit(f"xcompose {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
-def soak(lab: Lab, seconds: float, clients: int) -> int:
-    env = {**os.environ, **lab.env(), "HOME": str(lab.ssh_home)}
+def soak(lab: Lab, limits: Limits) -> int:
+    seconds, clients = limits.seconds, limits.clients
     h1, h2 = lab.hosts[0], lab.hosts[1]
     folder = Path(tempfile.mkdtemp(prefix="xcompose-soak-"))
+    # paramiko (docker-py ssh://) reads ~/.ssh of $HOME; the project's CA goes to the folder.
+    env = {**os.environ, **lab.env(), "HOME": str(lab.ssh_home), "XDG_STATE_HOME": str(folder / "state")}
     topology = folder / "soak.yaml"
     topology.write_text(TOPOLOGY)
     override = folder / "lab.override.yaml"
@@ -131,8 +156,8 @@ def soak(lab: Lab, seconds: float, clients: int) -> int:
         [client] = two.containers.list(filters={"label": [label, f"{LABEL_ROLE}=ambassador-client"]})
         [bench] = two.containers.list(filters={"name": f"{PROJECT}-bench"})
         ambassadors = {"server": server, "client": client}
-        relay = server.labels.get("io.xcompose.relay", "socat")
-        tls = "mutual TLS" if "io.xcompose.tls-cert" in server.labels else "no TLS"
+        relay = server.labels.get(LABEL_RELAY, "socat")
+        tls = "mutual TLS" if LABEL_TLS_CERT in server.labels else "no TLS"
         print(f"relay: {relay} ({server.image.tags[0] if server.image.tags else server.image.id}), {tls}")
 
         def sample() -> Sample:
@@ -142,12 +167,14 @@ def soak(lab: Lab, seconds: float, clients: int) -> int:
 
         samples = [sample()]
         rounds: list[Round] = []
-        requests = 20_000
+        requests = limits.first_requests
         start = time.monotonic()
         print(f"redis-benchmark -c {clients} -t {TESTS} in rounds of ~{ROUND_SECONDS:g} s "
-              f"for {seconds:g} s")
-        while time.monotonic() - start < seconds:
-            done = run_round(bench, requests, clients)
+              f"for {seconds:g} s" + (f", at most {limits.max_rounds} round(s)" if limits.max_rounds else ""))
+        # At least one round; then until the time is up or the rounds are counted out.
+        while not rounds or (time.monotonic() - start < seconds
+                             and (limits.max_rounds is None or len(rounds) < limits.max_rounds)):
+            done = run_round(bench, requests, clients, limits.round_timeout)
             rounds.append(done)
             samples.append(sample())
             rate = statistics.median(done.rps.values()) if done.rps else 0
@@ -157,7 +184,7 @@ def soak(lab: Lab, seconds: float, clients: int) -> int:
                   f"client {human(samples[-1].memory['client'])}"
                   + (f"  {done.errors[:2]}" if done.errors else ""))
             if rate:  # aim each round at ROUND_SECONDS: -n requests for each test
-                requests = max(5_000, int(rate * ROUND_SECONDS / len(done.rps)))
+                requests = max(limits.min_requests, int(rate * ROUND_SECONDS / len(done.rps)))
         report(rounds, samples, time.monotonic() - start, clients)
         return 1 if any(r.errors for r in rounds) else 0
     finally:
@@ -166,6 +193,7 @@ def soak(lab: Lab, seconds: float, clients: int) -> int:
         finally:
             one.close()
             two.close()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def report(rounds: list[Round], samples: list[Sample], took: float, clients: int) -> None:
@@ -198,21 +226,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to soak")
     parser.add_argument("--clients", type=int, default=20, help="redis-benchmark -c")
     parser.add_argument("--lab", metavar="PREFIX", help="use this running lab (2+ hosts)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one short round (the test suite's check that this still runs)")
     args = parser.parse_args()
+    limits = SMOKE if args.smoke else Limits(args.seconds, args.clients)
     if os.geteuid() != 0:
         print("bench/soak.py needs root (the lab)", file=sys.stderr)
         return 2
     if args.lab:
         lab = Lab.get(args.lab)
-        if lab is None:
-            print(f"no lab {args.lab!r} is running", file=sys.stderr)
+        if lab is None or len(lab.hosts) < 2:
+            print(f"no lab {args.lab!r} of 2 or more hosts is running", file=sys.stderr)
             return 2
         lab.images()
-        return soak(lab, args.seconds, args.clients)
+        return soak(lab, limits)
     lab = Lab.up(hosts=2, prefix="xsk")
     try:
         lab.images()
-        return soak(lab, args.seconds, args.clients)
+        return soak(lab, limits)
     finally:
         lab.down()
 

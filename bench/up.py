@@ -1,6 +1,6 @@
 """`xcompose up` against real engines, timed as a user sees it (DESIGN §8), on a lab of 3 hosts.
 
-    sudo .venv/bin/python bench/up.py [--rounds 3] [--lab PREFIX] [--phases a,b,c]
+    sudo .venv/bin/python bench/up.py [--rounds 3] [--lab PREFIX] [--phases a,b,c] [--smoke]
 
 Three comparisons, each in one run, several rounds, medians and ratios:
 
@@ -24,6 +24,10 @@ The machine is shared: before each phase it waits (at most --quiet-wait seconds)
 1-minute load average to fall under --max-load, and prints the load it started with.
 It prints; it never asserts. Starts its own lab (prefix `xbu`, 3 hosts) unless --lab names a
 running one; removes its projects, and the lab it started, at the end (also on Ctrl-C).
+
+--smoke (for the test suite: does the script still run?): one round, the smallest sizes
+(2 pairs on one host for (a), 1 pair per host for (b) and (c)), no waiting for a quiet
+machine, and (a) only when docker-compose is installed.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ LABEL_PROJECT = "io.xcompose.project"
 COMPOSE_LABEL = "com.docker.compose.project"
 TOOLS = "xcompose/tools:latest"
 SLEEP = ["sleep", "infinity"]
+# redis + linked sleeper pairs: (a) on one host, (b) and (c) per host.
+PAIRS = {"a": 10, "b": 5, "c": 5}
+SMOKE_PAIRS = {"a": 2, "b": 1, "c": 1}
 
 
 def xcompose_argv() -> list[str]:
@@ -152,10 +159,15 @@ def cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def timed(argv: Sequence[str], env: dict[str, str], timeout: float = 600) -> Run:
+# Seconds any one command may take (--smoke: less); a command that hangs ends the run.
+COMMAND_TIMEOUT = {"seconds": 600.0}
+
+
+def timed(argv: Sequence[str], env: dict[str, str], timeout: float | None = None) -> Run:
     busy0, total0 = cpu_ticks()
     began = time.perf_counter()
-    done = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout,
+    done = subprocess.run(list(argv), env=env, capture_output=True, text=True,
+                          timeout=timeout or COMMAND_TIMEOUT["seconds"],
                           check=False)
     seconds = time.perf_counter() - began
     busy1, total1 = cpu_ticks()
@@ -171,8 +183,8 @@ class Project:
     files: list[Path]
     env: dict[str, str]
 
-    def run(self, *args: str, timeout: float = 600) -> Run:
-        argv = xcompose_argv() + ["-p", self.name]
+    def run(self, *args: str, timeout: float | None = None) -> Run:
+        argv = [*xcompose_argv(), "-p", self.name]
         for f in self.files:
             argv += ["-f", str(f)]
         return timed(argv + list(args), self.env, timeout)
@@ -185,7 +197,7 @@ class Compose:
     docker_host: str
     env: dict[str, str]
 
-    def run(self, *args: str, timeout: float = 600) -> Run:
+    def run(self, *args: str, timeout: float | None = None) -> Run:
         env = {**self.env, "DOCKER_HOST": self.docker_host}
         return timed(["docker-compose", "-p", self.name, "-f", str(self.file), *args], env, timeout)
 
@@ -237,7 +249,7 @@ HEAD = ["what", "rounds s", "median s", "ratio", "target", "cpu busy"]
 
 def fmt_row(cells: Sequence[str], widths: Sequence[int]) -> str:
     return "| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                             enumerate(zip(cells, widths))) + " |"
+                             enumerate(zip(cells, widths, strict=True))) + " |"
 
 
 def table(head: Sequence[str], rows: list[list[str]]) -> str:
@@ -251,8 +263,7 @@ def table(head: Sequence[str], rows: list[list[str]]) -> str:
 
 
 def phase_a(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Counter,
-            say: Callable[[str], None]) -> list[list[str]]:
-    pairs = 10
+            say: Callable[[str], None], pairs: int) -> list[list[str]]:
     topo, over = work / "a.yaml", work / "a.override.yaml"
     dump(topo, topology("xbu-a", 1, pairs))
     dump(over, override(lab, 1, "unix"))
@@ -288,19 +299,19 @@ def phase_a(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
             say(f"(a) round {rnd + 1}/{rounds} {key}: {r.seconds:.2f}s")
     ratio = series.median("xcompose") / series.median("compose")
     return [
-        series.row("xcompose", "(a) 20 containers, 1 host: xcompose up"),
-        series.row("compose", "(a) 20 containers, 1 host: docker-compose up -d"),
+        series.row("xcompose", f"(a) {2 * pairs} containers, 1 host: xcompose up"),
+        series.row("compose", f"(a) {2 * pairs} containers, 1 host: docker-compose up -d"),
         ["(a) xcompose / docker-compose", "", "", f"{ratio:.2f}x", "<= 1.0x", ""],
     ]
 
 
 def phase_b(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Counter,
-            say: Callable[[str], None]) -> list[list[str]]:
+            say: Callable[[str], None], pairs: int) -> list[list[str]]:
     projects = {}
     for hosts in (1, 3):
         name = f"xbu-b{hosts}"
         topo, over = work / f"{name}.yaml", work / f"{name}.override.yaml"
-        dump(topo, topology(name, hosts, 5))
+        dump(topo, topology(name, hosts, pairs))
         dump(over, override(lab, hosts, "unix"))
         projects[hosts] = Project(name, [topo, over], env)
         CLEANUPS.append(lambda p=projects[hosts]: p.run("down", "--quiet"))
@@ -312,14 +323,14 @@ def phase_b(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
             p = projects[hosts]
             r = checked("xcompose up", p.run("up"))
             n = counter.running(LABEL_PROJECT, p.name)
-            assert n == 10 * hosts, f"{p.name}: {n} running"
+            assert n == 2 * pairs * hosts, f"{p.name}: {n} running"
             checked("xcompose down", p.run("down", "--quiet"))
             series.add(str(hosts), r)
             say(f"(b) round {rnd + 1}/{rounds} {hosts} host(s): {r.seconds:.2f}s")
     ratio = series.median("3") / series.median("1")
     return [
-        series.row("1", "(b) 1 host x 10: xcompose up"),
-        series.row("3", "(b) 3 hosts x 10: xcompose up"),
+        series.row("1", f"(b) 1 host x {2 * pairs}: xcompose up"),
+        series.row("3", f"(b) 3 hosts x {2 * pairs}: xcompose up"),
         ["(b) 3 hosts / 1 host", "", "", f"{ratio:.2f}x", "<= 1.3x", ""],
     ]
 
@@ -329,10 +340,10 @@ TRANSPORTS = (("unix", "api, unix socket"), ("api-ssh", "api, ssh:// (paramiko)"
 
 
 def phase_c(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Counter,
-            say: Callable[[str], None]) -> tuple[list[list[str]], dict]:
+            say: Callable[[str], None], pairs: int) -> tuple[list[list[str]], dict]:
     name = "xbu-c"
     topo = work / "c.yaml"
-    dump(topo, topology(name, 3, 5))
+    dump(topo, topology(name, 3, pairs))
     projects = {}
     for key, _ in TRANSPORTS:
         over = work / f"c.{key}.yaml"
@@ -340,7 +351,7 @@ def phase_c(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
         projects[key] = Project(name, [topo, over], env)
     CLEANUPS.append(lambda: projects["unix"].run("down", "--quiet"))
     checked("xcompose up", projects["unix"].run("up"))
-    assert counter.running(LABEL_PROJECT, name) == 30
+    assert counter.running(LABEL_PROJECT, name) == 3 * 2 * pairs
     series = Series()
     for rnd in range(rounds):
         order = TRANSPORTS[rnd % 3:] + TRANSPORTS[:rnd % 3]
@@ -352,7 +363,7 @@ def phase_c(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
             say(f"(c) round {rnd + 1}/{rounds} no-op up, {key}: {r.seconds:.2f}s")
     # What the no-op is made of.
     for _ in range(rounds):
-        series.add("version", checked("--version", timed(xcompose_argv() + ["--version"], env)))
+        series.add("version", checked("--version", timed([*xcompose_argv(), "--version"], env)))
         series.add("plan", checked("plan --offline", projects["unix"].run("plan", "--offline")))
     phases: dict[str, dict[str, list[float]]] = {}
     for key, _ in TRANSPORTS:
@@ -362,7 +373,7 @@ def phase_c(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
                 [sys.executable, __file__, "--inprocess", name, *files], env))
             for k, v in json.loads(r.output.strip().splitlines()[-1]).items():
                 phases.setdefault(key, {}).setdefault(k, []).append(v)
-    rows = [series.row(key, f"(c) no-op up, 30 on 3 hosts: {label}", target="< 1 s")
+    rows = [series.row(key, f"(c) no-op up, {3 * 2 * pairs} on 3 hosts: {label}", target="< 1 s")
             for key, label in TRANSPORTS]
     rows.append(series.row("version", "    CLI start-up alone (xcompose --version)"))
     rows.append(series.row("plan", "    plan --offline of the same file"))
@@ -376,34 +387,37 @@ def inprocess(project: str, files: list[str]) -> None:
     t: dict[str, float] = {}
     began = time.perf_counter()
     from xcompose import cli  # noqa: F401  (what the command line imports first)
-    from xcompose.apply import reach_hosts, up
-    from xcompose.loader import load_project
-    from xcompose.planner import build_plan
-    from xcompose.progress import QuietReporter
+    from xcompose.cli.output import QuietReporter
+    from xcompose.config.load import load_project
+    from xcompose.engines.fleet import reach
+    from xcompose.keystore import KeyStore
+    from xcompose.plan.build import build_plan
+    from xcompose.run.up import up
     t["import"] = time.perf_counter() - began
     mark = time.perf_counter()
     # What the executors import (docker-py, requests, paramiko): lazily, at the first connect.
-    import xcompose.executors.api  # noqa: F401
-    import xcompose.executors.ssh  # noqa: F401
+    import xcompose.engines.dockerapi
+    import xcompose.engines.ssh  # noqa: F401
     t["import executors"] = time.perf_counter() - mark
     mark = time.perf_counter()
     loaded = load_project(files, project_name=project)
     t["load"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    plan = build_plan(loaded)
+    # As `up` does: the certificates on disk are part of the ambassadors' config (none here).
+    plan = build_plan(loaded, KeyStore(loaded.name).read())
     t["plan"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    hosts = reach_hosts(plan.hosts.values())
+    fleet = reach(plan.hosts.values())
     t["preflight"] = time.perf_counter() - mark
-    assert not hosts.errors, hosts.errors
+    assert not fleet.errors, fleet.errors
     mark = time.perf_counter()
-    result = up(plan, hosts, QuietReporter())
+    result = up(plan, fleet, QuietReporter())
     t["read+decide+walk"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    hosts.close()
+    fleet.close()
     t["close"] = time.perf_counter() - mark
     t["total"] = time.perf_counter() - began
-    assert result.ok and not result.convergence.changes()
+    assert result.ok and not result.convergence.changes, result.convergence.changes
     print(json.dumps(t))
 
 
@@ -438,18 +452,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="leave the lab running")
     ap.add_argument("--source", help="measure the xcompose package found in this directory "
                                      "(a copy of another version's tree) instead of this one")
+    ap.add_argument("--smoke", action="store_true",
+                    help="one round, the smallest sizes, no waiting for a quiet machine; (a) only "
+                         "when docker-compose is installed (the test suite's check that this runs)")
     ap.add_argument("--inprocess", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.inprocess:
         inprocess(args.inprocess[0], args.inprocess[1:])
         return 0
-    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    if "a" in phases and shutil.which("docker-compose") is None:
-        raise SystemExit("docker-compose (v1) is missing: `sudo apt-get install docker-compose`, "
-                         "or run with --phases b,c")
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
+
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    pairs = PAIRS
+    if args.smoke:
+        args.rounds, args.quiet_wait, pairs = 1, 0.0, SMOKE_PAIRS
+        COMMAND_TIMEOUT["seconds"] = 120.0
+    if "a" in phases and shutil.which("docker-compose") is None:
+        if not args.smoke:
+            raise SystemExit("docker-compose (v1) is missing: `sudo apt-get install docker-compose`, "
+                             "or run with --phases b,c")
+        say("smoke: docker-compose (v1) is not installed; leaving out (a)")
+        phases.remove("a")
 
     from xcompose.lab import Lab
 
@@ -458,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         lab = Lab.get(args.lab)
         if lab is None:
             raise SystemExit(f"no running lab {args.lab!r}")
+        if len(lab.hosts) < 3:
+            raise SystemExit(f"lab {args.lab!r} has {len(lab.hosts)} hosts; this bench needs 3")
     else:
         say(f"starting lab {args.prefix} (3 hosts)")
         lab = started = Lab.up(hosts=3, prefix=args.prefix)
@@ -479,9 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         for phase in phases:
             loads[phase] = wait_quiet(phase, args.max_load, args.quiet_wait)
             if phase == "c":
-                out, phase_times = phase_c(lab, work, env, args.rounds, counter, say)
+                out, phase_times = phase_c(lab, work, env, args.rounds, counter, say, pairs["c"])
             else:
-                out = steps[phase](lab, work, env, args.rounds, counter, say)
+                out = steps[phase](lab, work, env, args.rounds, counter, say, pairs[phase])
             rows += out
         offenders = import_offenders(env)
     finally:

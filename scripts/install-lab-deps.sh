@@ -23,6 +23,7 @@ psql:postgresql-client
 nc:netcat-openbsd
 nsenter:util-linux
 curl:curl
+docker-compose:docker-compose
 "
 
 if [ "$(id -u)" -ne 0 ]; then
