@@ -23,6 +23,7 @@ class FakeEngine:
 
     host: str
     images: set[str] = field(default_factory=lambda: {"redis:7", "haproxy:2.6"})
+    image_ports: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"redis:7": ("6379/tcp",)})
     containers: dict[str, LiveContainer] = field(default_factory=dict)
     specs: dict[str, ContainerSpec] = field(default_factory=dict)
     networks: dict[str, LiveNetwork] = field(default_factory=dict)
@@ -86,6 +87,9 @@ class FakeExecutor(Executor):
 
     def image_id(self, image: str) -> str | None:
         return f"sha256:{image}" if image in self.engine.images else None
+
+    def image_ports(self, image: str) -> tuple[str, ...] | None:
+        return self.engine.image_ports.get(image, ()) if image in self.engine.images else None
 
     def pull(self, image: str) -> None:
         self._record(f"pull {image}")

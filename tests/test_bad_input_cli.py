@@ -26,7 +26,6 @@ from xcompose.cli import cli
 BAD_INPUTS = Path(__file__).parent / "bad_inputs"
 CASES = sorted(BAD_INPUTS.glob("*.expect")) + sorted((BAD_INPUTS / "plan").glob("*.expect"))
 CORPUS_VARIABLES = ("PGPASS",)  # variables the interpolation cases expect to be unset
-STATE = ".state-must-stay-unused"  # xcompose's state folder while a case runs
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def run_in_process(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch) 
     for name in list(os.environ):
         if name.startswith("XCOMPOSE_") or name in CORPUS_VARIABLES:
             monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_STATE_HOME", str(cwd / STATE))
+
     result = CliRunner().invoke(cli, args, prog_name="xcompose", catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         trace = "".join(traceback.format_exception(result.exception))
@@ -103,9 +102,10 @@ def test_every_command_refuses_each_bad_file_with_its_located_message(
 ) -> None:
     # Nowhere to connect to: a command that got past the file would fail differently.
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     run = run_in_process([*_file_args(_inputs_of(expect)), *command], expect.parent, monkeypatch)
     assert_refused(run, expect.read_text(encoding="utf-8").strip())
-    assert not (expect.parent / STATE).exists(), "a refused file must leave no lock, key or CA behind"
+    assert not (tmp_path / "state").exists(), "a refused file must leave no lock, key or CA behind"
 
 
 # One case of each family as a separate `python -m xcompose` process, a few at a time.

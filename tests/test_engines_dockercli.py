@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from xcompose.engines.dockercli import (
+    connect_argvs,
     create_argv,
+    create_network_argv,
     env_file,
     go_duration,
     publish_arg,
@@ -15,8 +17,10 @@ from xcompose.errors import DockerError
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT
 from xcompose.plan.specs import (
     ContainerSpec,
+    Endpoint,
     HealthSpec,
     Mount,
+    NetworkSpec,
     PortBinding,
 )
 
@@ -25,8 +29,7 @@ SECRET = "s3cr3t value; $(rm -rf /) 'quoted'"
 RICH = ContainerSpec(
     name="shop-db",
     image="redis:7",
-    network="shop_default",
-    aliases=("db", "database"),
+    networks=(Endpoint("shop_default", ("db", "database")),),
     command=("redis-server", "--appendonly", "yes"),
     entrypoint=("docker-entrypoint.sh", "--verbose"),
     environment=(("REDIS_PASSWORD", SECRET), ("MODE", "primary")),
@@ -93,7 +96,7 @@ def test_create_argv_for_a_rich_spec() -> None:
 
 
 def test_minimal_spec_has_no_optional_flags() -> None:
-    spec = ContainerSpec(name="a", image="alpine/socat:latest", network="n")
+    spec = ContainerSpec(name="a", image="alpine/socat:latest", networks=(Endpoint("n"),))
     argv = create_argv(spec)
     assert argv[-1] == "alpine/socat:latest"
     assert "--env-file" not in argv and "--entrypoint" not in argv
@@ -102,14 +105,14 @@ def test_minimal_spec_has_no_optional_flags() -> None:
 
 def test_entrypoint_reset_and_healthcheck_forms() -> None:
     spec = ContainerSpec(
-        name="a", image="i", network="n", entrypoint=(), command=(),
+        name="a", image="i", networks=(Endpoint("n"),), entrypoint=(), command=(),
         healthcheck=HealthSpec(("CMD-SHELL", "nc -z localhost 80 || exit 1")),
     )
     argv = create_argv(spec)
     assert argv[argv.index("--entrypoint") + 1] == ""
     assert argv[argv.index("--health-cmd") + 1] == "nc -z localhost 80 || exit 1"
     assert "--health-start-period" not in argv
-    off = ContainerSpec(name="a", image="i", network="n", healthcheck=HealthSpec(("NONE",)))
+    off = ContainerSpec(name="a", image="i", networks=(Endpoint("n"),), healthcheck=HealthSpec(("NONE",)))
     assert "--no-healthcheck" in create_argv(off) and "--health-cmd" not in create_argv(off)
 
 
@@ -140,9 +143,26 @@ def test_environment_goes_to_stdin_as_env_file() -> None:
 
 
 def test_env_value_with_line_break_is_refused_without_showing_it() -> None:
-    spec = ContainerSpec(name="a", image="i", network="n", environment=(("KEY", "line1\nhidden"),))
+    spec = ContainerSpec(name="a", image="i", networks=(Endpoint("n"),), environment=(("KEY", "line1\nhidden"),))
     with pytest.raises(DockerError) as info:
         env_file(spec)
     assert "KEY" in str(info.value) and "hidden" not in str(info.value)
 
 
+
+
+def test_a_network_with_its_own_address_plan_and_a_second_network_to_join() -> None:
+    spec = NetworkSpec("shop_back", internal=True, ipam_pools=((("gateway", "172.30.0.1"), ("subnet", "172.30.0.0/24"),
+                                                              ("dbhost", "172.30.0.5")),))
+    assert create_network_argv(spec) == ["network", "create", "--internal", "--gateway", "172.30.0.1", "--subnet",
+                                         "172.30.0.0/24", "--aux-address", "dbhost=172.30.0.5", "shop_back"]
+    two = ContainerSpec(name="a", image="i", networks=(Endpoint("front", ("a",)),
+                                                       Endpoint("back", ("a", "api"), ("db:store",), "172.30.0.9")))
+    assert create_argv(two)[6:12] == ["--label", create_argv(two)[7], "--network", "front", "--network-alias", "a"]
+    assert connect_argvs(two, "c1") == [["network", "connect", "--alias", "a", "--alias", "api", "--link", "db:store",
+                                         "--ip", "172.30.0.9", "back", "c1"]]
+
+
+def test_a_network_mode_takes_the_place_of_networks() -> None:
+    argv = create_argv(ContainerSpec(name="a", image="i", network_mode="container:shop-db"))
+    assert argv[argv.index("--network") + 1] == "container:shop-db" and "--network-alias" not in argv

@@ -98,5 +98,6 @@ def test_redis_cli_pings_through_the_link_variables() -> None:
 
 def test_wordpress_reaches_mysql_by_its_alias() -> None:
     plan = plan_for("wordpress-mysql.yaml")
-    assert "mysql" in spec_of(plan, "ambassador-client:mysql@vm1").aliases
+    assert [e.aliases for e in spec_of(plan, "ambassador-client:mysql@vm1").networks] == [("mysql",)]
+    assert spec_of(plan, "service:wordpress").networks[0].links == ("mysql:mysql",)
     assert plan.step(S("volume:mysql-data@vm2")).host == "vm2"

@@ -117,8 +117,19 @@ def test_one_client_ambassador_serves_two_consumers_on_one_host() -> None:
     plan = plan_of(services, TWO_HOSTS)
     clients = [s for s in plan.steps() if isinstance(s, ClientAmbassadorStep)]
     assert ids(c.id for c in clients) == ["ambassador-client:db@b"]
-    assert clients[0].container.aliases == ("db", "database", "pg")
+    assert [e.aliases for e in clients[0].container.networks] == [("db",)]
     assert ids(plan.dependents(S("ambassador-client:db@b"))) == ["service:job", "service:web"]
+
+
+def test_a_link_alias_is_the_consumers_own() -> None:
+    services = {
+        "db": {"image": "p", "host": "a", "expose": [5432]},
+        "web": {"image": "x", "host": "b", "links": ["db:database"]},
+        "job": {"image": "x", "host": "b", "links": ["db:pg"]},
+    }
+    plan = plan_of(services, TWO_HOSTS)
+    assert [e.links for e in container(plan, "service:web").networks] == [("db:database",)]
+    assert [e.links for e in container(plan, "service:job").networks] == [("db:pg",)]
 
 
 def test_depends_on_orders_without_ambassador() -> None:
@@ -205,10 +216,14 @@ def test_client_ambassador_relays_to_the_published_port() -> None:
     assert spec.expose == ((6379, "tcp"),)
 
 
-def test_alias_sits_on_the_target_when_same_host() -> None:
-    plan = plan_of({"db": {"image": "p", "expose": [5432]}, "app": {"image": "x", "links": ["db:db1"]}})
-    spec = container(plan, "service:db")
-    assert spec.aliases == ("db", "db1")
+def test_a_link_reaches_its_target_by_service_name_wherever_it_runs() -> None:
+    def app_spec(db_host: str) -> ContainerSpec:
+        services = {"db": {"image": "p", "host": db_host, "expose": [5432]},
+                    "app": {"image": "x", "host": "b", "links": ["db:db1"]}}
+        return container(plan_of(services, TWO_HOSTS), "service:app")
+
+    assert app_spec("a") == app_spec("b")
+    assert app_spec("a").networks[0].links == ("db:db1",)
 
 
 def test_consumer_spec_is_the_same_whether_target_is_local_or_remote() -> None:
@@ -252,7 +267,7 @@ def test_service_spec_carries_the_compose_keys() -> None:
     assert spec.healthcheck.test == ("CMD-SHELL", "curl -f localhost")
     assert (spec.healthcheck.interval_s, spec.healthcheck.retries) == (5.0, 2)
     assert (spec.restart, spec.user, spec.cap_add) == ("always", "nginx", ("NET_ADMIN",))
-    assert spec.network == "shop_default"
+    assert [e.network for e in spec.networks] == ["shop_default"]
 
 
 def test_consumer_environment_wins_over_link_variables() -> None:
@@ -299,12 +314,12 @@ def test_cross_host_link_to_a_target_without_expose_says_what_to_add() -> None:
     del services["redis"]["expose"]
     [error] = errors_of(services, TWO_HOSTS)
     assert error.startswith("/srv/t.yaml: services.cli.links[0]: 'redis' runs on host a")
-    assert "services.redis.expose" in error and "add `expose: [PORT]` to redis" in error
+    assert "redis declares none" in error and "add `expose: [PORT]` to redis" in error
 
 
 def test_cross_host_link_needs_the_target_hosts_address() -> None:
     [error] = errors_of(redis_pair(), {"a": {}, "b": {"address": "10.0.0.2"}})
-    assert error.startswith("/srv/t.yaml: hosts.a.address: needed because 'cli' on host b links to 'redis'")
+    assert error.startswith("/srv/t.yaml: hosts.a.address: needed because 'redis' on host a is reached from host b")
 
 
 def test_missing_address_is_reported_once_per_host() -> None:
@@ -314,16 +329,30 @@ def test_missing_address_is_reported_once_per_host() -> None:
     assert len(errors) == 1 and "hosts.a.address" in errors[0]
 
 
-def test_two_server_ambassadors_on_one_host_port_name_both_and_the_override() -> None:
+def test_two_targets_of_one_port_on_one_host_get_their_own_host_ports() -> None:
     services = {
         "r1": {"image": "redis", "host": "a", "expose": [6379]},
         "r2": {"image": "redis", "host": "a", "expose": [6379]},
         "cli": {"image": "redis", "host": "b", "links": ["r1", "r2"]},
     }
-    [error] = errors_of(services, TWO_HOSTS)
-    assert "services.r2.expose[0]: host a: port 6379/tcp" in error
-    assert "server ambassador of 'r1'" in error and "server ambassador of 'r2'" in error
-    assert "services.r2.ambassador.publish" in error
+    plan = plan_of(services, TWO_HOSTS)
+    r1, r2 = (container(plan, f"ambassador-server:{t}").ports[0].host_port for t in ("r1", "r2"))
+    assert r1 == 6379 and r2 is not None and 20000 <= r2 < 60000
+    assert relay(plan, "ambassador-client:r2@b").ports[0].to_port == r2
+    # The same on every run: the number comes from the target's name and port.
+    assert container(plan_of(services, TWO_HOSTS), "ambassador-server:r2").ports[0].host_port == r2
+
+
+def test_a_chosen_host_port_that_is_taken_is_an_error() -> None:
+    services = {
+        "r1": {"image": "redis", "host": "a", "expose": [6379]},
+        "r2": {"image": "redis", "host": "a", "expose": [6379], "ambassador": {"publish": {6379: 80}}},
+        "web": {"image": "x", "host": "a", "ports": ["80:8080"]},
+        "cli": {"image": "redis", "host": "b", "links": ["r1", "r2"]},
+    }
+    assert errors_of(services, TWO_HOSTS) == [
+        "/srv/t.yaml: services.r2.ambassador.publish.6379: host a: port 80/tcp is already published by "
+        "services.web.ports[0]"]
 
 
 def test_publish_override_resolves_the_host_port_clash() -> None:
@@ -337,12 +366,12 @@ def test_publish_override_resolves_the_host_port_clash() -> None:
     assert spec.ports[0].host_port == 6380
 
 
-def test_service_port_and_ambassador_on_one_host_port_is_an_error() -> None:
+def test_a_service_port_keeps_its_number_and_the_ambassador_takes_another() -> None:
     services = redis_pair()
     services["web"] = {"image": "x", "host": "a", "ports": ["6379:80"]}
-    [error] = errors_of(services, TWO_HOSTS)
-    assert "services.redis.expose[0]: host a: port 6379/tcp" in error
-    assert "services.web.ports[0]" in error and "services.redis.ambassador.publish" in error
+    plan = plan_of(services, TWO_HOSTS)
+    assert container(plan, "service:web").ports[0].host_port == 6379
+    assert container(plan, "ambassador-server:redis").ports[0].host_port != 6379
 
 
 def test_service_ports_published_twice_on_one_host_is_an_error() -> None:
@@ -365,21 +394,22 @@ def test_alias_used_twice_by_one_consumer_is_an_error() -> None:
     assert errors == ["/srv/t.yaml: services.app.links[1]: alias 'store' is already used by links[0]"]
 
 
-def test_alias_naming_two_targets_on_one_host_is_an_error() -> None:
+def test_two_consumers_on_one_host_may_give_one_alias_to_two_targets() -> None:
     services = {
         "db": {"image": "p", "host": "a", "expose": [1]},
         "other": {"image": "p", "host": "b", "expose": [1]},
         "web": {"image": "x", "host": "b", "links": ["db:store"]},
         "job": {"image": "x", "host": "b", "links": ["other:store"]},
     }
-    [error] = errors_of(services, TWO_HOSTS)
-    assert error.startswith("/srv/t.yaml: services.job.links[0]: 'store' on host b would name both 'other' and 'db'")
+    plan = plan_of(services, TWO_HOSTS)
+    assert container(plan, "service:web").networks[0].links == ("db:store",)
+    assert container(plan, "service:job").networks[0].links == ("other:store",)
 
 
-def test_alias_shadowing_a_local_service_is_an_error() -> None:
-    errors = errors_of({"db": {"image": "p", "expose": [1]}, "cache": {"image": "r", "expose": [2]},
-                        "app": {"image": "x", "links": ["cache:db"]}})
-    assert len(errors) == 1 and "'db' on host local would name both 'cache' and 'db'" in errors[0]
+def test_a_network_alias_naming_another_service_on_the_host_is_an_error() -> None:
+    errors = errors_of({"db": {"image": "p"}, "cache": {"image": "r", "networks": {"default": {"aliases": ["db"]}}}})
+    assert errors == ["/srv/t.yaml: services.cache.networks.default: 'db' on network shop_default of host "
+                      "local would name both 'cache' and 'db' (service 'db' runs there); use another alias"]
 
 
 def test_all_errors_are_collected() -> None:

@@ -88,7 +88,7 @@ def test_json_with_actions_adds_reason_only_for_recreate_and_remove(plan: Plan) 
 def test_table_groups_by_wave_and_says_what_ambassadors_relay(plan: Plan) -> None:
     text = render_plan(plan, "table", width=160)
     assert "10.0.0.1:5432 -> db:5432" in text
-    assert "db/database:5432 -> 10.0.0.1:5432" in text
+    assert "db:5432 -> 10.0.0.1:5432" in text
     assert text.index("service:db") < text.index("ambassador-server:db") < text.index("service:app")
 
 

@@ -65,6 +65,14 @@ class Deployment:
         self.host_names: list[str] = []
         self._clients: dict[str, docker.DockerClient] = {}
 
+    def use_compose(self, compose: str, placement: str) -> Deployment:
+        """A compose file as `docker compose` reads it, and beside it the placement file
+        that names the hosts and pins the services: as a user splits an app over hosts."""
+        (self.folder / "compose.yaml").write_text(compose)
+        self.use(placement)
+        self.files.insert(0, self.folder / "compose.yaml")
+        return self
+
     def use(self, topology: str | Path, host_names: list[str] | None = None) -> Deployment:
         """Deploy this topology (text or an example file) with a lab override beside it."""
         if isinstance(topology, Path):

@@ -21,7 +21,16 @@ from xcompose.engines.base import Executor
 from xcompose.errors import DockerError, HostError
 from xcompose.lab import Lab, LabHost
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
-from xcompose.plan.specs import ContainerSpec, HealthSpec, HostTarget, Mount, NetworkSpec, PortBinding, VolumeSpec
+from xcompose.plan.specs import (
+    ContainerSpec,
+    Endpoint,
+    HealthSpec,
+    HostTarget,
+    Mount,
+    NetworkSpec,
+    PortBinding,
+    VolumeSpec,
+)
 
 FLAVOURS = ["api-unix", "api-ssh", "ssh-cli"]
 SECRET = "pa55 w0rd;$(id)"
@@ -71,8 +80,7 @@ def _redis(project: str, host: LabHost, name: str = "cache") -> ContainerSpec:
     return ContainerSpec(
         name=f"{project}-{name}",
         image="redis:7",
-        network=f"{project}_default",
-        aliases=(name, "kv"),
+        networks=(Endpoint(f"{project}_default", (name, "kv")),),
         environment=(("REDIS_SECRET", SECRET), ("MODE", "primary")),
         labels=_labels(project, name),
         expose=((6380, "tcp"),),
@@ -186,7 +194,7 @@ def test_container_lifecycle(executor: Executor, project: str, lab_hosts: list[L
 
     # A second container on the same network reaches the first by its alias.
     client = ContainerSpec(
-        name=f"{project}-client", image="xcompose/tools:latest", network=spec.network,
+        name=f"{project}-client", image="xcompose/tools:latest", networks=spec.networks,
         labels=_labels(project, "client"),
     )
     other = executor.create(client)
@@ -217,7 +225,7 @@ def test_container_lifecycle(executor: Executor, project: str, lab_hosts: list[L
 def test_follow_logs_streams_until_closed(executor: Executor, project: str) -> None:
     executor.ensure_network(NetworkSpec(f"{project}_default", labels=((LABEL_PROJECT, project),)))
     spec = ContainerSpec(
-        name=f"{project}-ticker", image="xcompose/tools:latest", network=f"{project}_default",
+        name=f"{project}-ticker", image="xcompose/tools:latest", networks=(Endpoint(f"{project}_default"),),
         command=("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"),
         labels=_labels(project, "ticker"),
     )
@@ -231,7 +239,7 @@ def test_follow_logs_streams_until_closed(executor: Executor, project: str) -> N
 
 def test_exec_timeout_gives_124(executor: Executor, project: str) -> None:
     executor.ensure_network(NetworkSpec(f"{project}_default", labels=((LABEL_PROJECT, project),)))
-    spec = ContainerSpec(name=f"{project}-sleeper", image="xcompose/tools:latest", network=f"{project}_default", labels=_labels(project, "sleeper"))
+    spec = ContainerSpec(name=f"{project}-sleeper", image="xcompose/tools:latest", networks=(Endpoint(f"{project}_default"),), labels=_labels(project, "sleeper"))
     cid = executor.create(spec)
     executor.start(cid)
     started = time.monotonic()
@@ -241,7 +249,7 @@ def test_exec_timeout_gives_124(executor: Executor, project: str) -> None:
 
 def test_one_executor_serves_many_threads_at_once(executor: Executor, project: str) -> None:
     executor.ensure_network(NetworkSpec(f"{project}_default", labels=((LABEL_PROJECT, project),)))
-    spec = ContainerSpec(name=f"{project}-busy", image="xcompose/tools:latest", network=f"{project}_default", labels=_labels(project, "busy"))
+    spec = ContainerSpec(name=f"{project}-busy", image="xcompose/tools:latest", networks=(Endpoint(f"{project}_default"),), labels=_labels(project, "busy"))
     cid = executor.create(spec)
     executor.start(cid)
 
@@ -274,7 +282,7 @@ def test_images(executor: Executor) -> None:
 
 
 def test_failures_carry_dockers_message(executor: Executor, project: str) -> None:
-    spec = ContainerSpec(name=f"{project}-x", image="redis:7", network=f"{project}_missing", labels=_labels(project, "x"))
+    spec = ContainerSpec(name=f"{project}-x", image="redis:7", networks=(Endpoint(f"{project}_missing"),), labels=_labels(project, "x"))
     cid = executor.create(spec)  # the engine checks networks when it starts a container
     with pytest.raises(DockerError, match=r"(?i)network.*not found|no such network"):
         executor.start(cid)
@@ -317,8 +325,7 @@ def test_the_same_spec_gives_the_same_container_with_every_executor(lab: Lab, la
     base = ContainerSpec(
         name="",
         image="redis:7",
-        network=network,
-        aliases=("db", "database"),
+        networks=(Endpoint(network, ("db", "database")),),
         entrypoint=("/usr/local/bin/xlab-redis", "redis-server"),
         command=("--port", "6379", "--bind", "0.0.0.0"),
         environment=(("A", "1"), ("SECRET", SECRET), ("SPACED", "  leading and trailing  ")),

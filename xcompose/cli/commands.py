@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to
     from xcompose.engines.fleet import Fleet
     from xcompose.keystore import KeyStore
     from xcompose.pki import Credentials
+    from xcompose.plan.build import ImagePorts
     from xcompose.plan.render import Format
     from xcompose.plan.steps import Plan
 
@@ -35,13 +36,28 @@ def load(options: Options) -> Project:
     return project
 
 
-def make_plan(project: Project, credentials: Credentials | None = None) -> Plan:
+def make_plan(
+    project: Project, credentials: Credentials | None = None, image_ports: ImagePorts | None = None
+) -> Plan:
     """The plan; without credentials, ambassadors are planned without certificates (what
     `config`, `plan --offline`, `ps`, `logs` and `down` need of it)."""
     from xcompose.pki import Credentials
     from xcompose.plan.build import build_plan
 
-    return build_plan(project, credentials or Credentials.none(project.name))
+    return build_plan(project, credentials or Credentials.none(project.name), image_ports)
+
+
+def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first: Plan, *, pull: bool) -> Plan:
+    """The plan once the hosts have said what the images of services that declare no port
+    expose; `pull`: an image not on its host yet is pulled to find out (`up`), or its ports
+    stay unknown and the plan says so (`plan`)."""
+    if not first.needs_image_ports:
+        return first
+    images: dict[str, dict[str, bool]] = {}
+    for service, image in first.needs_image_ports.items():
+        policy = project.topology.services[service].pull_policy
+        images.setdefault(project.host_of(service), {})[image] = pull and policy != "never"
+    return make_plan(project, credentials, fleet.image_ports(images))
 
 
 def keystore(project: Project) -> KeyStore:
@@ -88,8 +104,10 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
         return
     # The certificates are part of the ambassadors' config hash, as in `up`; reading them
     # writes nothing, and a project without a CA is shown as getting a new one.
-    the_plan = make_plan(project, keystore(project).read())
+    credentials = keystore(project).read()
+    the_plan = make_plan(project, credentials)
     with reached(the_plan) as fleet:
+        the_plan = plan_against(fleet, project, credentials, the_plan, pull=False)
         live, failures = fleet.read_live(the_plan.project)
     if failures:
         raise failures[0]
@@ -124,9 +142,10 @@ def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeo
     reporter = make_reporter(fmt, quiet, err)
     try:
         with project_lock(the_plan.project, lock_wait, _say_waiting), reached(the_plan) as fleet:
+            the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)
             if the_plan.new_ca:  # the first `up` of a project with TLS ambassadors
                 credentials = store.ensure_ca()
-                the_plan = make_plan(project, credentials)
+                the_plan = plan_against(fleet, project, credentials, make_plan(project, credentials), pull=True)
             store.save(credentials.new_identities().values())
             result = run_up(the_plan, fleet, reporter, services=services, timeout=timeout)
     finally:

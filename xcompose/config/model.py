@@ -152,6 +152,14 @@ MountEntry = Annotated[
 ]
 
 
+class ServiceNetwork(Strict):
+    """A service's settings on one of its networks (`networks: {NAME: {...}}`)."""
+
+    aliases: list[str] = Field(default_factory=list)
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+
+
 class Service(Strict):
     image: str = Field(description="Image to run, e.g. postgres:16.")
     host: str | None = Field(default=None, description="The host this service runs on.")
@@ -175,6 +183,34 @@ class Service(Strict):
     privileged: bool = False
     pull_policy: Literal["missing", "always", "never"] = "missing"
     ambassador: ServiceAmbassador = Field(default_factory=ServiceAmbassador)
+    networks: dict[str, ServiceNetwork | None] | None = Field(
+        default=None, description="The project networks the service joins (default: the `default` network)."
+    )
+    network_mode: str | None = Field(default=None, description="host, none, or service:NAME (on the same host).")
+
+    @field_validator("networks", mode="before", json_schema_input_type=list[str] | dict[str, ServiceNetwork | None])
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {str(name): None for name in value}
+        return value
+
+    @field_validator("network_mode")
+    @classmethod
+    def _network_mode(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("host", "none", "bridge") and not value.startswith("service:"):
+            raise ValueError(f"'{value}': use host, none, bridge or service:NAME "
+                             "(container:NAME names no service of the file, so xcompose cannot place it)")
+        return value
+
+    def network_settings(self) -> dict[str, ServiceNetwork]:
+        """The networks the service joins and its settings on each: `default` when it names
+        none, nothing with a `network_mode`."""
+        if self.network_mode is not None:
+            return {}
+        if self.networks is None:
+            return {"default": ServiceNetwork()}
+        return {name: settings or ServiceNetwork() for name, settings in self.networks.items()}
 
     @field_validator(
         "environment", mode="before", json_schema_input_type=dict[str, str | float | bool | None] | list[str]
@@ -238,14 +274,37 @@ class VolumeDecl(Strict):
     name: str | None = None
 
 
+class IpamPool(Strict):
+    subnet: str | None = None
+    ip_range: str | None = None
+    gateway: str | None = None
+    aux_addresses: dict[str, str] = Field(default_factory=dict)
+
+
+class Ipam(Strict):
+    driver: str | None = None
+    config: list[IpamPool] = Field(default_factory=list)
+    options: dict[str, str] = Field(default_factory=dict)
+
+
 class NetworkDecl(Strict):
-    """Top-level `networks:` entry; xcompose makes one project network per host."""
+    """Top-level `networks:` entry: the network is made on every host where a service
+    (or a relay) joins it, each host's its own."""
 
     driver: str | None = None
     driver_opts: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     external: bool = False
     name: str | None = None
+    ipam: Ipam | None = None
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv6: bool = False
+
+    @field_validator("labels", mode="before", json_schema_input_type=dict[str, str] | list[str])
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        return key_values(value, "labels", allow_none=False)
 
 
 class Topology(Strict):
@@ -256,6 +315,9 @@ class Topology(Strict):
     volumes: dict[str, VolumeDecl | None] = Field(default_factory=dict)
     networks: dict[str, NetworkDecl | None] = Field(default_factory=dict)
     version: str | None = Field(default=None, description="Ignored, as in Compose v2.")
+
+    def network(self, name: str) -> NetworkDecl:
+        return self.networks.get(name) or NetworkDecl()
 
     def volume(self, name: str) -> VolumeDecl:
         return self.volumes.get(name) or VolumeDecl()

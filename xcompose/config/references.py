@@ -32,7 +32,7 @@ def check_references(
 ) -> tuple[dict[str, dict[str, str]], list[ConfigError]]:
     """Names that must refer to something declared; returns env_file values per service."""
     errors: list[ConfigError] = []
-    hosts, services, volumes = (_table(data, key) for key in ("hosts", "services", "volumes"))
+    hosts, services, volumes, networks = (_table(data, key) for key in ("hosts", "services", "volumes", "networks"))
     env_files: dict[str, dict[str, str]] = {}
 
     def error(path: KeyPath, message: str) -> None:
@@ -79,6 +79,7 @@ def check_references(
                     f"named volume '{mount.source}' is not declared under top-level volumes:"
                     f"{suggest(mount.source, list(volumes))}",
                 )
+        _check_networks(error, base, service, networks, services)
         env_file = service.get("env_file")
         listed = [env_file] if isinstance(env_file, str) else _list(env_file)
         values: dict[str, str] = {}
@@ -106,6 +107,24 @@ def _refer(
         error(path, f"a service cannot {verb} itself")
     elif target not in services:
         error(path, f"unknown service '{target}'{suggest(target, list(services))}")
+
+
+def _check_networks(error: Callable[[KeyPath, str], None], base: KeyPath, service: dict[str, Any],
+                    networks: Mapping[str, Any], services: Mapping[str, Any]) -> None:
+    """A service joins declared networks (or `default`), or shares another's network."""
+    joined = service.get("networks")
+    names = list(joined) if isinstance(joined, (list, dict)) else []
+    for index, network in enumerate(names):
+        where = (*base, "networks", index if isinstance(joined, list) else network)
+        if isinstance(network, str) and network != "default" and network not in networks:
+            error(where, f"network '{network}' is not declared under top-level networks:"
+                         f"{suggest(network, list(networks))}")
+    mode = service.get("network_mode")
+    if isinstance(mode, str) and mode.startswith("service:"):
+        _refer(error, (*base, "network_mode"), str(base[1]), mode.removeprefix("service:"), services,
+               "share the network of")
+    if mode is not None and joined is not None:
+        error((*base, "network_mode"), "a service with network_mode joins no networks: remove `networks:` or it")
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:

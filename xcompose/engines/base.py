@@ -73,6 +73,11 @@ class Executor(ABC):
         """The local image id, or None when the image is not on the host."""
 
     @abstractmethod
+    def image_ports(self, image: str) -> tuple[str, ...] | None:
+        """The ports the image's config exposes (`5432/tcp`), or None when the image is
+        not on the host."""
+
+    @abstractmethod
     def pull(self, image: str) -> None: ...
 
     @abstractmethod

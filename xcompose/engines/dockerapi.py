@@ -37,7 +37,7 @@ from xcompose.engines.base import (
 )
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
-from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import ContainerSpec, Endpoint, HostTarget, NetworkSpec, VolumeSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NS = 1_000_000_000
@@ -53,6 +53,28 @@ def _tls(target: HostTarget) -> TLSConfig | bool:
         ca_cert=target.tls_ca_cert,
         verify=target.tls_verify,
     )
+
+
+def _ipam(spec: NetworkSpec) -> docker.types.IPAMConfig | None:
+    if spec.ipam_driver is None and not spec.ipam_pools:
+        return None
+    pools = []
+    for pool in spec.ipam_pools:
+        fields = dict(pool)
+        aux = {k: v for k, v in fields.items() if k not in ("subnet", "ip_range", "gateway")}
+        pools.append(docker.types.IPAMPool(subnet=fields.get("subnet"), iprange=fields.get("ip_range"),
+                                           gateway=fields.get("gateway"), aux_addresses=aux or None))
+    return docker.types.IPAMConfig(driver=spec.ipam_driver or "default", pool_configs=pools)
+
+
+def _endpoint(endpoint: Endpoint) -> dict[str, Any]:
+    """docker-py's arguments for a container's place on one network."""
+    return {
+        "aliases": list(endpoint.aliases) or None,
+        "links": [tuple(link.split(":", 1)) for link in endpoint.links] or None,
+        "ipv4_address": endpoint.ipv4_address,
+        "ipv6_address": endpoint.ipv6_address,
+    }
 
 
 def _cap(name: str) -> str:
@@ -241,6 +263,14 @@ class ApiExecutor(Executor):
             except docker.errors.NotFound:
                 return None
 
+    def image_ports(self, image: str) -> tuple[str, ...] | None:
+        with self._call():
+            try:
+                found: dict[str, Any] = self.api.inspect_image(image)  # type: ignore[no-untyped-call]  # untyped in types-docker
+            except docker.errors.NotFound:
+                return None
+        return tuple(sorted((found.get("Config") or {}).get("ExposedPorts") or {}))
+
     # --- networks and volumes ------------------------------------------------------------
 
     def _network_exists(self, name: str) -> bool:
@@ -263,6 +293,10 @@ class ApiExecutor(Executor):
                     driver=spec.driver,
                     options=dict(spec.driver_opts) or None,
                     labels=dict(spec.labels) or None,
+                    internal=spec.internal,
+                    attachable=spec.attachable or None,
+                    enable_ipv6=spec.enable_ipv6,
+                    ipam=_ipam(spec),
                 )
         except DockerError:
             if not self._network_exists(spec.name):  # else: created meanwhile by another run
@@ -332,9 +366,10 @@ class ApiExecutor(Executor):
             docker.types.Mount(m.target, m.source if m.type != "tmpfs" else None, type=m.type, read_only=m.read_only)
             for m in spec.mounts
         ]
+        first, *others = spec.networks or (None,)
         with self._call():
             host_config = api.create_host_config(
-                network_mode=spec.network,
+                network_mode=spec.network_mode or (first.network if first else None),
                 port_bindings=bindings or None,
                 mounts=mounts or None,
                 restart_policy=restart,
@@ -342,10 +377,11 @@ class ApiExecutor(Executor):
                 cap_drop=[_cap(c) for c in spec.cap_drop] or None,
                 privileged=spec.privileged,
             )
+            # Engines before API 1.44 take one network at create: the others join before start.
             networking = api.create_networking_config(
                 # types-docker wants one EndpointConfig; the API takes network name -> endpoint
-                {spec.network: api.create_endpoint_config(aliases=list(spec.aliases) or None)}  # type: ignore[arg-type]
-            )
+                {first.network: api.create_endpoint_config(**_endpoint(first))}  # type: ignore[arg-type]
+            ) if first else None
             created = api.create_container(
                 spec.image,
                 command=list(spec.command) if spec.command is not None else None,
@@ -362,6 +398,8 @@ class ApiExecutor(Executor):
                 networking_config=networking,
                 detach=True,
             )
+            for endpoint in [e for e in others if e is not None]:
+                api.connect_container_to_network(created["Id"], endpoint.network, **_endpoint(endpoint))
         return str(created["Id"])
 
     def start(self, container_id: str) -> None:

@@ -9,7 +9,7 @@ import io
 import shlex
 
 from xcompose.errors import DockerError
-from xcompose.plan.specs import ContainerSpec
+from xcompose.plan.specs import ContainerSpec, Endpoint, NetworkSpec, VolumeSpec
 
 
 def go_duration(seconds: float) -> str:
@@ -60,9 +60,11 @@ def create_argv(spec: ContainerSpec) -> list[str]:
     argv = ["container", "create", "--pull", "never", "--name", spec.name]
     for key, value in spec.labels_with_hash().items():
         argv += ["--label", f"{key}={value}"]
-    argv += ["--network", spec.network]
-    for alias in spec.aliases:
-        argv += ["--network-alias", alias]
+    if spec.network_mode is not None:
+        argv += ["--network", spec.network_mode]
+    elif spec.networks:
+        # One network at create (engines before API 1.44 take no more); connect_argvs joins the others.
+        argv += ["--network", spec.networks[0].network, *_endpoint_args(spec.networks[0], "--network-alias")]
     if spec.environment:
         argv += ["--env-file", "/dev/stdin"]
     for port, proto in spec.expose:
@@ -127,3 +129,46 @@ def _health_args(spec: ContainerSpec) -> list[str]:
 
 
 SUDO_DOCKER = 'sudo -n docker ${DOCKER_HOST:+--host="$DOCKER_HOST"}'
+
+
+def _endpoint_args(endpoint: Endpoint, alias_flag: str) -> list[str]:
+    args: list[str] = []
+    for alias in endpoint.aliases:
+        args += [alias_flag, alias]
+    for link in endpoint.links:
+        args += ["--link", link]
+    if endpoint.ipv4_address:
+        args += ["--ip", endpoint.ipv4_address]
+    if endpoint.ipv6_address:
+        args += ["--ip6", endpoint.ipv6_address]
+    return args
+
+
+def connect_argvs(spec: ContainerSpec, container: str) -> list[list[str]]:
+    """`docker network connect …` for each network of the spec after the first."""
+    return [["network", "connect", *_endpoint_args(e, "--alias"), e.network, container] for e in spec.networks[1:]]
+
+
+def _options(spec: NetworkSpec | VolumeSpec) -> list[str]:
+    argv = ["--driver", spec.driver] if spec.driver else []
+    for flag, pairs in (("--opt", spec.driver_opts), ("--label", spec.labels)):
+        for key, value in pairs:
+            argv += [flag, f"{key}={value}"]
+    return argv
+
+
+def create_network_argv(spec: NetworkSpec) -> list[str]:
+    argv = ["network", "create", *_options(spec)]
+    argv += [flag for flag, on in (("--internal", spec.internal), ("--attachable", spec.attachable),
+                                   ("--ipv6", spec.enable_ipv6)) if on]
+    if spec.ipam_driver:
+        argv += ["--ipam-driver", spec.ipam_driver]
+    flags = {"subnet": "--subnet", "ip_range": "--ip-range", "gateway": "--gateway"}
+    for pool in spec.ipam_pools:
+        for key, value in pool:
+            argv += [flags[key], value] if key in flags else ["--aux-address", f"{key}={value}"]
+    return [*argv, spec.name]
+
+
+def create_volume_argv(spec: VolumeSpec) -> list[str]:
+    return ["volume", "create", *_options(spec), spec.name]

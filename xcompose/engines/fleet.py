@@ -3,10 +3,11 @@ one error for each that did not, and reading the project's live state from all o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from xcompose.config.syntax import PortSpec
 from xcompose.engines.base import Executor
 from xcompose.errors import DockerError, HostError, XcomposeError
 from xcompose.live import EngineInfo, LiveState
@@ -54,6 +55,41 @@ class Fleet:
                     continue
                 live.containers[host], live.networks[host], live.volumes[host] = found
         return live, failures
+
+    def image_ports(self, images: Mapping[str, Mapping[str, bool]]) -> dict[str, tuple[PortSpec, ...] | None]:
+        """What each image exposes, read on a host that runs it (`images`: host -> image ->
+        whether it may be pulled there first, as `up` would anyway); an image that is not
+        on its host and may not be pulled is not known (None)."""
+        found: dict[str, tuple[PortSpec, ...] | None] = {}
+
+        def read(host: str, image: str, pull: bool) -> tuple[str, tuple[PortSpec, ...] | None]:
+            executor = self.executors[host]
+            exposed = executor.image_ports(image)
+            if exposed is None and pull:
+                try:
+                    executor.pull(image)
+                except DockerError as error:
+                    raise error.at(f"host {host}: pulling {image}") from error
+                exposed = executor.image_ports(image)
+            return image, None if exposed is None else _port_specs(exposed)
+
+        jobs = [(host, image, pull) for host, wanted in sorted(images.items())
+                for image, pull in sorted(wanted.items())]
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
+            for image, ports in pool.map(lambda job: read(*job), jobs):
+                if found.get(image) is None:
+                    found[image] = ports
+        return found
+
+
+def _port_specs(exposed: tuple[str, ...]) -> tuple[PortSpec, ...]:
+    """`3306/tcp` keys of an image's ExposedPorts; anything else (sctp) cannot be relayed."""
+    specs = []
+    for key in exposed:
+        number, _, protocol = key.partition("/")
+        if number.isdigit() and protocol in ("", "tcp", "udp"):
+            specs.append(PortSpec(port=int(number), protocol="udp" if protocol == "udp" else "tcp"))
+    return tuple(specs)
 
 
 def reach(targets: Iterable[HostTarget], make: Callable[[HostTarget], Executor] | None = None) -> Fleet:

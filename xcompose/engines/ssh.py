@@ -33,7 +33,14 @@ from xcompose.engines.base import (
     live_container,
     project_filter,
 )
-from xcompose.engines.dockercli import SUDO_DOCKER, create_argv, env_file
+from xcompose.engines.dockercli import (
+    SUDO_DOCKER,
+    connect_argvs,
+    create_argv,
+    create_network_argv,
+    create_volume_argv,
+    env_file,
+)
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
@@ -225,26 +232,22 @@ class SshExecutor(Executor):
         # Docker also resolves id prefixes: only the exact name counts.
         return self._unless_missing([kind, "inspect", "--format", "{{.Name}}", name]) == name
 
-    def _ensure(self, kind: str, spec: NetworkSpec | VolumeSpec) -> None:
+    def _ensure(self, kind: str, spec: NetworkSpec | VolumeSpec, argv: list[str]) -> None:
         if self._exists(kind, spec.name):
             return
         if spec.external:
             raise DockerError(f"{kind} {spec.name} is declared external but does not exist")
-        argv = [kind, "create"] + (["--driver", spec.driver] if spec.driver else [])
-        for flag, pairs in (("--opt", spec.driver_opts), ("--label", spec.labels)):
-            for key, value in pairs:
-                argv += [flag, f"{key}={value}"]
         try:
-            self.run([*argv, spec.name])
+            self.run(argv)
         except DockerError:
             if not self._exists(kind, spec.name):  # else: created meanwhile by another run
                 raise
 
     def ensure_network(self, spec: NetworkSpec) -> None:
-        self._ensure("network", spec)
+        self._ensure("network", spec, create_network_argv(spec))
 
     def ensure_volume(self, spec: VolumeSpec) -> None:
-        self._ensure("volume", spec)
+        self._ensure("volume", spec, create_volume_argv(spec))
 
     def remove_network(self, name: str) -> None:
         self._unless_missing(["network", "rm", name])
@@ -255,6 +258,10 @@ class SshExecutor(Executor):
     def image_id(self, image: str) -> str | None:
         return self._unless_missing(["image", "inspect", "--format", "{{.Id}}", image])
 
+    def image_ports(self, image: str) -> tuple[str, ...] | None:
+        found = self._unless_missing(["image", "inspect", "--format", "{{json .Config.ExposedPorts}}", image])
+        return None if found is None else tuple(sorted(json.loads(found or "null") or {}))
+
     def pull(self, image: str) -> None:
         self.run(["pull", "--quiet", image], timeout=PULL_TIMEOUT_S)
 
@@ -262,7 +269,10 @@ class SshExecutor(Executor):
 
     def create(self, spec: ContainerSpec) -> str:
         result = self.run(create_argv(spec), stdin=env_file(spec))
-        return result.text.strip().splitlines()[-1]
+        container_id = result.text.strip().splitlines()[-1]
+        for argv in connect_argvs(spec, container_id):
+            self.run(argv)
+        return container_id
 
     def start(self, container_id: str) -> None:
         self.run(["container", "start", container_id])

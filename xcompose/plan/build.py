@@ -5,8 +5,8 @@ included). What the plan says is what `up` carries out.
 Pure: no Docker, no files, no network. The Project is valid as the loader checks it (every
 name it refers to exists); what only placement and wiring reveal is checked here, and every
 such problem is collected and raised at once as ConfigErrors, located at the key to change.
-Everything is indexed up front (links by target and consumer host, port claims by host and
-port) so that planning stays linear in the size of the topology.
+Everything is indexed up front (members by network and host, links by consumer, port and
+name claims by host) so that planning stays linear in the size of the topology.
 """
 
 from __future__ import annotations
@@ -14,25 +14,21 @@ from __future__ import annotations
 import os
 import shlex
 from collections import defaultdict
+from collections.abc import Mapping
 
 from xcompose.config.location import KeyPath
-from xcompose.config.model import Service
+from xcompose.config.model import Service, ServiceNetwork
 from xcompose.config.project import IMPLICIT_HOST, Project
 from xcompose.config.syntax import PortSpec
 from xcompose.errors import ConfigError, ConfigErrors
 from xcompose.pki import Credentials, Identity
 from xcompose.plan.alloc import paused_gc
-from xcompose.plan.checks import PortClaims, check_cycles, check_names
-from xcompose.plan.naming import (
-    container_labels,
-    container_name,
-    network_name,
-    project_labels,
-    volume_name,
-)
+from xcompose.plan.checks import NameClaims, PortClaims, check_cycles
+from xcompose.plan.naming import container_labels, container_name, network_name, project_labels, volume_name
 from xcompose.plan.relay import ambassador, relay_kind
 from xcompose.plan.specs import (
     ContainerSpec,
+    Endpoint,
     HealthSpec,
     HostTarget,
     Mount,
@@ -53,29 +49,29 @@ from xcompose.plan.steps import (
 from xcompose.plan.wiring import (
     Wire,
     client_relays,
+    declared_ports,
     env_prefix,
     link_environment,
     server_ports,
     server_relays,
 )
 
+# image -> the ports its image config EXPOSEs, or None when it could not be read (the image
+# is not on its host yet). The whole mapping is None when nobody asked the hosts.
+ImagePorts = Mapping[str, tuple[PortSpec, ...] | None]
 
-def build_plan(project: Project, credentials: Credentials) -> Plan:
+
+def build_plan(project: Project, credentials: Credentials, image_ports: ImagePorts | None = None) -> Plan:
     """The plan for `project`; raises ConfigErrors listing every problem found.
-    `credentials` gives the ambassadors their certificates (`Credentials.none()` when
-    they are not known, as for `config` and `plan --offline`)."""
+    `credentials` gives the ambassadors their certificates (`Credentials.none()` when they
+    are not known, as for `config` and `plan --offline`); `image_ports` says which ports
+    the images of services that declare none offer (None: not read)."""
     with paused_gc():
-        return _Planner(project, credentials).build()
+        return _Planner(project, credentials, image_ports).build()
 
 
-def _split(value: list[str] | str | None) -> tuple[str, ...] | None:
-    """Compose splits a string command like a shell would, without running one."""
-    if value is None:
-        return None
-    return tuple(shlex.split(value)) if isinstance(value, str) else tuple(value)
-
-
-def _host_targets(project: Project) -> dict[str, HostTarget]:
+def host_targets(project: Project) -> dict[str, HostTarget]:
+    """Where and how to reach each host of the project."""
     hosts = project.topology.hosts
     if not hosts:
         return {IMPLICIT_HOST: HostTarget(IMPLICIT_HOST, None, None)}
@@ -96,10 +92,18 @@ def _host_targets(project: Project) -> dict[str, HostTarget]:
     }
 
 
+def _split(value: list[str] | str | None) -> tuple[str, ...] | None:
+    """Compose splits a string command like a shell would, without running one."""
+    if value is None:
+        return None
+    return tuple(shlex.split(value)) if isinstance(value, str) else tuple(value)
+
+
 class _Planner:
-    def __init__(self, project: Project, credentials: Credentials) -> None:
+    def __init__(self, project: Project, credentials: Credentials, image_ports: ImagePorts | None) -> None:
         self.project = project
         self.credentials = credentials
+        self.image_ports = image_ports
         self.topology = project.topology
         self.name = project.name
         self.errors: list[ConfigError] = []
@@ -107,44 +111,85 @@ class _Planner:
         # networkx call per step costs more than everything else the planner does.
         self.nodes: dict[StepId, Step] = {}
         self.edges: list[tuple[StepId, StepId]] = []
-        self.ports_of: dict[str, list[PortSpec]] = {}  # exposed ports, computed once per target
-        self.hosts = _host_targets(project)
-        decl = self.topology.networks.get("default")
-        self.network = network_name(self.name, declared=decl.name if decl else None)
+        self.hosts = host_targets(project)
         self.host_of = {service: project.host_of(service) for service in self.topology.services}
+        # service -> its networks and settings there; network -> host -> the services on it
+        self.nets: dict[str, dict[str, ServiceNetwork]] = {
+            s: service.network_settings() for s, service in self.topology.services.items()}
+        self.members: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for service, networks in self.nets.items():
+            for network in networks:
+                self.members[network][self.host_of[service]].append(service)
         self.wires: dict[str, list[Wire]] = defaultdict(list)  # by consumer
-        # target -> aliases its same-host consumers use (DNS aliases on the target itself)
-        self.local_aliases: dict[str, set[str]] = defaultdict(set)
-        # target -> consumer host -> aliases used there (carried by the client ambassador)
+        self.ports_of: dict[str, list[PortSpec]] = {}  # ports a target can be reached on
+        # target -> consumer host -> network -> link aliases used there (the client ambassador
+        # carries the target's names on each network; a link's alias is the consumer's own)
         self.remote: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        # (before, after, origin) service orderings from depends_on
-        self.depends: list[tuple[str, str, KeyPath]] = []
-        # (target, consumer host) -> the first link that made it, to explain errors
-        self.first_wire: dict[tuple[str, str], Wire] = {}
+        self.needs_image_ports: dict[str, str] = {}  # target -> image whose EXPOSE would tell
+        self.unreached: dict[str, set[str]] = defaultdict(set)  # target -> hosts it cannot be reached from
+        self.depends: list[tuple[str, str, KeyPath]] = []  # (before, after, origin) from depends_on
+        self.volume_hosts: dict[str, tuple[str, KeyPath]] = {}  # named volume -> its host, first use
         self.tls_without_ca = False
 
     def fail(self, path: KeyPath, message: str) -> None:
         self.errors.append(self.project.error(path, message))
 
     def build(self) -> Plan:
+        self._check_network_modes()
         self._resolve_links()
         self._resolve_depends_on()
+        self._reach()
         self.errors += check_cycles(self.project, self.wires, self.depends)
-        self.errors += check_names(self.project, self.host_of, self.wires)
-        claims = PortClaims(self.project)
+        names, ports = NameClaims(self.project), PortClaims(self.project)
         self._networks()
-        self._services(claims)
-        self._ambassadors(claims)
-        self.errors += claims.errors
+        self._services(names, ports)
+        self._ambassadors(names, ports)
+        self.errors += names.errors + ports.errors
         if self.errors:
             raise ConfigErrors(self.errors)
-        return Plan(self.name, self.hosts, self.nodes.values(), self.edges, new_ca=self.tls_without_ca)
+        return Plan(self.name, self.hosts, self.nodes.values(), self.edges, new_ca=self.tls_without_ca,
+                    notes=self._notes(), needs_image_ports=self.needs_image_ports)
 
-    # -- what refers to what -------------------------------------------------------------
+    def _notes(self) -> tuple[str, ...]:
+        """What the plan could not know or cannot do, said to the reader: services that
+        declare no port, reached from other hosts only through the ports of their image."""
+        unread, absent, portless = [], [], []
+        for target in sorted(self.unreached):
+            image = self.topology.services[target].image
+            if self.image_ports is None:
+                unread.append(f"'{target}'")
+            elif self.image_ports.get(image) is None:
+                absent.append(f"'{target}' ({image} is not on host {self.host_of[target]} yet)")
+            else:
+                portless.append(f"'{target}'")
+        notes = []
+        if unread:
+            notes.append(f"{', '.join(unread)} declare no port: other hosts reach them on the ports their "
+                         "images expose, read when planning against the hosts")
+        if absent:
+            notes.append(f"not reached from other hosts until their images are pulled: {', '.join(absent)}")
+        if portless:
+            notes.append(f"{', '.join(portless)} offer no port, in the file or in the image: other hosts do not "
+                         "reach them (add `expose:` if they listen)")
+        return tuple(notes)
+
+    # -- who reaches whom ------------------------------------------------------------------
+
+    def _check_network_modes(self) -> None:
+        for name, service in self.topology.services.items():
+            mode = service.network_mode or ""
+            if mode.startswith("service:"):
+                other = mode.removeprefix("service:")
+                if other not in self.host_of:
+                    self.fail(("services", name, "network_mode"), f"unknown service '{other}'")
+                elif self.host_of[other] != self.host_of[name]:
+                    self.fail(("services", name, "network_mode"),
+                              f"'{name}' shares the network of '{other}', so both must run on one host, "
+                              f"but '{name}' is on host {self.host_of[name]} and '{other}' on host "
+                              f"{self.host_of[other]}")
 
     def _resolve_links(self) -> None:
         services = self.topology.services
-        refused: set[str] = set()  # targets whose ports cannot cross hosts: said once
         for consumer, service in services.items():
             seen: dict[str, tuple[int, str]] = {}  # env prefix -> (index, alias)
             for index, link in enumerate(service.links):
@@ -156,54 +201,92 @@ class _Planner:
                     self.fail(path, f"alias '{link.alias}' is already used by links[{other_index}]{same}")
                     continue
                 seen[prefix] = (index, link.alias)
-                wire = Wire(
-                    consumer=consumer,
-                    position=index,
-                    target=link.target,
-                    alias=link.alias,
-                    consumer_host=self.host_of[consumer],
-                    target_host=self.host_of[link.target],
-                )
-                if wire.cross_host and not self._can_cross(wire, refused):
+                shared = sorted(self.nets[consumer].keys() & self.nets[link.target].keys())
+                if not shared:
+                    self.fail(path, f"'{consumer}' and '{link.target}' share no network, and a link works "
+                                    "on a network both join; add one to the `networks:` of both")
+                    continue
+                wire = Wire(consumer, index, link.target, link.alias, self.host_of[consumer],
+                            self.host_of[link.target], shared[0])
+                if wire.cross_host and not declared_ports(services[link.target]):
+                    self.fail(path, f"'{wire.target}' runs on host {wire.target_host} and '{consumer}' on host "
+                                    f"{wire.consumer_host}: a link across hosts needs a port, but "
+                                    f"{wire.target} declares none; add `expose: [PORT]` to {wire.target}")
                     continue
                 self.wires[consumer].append(wire)
-                if wire.cross_host:
-                    self.remote[wire.target][wire.consumer_host].add(wire.alias)
-                    self.first_wire.setdefault((wire.target, wire.consumer_host), wire)
-                else:
-                    self.local_aliases[wire.target].add(wire.alias)
-
-    def _can_cross(self, wire: Wire, refused: set[str]) -> bool:
-        """Whether the target's ports can be relayed between hosts; says why not once."""
-        target = self.topology.services[wire.target]
-        where = (f"'{wire.target}' runs on host {wire.target_host} and '{wire.consumer}' on "
-                 f"host {wire.consumer_host}")
-        if not target.expose:
-            self.fail(wire.path, f"{where}: a link across hosts needs a port, but "
-                                 f"services.{wire.target}.expose is empty; add `expose: [PORT]` to {wire.target}")
-            return False
-        udp = next((p for p in self._ports(wire.target) if p.protocol == "udp"), None)
-        if udp is None:
-            return True
-        if wire.target not in refused:
-            refused.add(wire.target)
-            path = ("services", wire.target, "expose", target.expose_index(udp))
-            if self._tls(target):
-                self.fail(path, f"{udp.short()} would cross hosts ({where}), but ambassadors encrypt TCP "
-                                "only; to carry UDP unencrypted, set `ambassador: {tls: false, image: "
-                                f"alpine/socat:latest}}` on {wire.target}")
-            elif relay_kind(self._relay_image(target)) == "haproxy":
-                self.fail(path, f"{udp.short()} would cross hosts ({where}), but the haproxy relay "
-                                f"carries TCP only; set `ambassador: {{image: alpine/socat:latest}}` on "
-                                f"{wire.target} (socat relays UDP)")
-            else:
-                return True
-        return False
 
     def _resolve_depends_on(self) -> None:
         for consumer, service in self.topology.services.items():
             for target in service.depends_on:
                 self.depends.append((target, consumer, ("services", consumer, "depends_on", target)))
+
+    def _reach(self) -> None:
+        """As in Compose, a service reaches every service it shares a network with, by name,
+        on the ports the target offers: those it declares (`expose`, `ports`), else those
+        its image exposes. A target on another host gets a client ambassador on each host
+        where a service of one of its networks runs, carrying the target's names on each
+        such network."""
+        for target, networks in self.nets.items():
+            target_host = self.host_of[target]
+            by_host: dict[str, set[str]] = defaultdict(set)
+            for network in networks:
+                for host in self.members[network]:
+                    if host != target_host:
+                        by_host[host].add(network)
+            if not by_host:
+                continue
+            ports = self._ports(target)
+            if not ports:
+                self.unreached[target] |= by_host.keys()
+                self.needs_image_ports[target] = self.topology.services[target].image
+                self._needed_without_ports(target, by_host)
+            elif self._can_cross(target, ports, min(by_host)):
+                for host, joined in by_host.items():
+                    self.remote[target][host] |= joined
+
+    def _can_cross(self, target: str, ports: list[PortSpec], consumer_host: str) -> bool:
+        """Whether the relays can carry the target's ports: TCP always; UDP only through
+        socat and only without TLS (the relays encrypt TCP only)."""
+        udp = next((p for p in ports if p.protocol == "udp"), None)
+        if udp is None:
+            return True
+        service = self.topology.services[target]
+        declared = udp in service.exposed_ports()
+        path = ("services", target, "expose", service.expose_index(udp)) if declared else ("services", target)
+        where = f"'{target}' runs on host {self.host_of[target]} and is reached from host {consumer_host}"
+        if self._tls(service):
+            self.fail(path, f"{udp.short()} would cross hosts ({where}), but ambassadors encrypt TCP only; "
+                            "to carry UDP unencrypted, set `ambassador: {tls: false, image: "
+                            f"alpine/socat:latest}}` on {target}")
+        elif relay_kind(self._relay_image(service)) == "haproxy":
+            self.fail(path, f"{udp.short()} would cross hosts ({where}), but the haproxy relay carries TCP "
+                            f"only; set `ambassador: {{image: alpine/socat:latest}}` on {target} (socat relays UDP)")
+        else:
+            return True
+        return False
+
+    def _needed_without_ports(self, target: str, by_host: Mapping[str, set[str]]) -> None:
+        """A consumer that waits for a target (depends_on) on another host must be able to
+        reach it: without a port that is an error, once the image has been read."""
+        if self.image_ports is None or self.image_ports.get(self.topology.services[target].image) is None:
+            return  # not known yet: the plan says so, `up` reads the image first
+        for consumer, service in self.topology.services.items():
+            if target in service.depends_on and self.host_of[consumer] in by_host:
+                self.fail(("services", consumer, "depends_on", target),
+                          f"'{consumer}' on host {self.host_of[consumer]} waits for '{target}' on host "
+                          f"{self.host_of[target]}, which offers no port to reach it by: its image exposes "
+                          f"none and it declares none; add `expose: [PORT]` to {target}")
+
+    def _ports(self, target: str) -> list[PortSpec]:
+        """What a target can be reached on: its declared ports, else its image's."""
+        ports = self.ports_of.get(target)
+        if ports is None:
+            service = self.topology.services[target]
+            ports = declared_ports(service)
+            if not ports and self.image_ports is not None:
+                ports = sorted(self.image_ports.get(service.image) or (), key=lambda p: (p.port, p.protocol))
+            self.ports_of[target] = ports
+        return ports
 
     # -- steps -------------------------------------------------------------------------
 
@@ -212,12 +295,6 @@ class _Planner:
         self.nodes[step_id] = step
         self.edges += [(before, step_id) for before in after]
 
-    def _ports(self, target: str) -> list[PortSpec]:
-        ports = self.ports_of.get(target)
-        if ports is None:
-            ports = self.ports_of[target] = self.topology.services[target].exposed_ports()
-        return ports
-
     def _tls(self, service: Service) -> bool:
         own = service.ambassador.tls
         return self.topology.ambassador.tls if own is None else own
@@ -225,23 +302,36 @@ class _Planner:
     def _relay_image(self, service: Service) -> str:
         return service.ambassador.image or self.topology.ambassador.image
 
-    def _networks(self) -> None:
-        decl = self.topology.networks.get("default")
-        spec = NetworkSpec(
-            name=self.network,
-            driver=decl.driver if decl else None,
-            driver_opts=tuple(sorted(decl.driver_opts.items())) if decl else (),
-            labels=project_labels(self.name, decl.labels if decl else None),
-            external=decl.external if decl else False,
-        )
-        for host in sorted(set(self.host_of.values())):
-            self._add(NetworkStep(StepId.network(host), spec))
+    def _network_name(self, network: str) -> str:
+        decl = self.topology.network(network)
+        return network_name(self.name, network, decl.name or (network if decl.external else None))
 
-    def _mounts(self, service: Service, host: str) -> tuple[tuple[Mount, ...], list[StepId]]:
+    def _networks(self) -> None:
+        for network, by_host in sorted(self.members.items()):
+            decl = self.topology.network(network)
+            pools = decl.ipam.config if decl.ipam else []
+            spec = NetworkSpec(
+                name=self._network_name(network),
+                driver=decl.driver,
+                driver_opts=tuple(sorted(decl.driver_opts.items())),
+                labels=project_labels(self.name, decl.labels),
+                external=decl.external,
+                internal=decl.internal,
+                attachable=decl.attachable,
+                enable_ipv6=decl.enable_ipv6,
+                ipam_driver=decl.ipam.driver if decl.ipam else None,
+                ipam_pools=tuple(tuple(sorted((k, v) for k, v in pool.model_dump(exclude_defaults=True).items()
+                                              if k != "aux_addresses") + sorted(pool.aux_addresses.items()))
+                                 for pool in pools),
+            )
+            for host in sorted(by_host):
+                self._add(NetworkStep(StepId.network(host, network), spec))
+
+    def _mounts(self, name: str, service: Service, host: str) -> tuple[tuple[Mount, ...], list[StepId]]:
         """The service's mounts, and the volume steps it needs (created on first use)."""
         mounts: list[Mount] = []
         needs: list[StepId] = []
-        for vol in service.volumes:
+        for index, vol in enumerate(service.volumes):
             source = vol.source
             if vol.type == "bind" and source is not None:
                 # Relative to the topology file, as Compose resolves them.
@@ -253,6 +343,7 @@ class _Planner:
                 full = volume_name(self.name, source, decl.name, decl.external)
                 if not decl.external:
                     step_id = StepId.volume(source, host)
+                    self._one_host_per_volume(source, host, ("services", name, "volumes", index))
                     if step_id not in self.nodes:
                         spec = VolumeSpec(
                             name=full,
@@ -267,35 +358,62 @@ class _Planner:
             mounts.append(Mount(type=vol.type, source=source, target=vol.target, read_only=vol.read_only))
         return tuple(mounts), needs
 
-    def _services(self, claims: PortClaims) -> None:
+    def _one_host_per_volume(self, volume: str, host: str, path: KeyPath) -> None:
+        first = self.volume_hosts.setdefault(volume, (host, path))
+        if first[0] != host:
+            user = path[1]
+            self.fail(path, f"named volume '{volume}' lives on one host: '{first[1][1]}' uses it on host "
+                            f"{first[0]} and '{user}' on host {host}; pin both to one host, or give each "
+                            "its own volume")
+
+    def _endpoints(self, name: str, host: str, names: NameClaims) -> tuple[Endpoint, ...]:
+        """The service's place on each of its networks: its name and aliases there for all,
+        its `links:` aliases for itself on the network it shares with each target."""
+        links: dict[str, list[str]] = defaultdict(list)
+        for wire in self.wires.get(name, ()):
+            links[wire.network].append(f"{wire.target}:{wire.alias}")
+        endpoints = []
+        for network, settings in sorted(self.nets[name].items()):
+            aliases = (name, *sorted(set(settings.aliases) - {name}))
+            docker_name = self._network_name(network)
+            for alias in aliases:
+                why = f"service '{name}' runs there" if alias == name else f"an alias of '{name}'"
+                names.claim(host, docker_name, alias, name, why, ("services", name, "networks", network))
+            endpoints.append(Endpoint(docker_name, aliases, tuple(sorted(links[network])),
+                                      settings.ipv4_address, settings.ipv6_address))
+        return tuple(endpoints)
+
+    def _services(self, names: NameClaims, ports: PortClaims) -> None:
         services = self.topology.services
         for name, service in services.items():
             host = self.host_of[name]
             step_id = StepId.service(name)
             env: dict[str, str] = {}
-            after = [StepId.network(host)]
+            after = [StepId.network(host, network) for network in sorted(self.nets[name])]
             for wire in self.wires.get(name, ()):
-                env.update(
-                    link_environment(
-                        container_name(self.name, step_id), wire.alias, services[wire.target], self._ports(wire.target)
-                    )
-                )
+                env.update(link_environment(container_name(self.name, step_id), wire.alias, services[wire.target],
+                                            services[wire.target].exposed_ports()))
                 after.append(StepId.client(wire.target, host) if wire.cross_host else StepId.service(wire.target))
             # The consumer's own environment wins over generated link variables.
             env.update({k: v for k, v in service.environment.items() if v is not None})
-            mounts, volumes = self._mounts(service, host)
+            mounts, volumes = self._mounts(name, service, host)
             after += volumes
-            after += [StepId.service(before) for before in service.depends_on]
+            after += [self._reached_as(before, host) for before in service.depends_on]
+            mode = service.network_mode
+            if mode is not None and mode.startswith("service:"):
+                other = StepId.service(mode.removeprefix("service:"))
+                after.append(other)
+                mode = f"container:{container_name(self.name, other)}"
             published = service.published_ports()
             for index, port in published:
-                claims.claim_service_port(host, name, index, port)
+                ports.claim_service_port(host, name, index, port)
             hc = service.healthcheck
             health = hc.command() if hc is not None else None
             spec = ContainerSpec(
                 name=container_name(self.name, step_id),
                 image=service.image,
-                network=self.network,
-                aliases=(name, *sorted(self.local_aliases.get(name, set()) - {name})),
+                networks=self._endpoints(name, host, names),
+                network_mode=mode,
                 command=_split(service.command),
                 entrypoint=_split(service.entrypoint),
                 environment=tuple(sorted(env.items())),
@@ -317,64 +435,103 @@ class _Planner:
                 privileged=service.privileged,
                 pull_policy=service.pull_policy,
             )
-            self._add(ServiceStep(step_id, host, spec), after)
+            self._add(ServiceStep(step_id, host, spec), list(dict.fromkeys(after)))
 
-    def _ambassadors(self, claims: PortClaims) -> None:
+    def _reached_as(self, target: str, host: str) -> StepId:
+        """What a service on `host` waits for when it waits for `target`: the target itself,
+        or, across hosts, the ambassador that brings it there."""
+        if self.host_of[target] != host and host in self.remote.get(target, {}):
+            return StepId.client(target, host)
+        return StepId.service(target)
+
+    def _published(self, ports: PortClaims) -> dict[str, dict[PortSpec, int]]:
+        """The host port of every relayed port: the user's `ambassador.publish` first, then
+        each target's own numbers, in name order, so the outcome does not depend on the file's
+        order."""
+        services, chosen = self.topology.services, {}
+        for target in sorted(self.remote):
+            host, address = self.host_of[target], self.hosts[self.host_of[target]].address
+            if address is None:
+                continue
+            publish = services[target].ambassador.publish
+            chosen[target] = {p: ports.claim_chosen_ambassador_port(host, address, target, p, publish[p.port])
+                              for p in self._ports(target) if p.port in publish}
+        for target in sorted(chosen):
+            host, address = self.host_of[target], self.hosts[self.host_of[target]].address
+            assert address is not None
+            for p in self._ports(target):
+                if p not in chosen[target]:
+                    chosen[target][p] = ports.claim_ambassador_port(host, address, target, p)
+        return chosen
+
+    def _ambassadors(self, names: NameClaims, claims: PortClaims) -> None:
         services = self.topology.services
-        unaddressed: set[str] = set()  # hosts already reported for a missing address
-        for target, by_host in self.remote.items():
+        self._need_addresses()
+        published = self._published(claims)
+        for target, by_host in sorted(self.remote.items()):
+            if target not in published:
+                continue  # the target's host has no address: reported
             service = services[target]
             host = self.host_of[target]
             address = self.hosts[host].address
-            if address is None:
-                if host not in unaddressed:
-                    unaddressed.add(host)
-                    wire = self.first_wire[(target, min(by_host))]
-                    self.fail(
-                        ("hosts", host, "address"),
-                        f"needed because '{wire.consumer}' on host {wire.consumer_host} links to "
-                        f"'{target}' on host {host} (services.{wire.consumer}.links[{wire.position}]); "
-                        "set the address other hosts reach this host at",
-                    )
-                continue
-            tls = self._tls(service)
-            image = self._relay_image(service)
-            for port in self._ports(target):
-                claims.claim_ambassador_port(host, address, target, service, port)
+            assert address is not None
+            tls, image, ports = self._tls(service), self._relay_image(service), self._ports(target)
             server_id = StepId.server(target)
             server_name = container_name(self.name, server_id)
+            network = min(self.nets[target])  # any network of the target's: its name resolves there
             container, relay = ambassador(
                 role="ambassador-server",
                 name=server_name,
                 image=image,
-                network=self.network,
-                ports=server_relays(target, service),
+                networks=[Endpoint(self._network_name(network))],
+                ports=server_relays(target, ports),
                 labels=container_labels(self.name, server_id, host),
-                published=server_ports(service, address),
+                published=server_ports(ports, published[target], address),
                 tls=tls,
                 identity=self._identity(server_name, tls),
             )
             self._add(ServerAmbassadorStep(server_id, host, container, relay),
-                      [StepId.network(host), StepId.service(target)])
-            remote_relays = client_relays(service, address)
-            for consumer_host, aliases in sorted(by_host.items()):
+                      [StepId.network(host, network), StepId.service(target)])
+            remote_relays = client_relays(ports, published[target], address)
+            for consumer_host, networks in sorted(by_host.items()):
                 client_id = StepId.client(target, consumer_host)
                 client_name = container_name(self.name, client_id)
+                endpoints = []
+                for net in sorted(networks):
+                    docker_name = self._network_name(net)
+                    aliases = (target, *sorted(set(self.nets[target][net].aliases) - {target}))
+                    for alias in aliases:
+                        names.claim(consumer_host, docker_name, alias, target,
+                                    f"'{target}' runs on host {host} and is reached there by that name",
+                                    ("services", target, "networks", net))
+                    endpoints.append(Endpoint(docker_name, aliases))
                 container, relay = ambassador(
                     role="ambassador-client",
                     name=client_name,
                     image=image,
-                    network=self.network,
+                    networks=endpoints,
                     ports=remote_relays,
                     labels=container_labels(self.name, client_id, consumer_host),
-                    # The target's own name too, as it resolves on the target's host.
-                    aliases=(target, *sorted(aliases - {target})),
                     tls=tls,
                     identity=self._identity(client_name, tls),
                     server_name=server_name,
                 )
                 self._add(ClientAmbassadorStep(client_id, container, relay),
-                          [StepId.network(consumer_host), server_id])
+                          [*(StepId.network(consumer_host, net) for net in sorted(networks)), server_id])
+
+    def _need_addresses(self) -> None:
+        """A host other hosts reach must say at which address: once per host, naming the
+        first reason found."""
+        for host in sorted({self.host_of[t] for t in self.remote}):
+            if self.hosts[host].address is not None:
+                continue
+            target = min(t for t in self.remote if self.host_of[t] == host)
+            consumer_host = min(self.remote[target])
+            self.fail(("hosts", host, "address"),
+                      f"needed because '{target}' on host {host} is reached from host {consumer_host}; "
+                      "set the address other hosts reach this host at")
+            for t in [t for t in self.remote if self.host_of[t] == host]:
+                del self.remote[t]
 
     def _identity(self, name: str, tls: bool) -> Identity | None:
         if not tls:

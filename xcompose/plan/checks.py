@@ -1,5 +1,5 @@
-"""The planner's whole-topology checks: dependency cycles, DNS names on each host's
-project network, and host ports published twice on one host.
+"""The planner's whole-topology checks: dependency cycles, the names on each network of
+each host, and the host ports published on each host.
 
 Each check returns (or collects) located errors instead of raising, so that the planner
 reports every problem of a file at once.
@@ -7,18 +7,18 @@ reports every problem of a file at once.
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 
 from xcompose.config.location import KeyPath, format_key_path
-from xcompose.config.model import Service
 from xcompose.config.project import Project
 from xcompose.config.syntax import PortPublish, PortSpec
 from xcompose.errors import ConfigError
-from xcompose.plan.wiring import Wire, published_port
+from xcompose.plan.wiring import Wire
 
 _ANY_ADDRESS = {None, "", "0.0.0.0", "::"}
 
@@ -55,36 +55,23 @@ def check_cycles(
     return errors
 
 
-def check_names(
-    project: Project, host_of: Mapping[str, str], wires: Mapping[str, Sequence[Wire]]
-) -> list[ConfigError]:
-    """A name on one host's project network must lead to one service only.
+class NameClaims:
+    """The names on each network of each host: one name must lead to one service only.
 
-    On a host, each service's own name leads to it; a link alias leads to its target (on
-    the target container or on the client ambassador); a client ambassador also carries its
-    target's service name."""
-    owner: dict[tuple[str, str], tuple[str, str]] = {}  # (host, name) -> (service, why)
-    for service, host in host_of.items():
-        owner[(host, service)] = (service, f"service '{service}' runs on that host")
-    errors = []
-    for consumer_wires in wires.values():
-        for wire in consumer_wires:
-            names = [wire.alias]
-            if wire.cross_host:
-                names.append(wire.target)
-            why = f"services.{wire.consumer}.links[{wire.position}] uses it for '{wire.target}'"
-            for name in names:
-                key = (wire.consumer_host, name)
-                found = owner.setdefault(key, (wire.target, why))
-                if found[0] != wire.target:
-                    errors.append(
-                        project.error(
-                            wire.path,
-                            f"'{name}' on host {wire.consumer_host} would name both "
-                            f"'{wire.target}' and '{found[0]}' ({found[1]}); use another alias",
-                        )
-                    )
-    return errors
+    On a host, a service answers to its own name and its aliases on each network it joins;
+    a client ambassador answers there for its target's names."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.errors: list[ConfigError] = []
+        self._owner: dict[tuple[str, str, str], tuple[str, str]] = {}  # (host, network, name) -> (service, why)
+
+    def claim(self, host: str, network: str, name: str, service: str, why: str, path: KeyPath) -> None:
+        found = self._owner.setdefault((host, network, name), (service, why))
+        if found[0] != service:
+            self.errors.append(self.project.error(
+                path, f"'{name}' on network {network} of host {host} would name both '{service}' and "
+                      f"'{found[0]}' ({found[1]}); use another alias"))
 
 
 @dataclass(frozen=True)
@@ -98,8 +85,25 @@ def _overlap(a: str | None, b: str | None) -> bool:
     return a in _ANY_ADDRESS or b in _ANY_ADDRESS or a == b
 
 
+# Where a server ambassador's port goes when its own number is taken on the host.
+AUTO_PORTS = range(20000, 60000)
+
+
+def _candidates(target: str, port: PortSpec) -> Iterator[int]:
+    yield port.port
+    start = zlib.crc32(f"{target}/{port.port}/{port.protocol}".encode()) % len(AUTO_PORTS)
+    for step in range(len(AUTO_PORTS)):
+        yield AUTO_PORTS[(start + step) % len(AUTO_PORTS)]
+
+
 class PortClaims:
-    """Host ports published on each host, by `ports:` and by server ambassadors."""
+    """Host ports published on each host, by `ports:` and by server ambassadors.
+
+    A service's `ports:` and an ambassador's `ambassador.publish` are the user's choice: a
+    clash between them is an error. Otherwise a server ambassador publishes each port under
+    its own number, or, when that is taken on the host, under a number derived from the
+    target's name and port (stable from run to run): the consumers' ambassadors are told,
+    nobody else uses it."""
 
     def __init__(self, project: Project) -> None:
         self.project = project
@@ -111,35 +115,29 @@ class PortClaims:
             return  # Docker picks a free port
         path: KeyPath = ("services", service, "ports", index)
         claim = _Claim(port.host_ip, format_key_path(path), None)
-        self._claim(host, port.published, port.protocol, claim, path, None)
+        self._claim(host, port.published, port.protocol, claim, path)
 
-    def claim_ambassador_port(
-        self, host: str, address: str, target: str, service: Service, port: PortSpec
-    ) -> None:
-        host_port = published_port(service, port.port)
-        if port.port in service.ambassador.publish:
-            path: KeyPath = ("services", target, "ambassador", "publish", port.port)
-        else:
-            path = ("services", target, "expose", service.expose_index(port))
+    def claim_chosen_ambassador_port(self, host: str, address: str, target: str, port: PortSpec, host_port: int) -> int:
+        """`ambassador.publish` of the target: exactly this port, or an error."""
+        path: KeyPath = ("services", target, "ambassador", "publish", str(port.port))
         claim = _Claim(address, f"the server ambassador of '{target}'", target)
-        self._claim(host, host_port, port.protocol, claim, path, port.port)
+        self._claim(host, host_port, port.protocol, claim, path)
+        return host_port
 
-    def _claim(
-        self, host: str, host_port: int, protocol: str, claim: _Claim, path: KeyPath, exposed: int | None
-    ) -> None:
+    def claim_ambassador_port(self, host: str, address: str, target: str, port: PortSpec) -> int:
+        """The port's own number if free on the host, else a stable number that is."""
+        claim = _Claim(address, f"the server ambassador of '{target}'", target)
+        for host_port in _candidates(target, port):
+            taken = self._claims[(host, host_port, port.protocol)]
+            if not any(_overlap(c.host_ip, address) for c in taken):
+                taken.append(claim)
+                return host_port
+        raise AssertionError("40,000 ports taken on one host")  # pragma: no cover
+
+    def _claim(self, host: str, host_port: int, protocol: str, claim: _Claim, path: KeyPath) -> None:
         taken = self._claims[(host, host_port, protocol)]
         clash = next((c for c in taken if _overlap(c.host_ip, claim.host_ip)), None)
         taken.append(claim)
-        if clash is None:
-            return
-        where = f"host {host}: port {host_port}/{protocol}"
-        ambassador = claim.ambassador_of or clash.ambassador_of
-        if ambassador is None:
-            message = f"{where} is already published by {clash.owner}"
-        else:
-            message = (
-                f"{where} would be published by both {clash.owner} and {claim.owner}; give "
-                f"the ambassador another host port with `services.{ambassador}.ambassador.publish"
-                f": {{{exposed if claim.ambassador_of else '<exposed port>'}: OTHER_PORT}}`"
-            )
-        self.errors.append(self.project.error(path, message))
+        if clash is not None:
+            self.errors.append(self.project.error(
+                path, f"host {host}: port {host_port}/{protocol} is already published by {clash.owner}"))

@@ -28,6 +28,7 @@ from xcompose.plan.naming import (
 )
 from xcompose.plan.specs import (
     ContainerSpec,
+    Endpoint,
     PortBinding,
     RelayKind,
     RelayPort,
@@ -204,10 +205,9 @@ def ambassador(
     role: AmbassadorRole,
     name: str,
     image: str,
-    network: str,
+    networks: Sequence[Endpoint],
     ports: Sequence[RelayPort],
     labels: Sequence[tuple[str, str]],
-    aliases: Sequence[str] = (),
     published: Sequence[PortBinding] = (),
     tls: bool,
     identity: Identity | None,
@@ -253,8 +253,7 @@ def ambassador(
     container = ContainerSpec(
         name=name,
         image=image,
-        network=network,
-        aliases=tuple(aliases),
+        networks=tuple(networks),
         entrypoint=entrypoint,
         command=command,
         labels=tuple(sorted({**dict(labels), **extra}.items())),

@@ -126,7 +126,7 @@ def describe(step: Step) -> str:
             parts.append(f"{outside} -> {port.to_host}:{port.to_port}{_udp(port.protocol)}")
         return f"{_relay(step)} {', '.join(parts)}"
     if isinstance(step, ClientAmbassadorStep):
-        names = "/".join(spec.aliases)
+        names = "/".join(dict.fromkeys(alias for e in spec.networks for alias in e.aliases))
         parts = [f"{names}:{p.listen_port} -> {p.to_host}:{p.to_port}{_udp(p.protocol)}" for p in step.relay.ports]
         return f"{_relay(step)} {', '.join(parts)}"
     text = f"container {spec.name} ({spec.image})"

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal
 
 Protocol = Literal["tcp", "udp"]
 RelayKind = Literal["haproxy", "socat"]
 
 LABEL_CONFIG_HASH = "io.xcompose.config-hash"
+
+
+def to_json(value: Any) -> Any:
+    """Specs as plain JSON values: dataclasses as objects, tuples as lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_json(asdict(value))
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -59,13 +70,27 @@ class HealthSpec:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """A container's place on one network: the names it answers to there, for everyone
+    (aliases) or for this container only (links: `NAME:ALIAS`, as `docker run --link`)."""
+
+    network: str  # the Docker network's name
+    aliases: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything Docker needs to create one container; hashed for convergence."""
 
     name: str
     image: str
-    network: str
-    aliases: tuple[str, ...] = ()
+    # Joined in this order; the first at create, the others before start.
+    networks: tuple[Endpoint, ...] = ()
+    # host | none | container:NAME; with it, no networks.
+    network_mode: str | None = None
     command: tuple[str, ...] | None = None
     entrypoint: tuple[str, ...] | None = None
     environment: tuple[tuple[str, str], ...] = ()
@@ -84,10 +109,12 @@ class ContainerSpec:
     pull_policy: Literal["missing", "always", "never"] = "missing"
 
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the spec (sorted keys, compact)."""
-        data = asdict(self)
-        data.pop("pull_policy")  # how to fetch the image is not what runs
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=list)
+        """SHA-256 of the canonical JSON of the spec (sorted keys, compact). Fields left at
+        their default are left out, so that a field added to this class later does not
+        change the hash of a container that does not use it."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "pull_policy" and getattr(self, f.name) != f.default}  # pull policy: not what runs
+        text = json.dumps(to_json(data), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def labels_with_hash(self) -> dict[str, str]:
@@ -101,6 +128,12 @@ class NetworkSpec:
     driver_opts: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     external: bool = False
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv6: bool = False
+    ipam_driver: str | None = None
+    # One (key, value) tuple per pool: subnet, ip_range, gateway, and aux addresses.
+    ipam_pools: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
 @dataclass(frozen=True)

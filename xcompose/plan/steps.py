@@ -171,11 +171,17 @@ class Plan:
         edges: Iterable[tuple[StepId, StepId]],
         *,
         new_ca: bool = False,
+        notes: tuple[str, ...] = (),
+        needs_image_ports: Mapping[str, str] | None = None,
     ) -> None:
         self.project = project
         self.hosts: Mapping[str, HostTarget] = dict(hosts)
         # TLS ambassadors, and a project without a CA yet: `up` makes one, then plans again.
         self.new_ca = new_ca
+        self._notes = notes
+        # service -> image: targets that declare no port, whose images' EXPOSE would say
+        # how other hosts reach them (read from the hosts, then planned again).
+        self.needs_image_ports: Mapping[str, str] = dict(needs_image_ports or {})
         graph: nx.DiGraph[StepId] = nx.DiGraph()
         graph.add_nodes_from((step.id, {"step": step}) for step in steps)
         graph.add_edges_from(edges)
@@ -222,12 +228,13 @@ class Plan:
             keep.add(step_id)
             keep |= nx.ancestors(self._graph, step_id)
         sub = self._graph.subgraph(keep)
-        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca)
+        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
+                    notes=self._notes, needs_image_ports=self.needs_image_ports)
 
     @property
     def notes(self) -> tuple[str, ...]:
         """What is true of the plan as a whole, for people reading it."""
-        return (NEW_CA_NOTE,) if self.new_ca else ()
+        return ((NEW_CA_NOTE,) if self.new_ca else ()) + self._notes
 
     def hosts_used(self) -> set[str]:
         return {self.step(i).host for i in self._graph}

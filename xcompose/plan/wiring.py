@@ -1,14 +1,17 @@
-"""What a link turns into: the consumer's legacy link variables and the ambassadors' relays.
+"""What reaching another service turns into: who reaches whom on which network, the legacy
+link variables of `links:`, and the ambassadors' relays.
 
-A link `target:alias` always reaches its target through the DNS name `alias` on the project
-network of the consumer's host: the target container carries that alias when both run on one
-host, the client ambassador carries it when they do not. Every value computed here is the
-same in both cases, so a consumer never has to change when its target moves (DESIGN §4).
+As in Compose, a service reaches every service it shares a network with, by service name
+and by the target's aliases on that network. When both run on one host, Docker's DNS on the
+project network answers; when they do not, a client ambassador on the consumer's host carries
+the target's names on each shared network and relays to the server ambassador on the
+target's host. Every name a consumer uses is the same in both cases, so a consumer never has
+to change when its target moves (DESIGN §4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from xcompose.config.model import Service
@@ -25,6 +28,7 @@ class Wire(NamedTuple):
     alias: str
     consumer_host: str
     target_host: str
+    network: str  # the first network the two share: where the link's alias lives
 
     @property
     def cross_host(self) -> bool:
@@ -40,16 +44,20 @@ def env_prefix(alias: str) -> str:
     return alias.upper().replace("-", "_").replace(".", "_")
 
 
-def link_environment(
-    consumer_container: str, alias: str, target: Service, ports: Sequence[PortSpec] | None = None
-) -> dict[str, str]:
+def declared_ports(service: Service) -> list[PortSpec]:
+    """The ports a service offers by its own file: `expose` and the container side of
+    `ports`, unique, lowest first."""
+    found = set(service.exposed_ports())
+    found.update(PortSpec(port=p.target, protocol=p.protocol) for _, p in service.published_ports())
+    return sorted(found, key=lambda p: (p.port, p.protocol))
+
+
+def link_environment(consumer_container: str, alias: str, target: Service, ports: Sequence[PortSpec]) -> dict[str, str]:
     """The variables `docker run --link target:alias` used to set, with the alias as the
-    address: a DNS name on the project network stays right when the container behind it
-    (the target or its client ambassador) is re-created with another IP."""
+    address: a DNS name stays right when the container behind it (the target or its client
+    ambassador) is re-created with another IP."""
     prefix = env_prefix(alias)
     env: dict[str, str] = {}
-    if ports is None:
-        ports = target.exposed_ports()
     if ports:
         first = ports[0]
         env[f"{prefix}_PORT"] = f"{first.protocol}://{alias}:{first.port}"
@@ -68,43 +76,21 @@ def link_environment(
     return env
 
 
-def published_port(target: Service, port: int) -> int:
-    """The host port the server ambassador publishes an exposed port on."""
-    return target.ambassador.publish.get(port, port)
+def server_relays(target_name: str, ports: Sequence[PortSpec]) -> tuple[RelayPort, ...]:
+    """Server ambassador: each port, inside the container, on to the target by its service
+    name on a network of the target's host."""
+    return tuple(RelayPort(listen_port=p.port, to_host=target_name, to_port=p.port, protocol=p.protocol)
+                 for p in ports)
 
 
-def server_relays(target_name: str, target: Service) -> tuple[RelayPort, ...]:
-    """Server ambassador: each exposed port, inside the container, on to the target by its
-    service name on the target host's project network."""
-    return tuple(
-        RelayPort(listen_port=p.port, to_host=target_name, to_port=p.port, protocol=p.protocol)
-        for p in target.exposed_ports()
-    )
-
-
-def server_ports(target: Service, address: str) -> tuple[PortBinding, ...]:
+def server_ports(ports: Sequence[PortSpec], published: Mapping[PortSpec, int], address: str) -> tuple[PortBinding, ...]:
     """Published on the host's own address only: never on every interface of the host."""
-    return tuple(
-        PortBinding(
-            container_port=p.port,
-            protocol=p.protocol,
-            host_port=published_port(target, p.port),
-            host_ip=address,
-        )
-        for p in target.exposed_ports()
-    )
+    return tuple(PortBinding(container_port=p.port, protocol=p.protocol, host_port=published[p], host_ip=address)
+                 for p in ports)
 
 
-def client_relays(target: Service, server_address: str) -> tuple[RelayPort, ...]:
-    """Client ambassador: listens on the target's own port numbers (so the link variables
-    are the same as for a local target) and relays to the server ambassador's host port."""
-    return tuple(
-        RelayPort(
-            listen_port=p.port,
-            to_host=server_address,
-            to_port=published_port(target, p.port),
-            protocol=p.protocol,
-        )
-        for p in target.exposed_ports()
-    )
-
+def client_relays(ports: Sequence[PortSpec], published: Mapping[PortSpec, int], address: str) -> tuple[RelayPort, ...]:
+    """Client ambassador: listens on the target's own port numbers (so a consumer uses the
+    same address as for a local target) and relays to the server ambassador's host port."""
+    return tuple(RelayPort(listen_port=p.port, to_host=address, to_port=published[p], protocol=p.protocol)
+                 for p in ports)
