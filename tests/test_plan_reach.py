@@ -88,13 +88,25 @@ def test_ports_of_a_target_that_declares_none_come_from_its_image() -> None:
     services = {**WORDPRESS, "db": {"image": "mariadb:10.6", "host": "h1"}}
     offline = plan_of(services)
     assert relays(offline) == []
-    assert offline.needs_image_ports == {"db": "mariadb:10.6", "wordpress": "wordpress:6"}
-    assert offline.notes == ("'db', 'wordpress' declare no port: other hosts reach them on the ports their images "
-                             "expose, read when planning against the hosts",)
-    online = plan_of(services, {"mariadb:10.6": (PortSpec(port=3306),), "wordpress:6": ()})
+    assert offline.needs_image_ports == {"db": "mariadb:10.6"}
+    assert offline.notes == ("'db' declare no port: other hosts reach them on the ports their images expose, "
+                             "read when planning against the hosts",)
+    online = plan_of(services, {"mariadb:10.6": (PortSpec(port=3306),)})
     assert relays(online) == ["ambassador-client:db@h2", "ambassador-server:db"]
-    assert online.notes == ("'wordpress' offer no port, in the file or in the image: other hosts do not reach "
-                            "them (add `expose:` if they listen)",)
+    assert online.notes == ()
+
+
+def test_a_target_without_declared_ports_that_nobody_names_costs_no_relay() -> None:
+    services = {**WORDPRESS, "migrate": {"image": "wordpress:6", "host": "h1", "command": ["wp", "migrate"]}}
+    plan = plan_of(services, {"wordpress:6": (PortSpec(port=80),)})
+    assert relays(plan) == ["ambassador-client:db@h2", "ambassador-server:db"]
+
+
+def test_a_target_named_in_the_environment_is_reached_through_its_image_ports() -> None:
+    services = {"cache": {"image": "redis:7", "host": "h1"},
+                "app": {"image": "a", "host": "h2", "environment": {"REDIS_URL": "redis://cache:6379/0"}}}
+    plan = plan_of(services, {"redis:7": (PortSpec(port=6379),)})
+    assert relays(plan) == ["ambassador-client:cache@h2", "ambassador-server:cache"]
 
 
 def test_waiting_for_a_target_that_offers_no_port_is_an_error_once_its_image_is_known() -> None:
@@ -133,3 +145,17 @@ def test_sharing_a_network_namespace_needs_one_host() -> None:
     assert isinstance(app, CONTAINER_STEPS)
     assert app.container.network_mode == "container:shop-vpn" and app.container.networks == ()
     assert S("service:vpn") in plan.after(S("service:app"))
+
+
+def test_with_reach_used_only_services_that_name_or_wait_for_a_target_bring_it_in() -> None:
+    services = {
+        "db": {"image": "p", "host": "h1", "expose": [5432]},
+        "cache": {"image": "r", "host": "h1", "expose": [6379]},
+        "web": {"image": "w", "host": "h2", "environment": {"DATABASE_URL": "postgres://db:5432/app"}},
+        "job": {"image": "w", "host": "h3", "depends_on": ["cache"]},
+    }
+    assert relays(plan_of(services)) == [
+        "ambassador-client:cache@h2", "ambassador-client:cache@h3", "ambassador-client:db@h2",
+        "ambassador-client:db@h3", "ambassador-server:cache", "ambassador-server:db"]
+    assert relays(plan_of(services, ambassador={"reach": "used"})) == [
+        "ambassador-client:cache@h3", "ambassador-client:db@h2", "ambassador-server:cache", "ambassador-server:db"]

@@ -69,6 +69,7 @@ services:
     image: xcompose/tools:latest
     command: [sleep, infinity]
     expose: [8000]
+    environment: {REDIS_HOST: db}
     networks: [front, back]
   web:
     image: xcompose/tools:latest

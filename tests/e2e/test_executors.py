@@ -194,7 +194,7 @@ def test_container_lifecycle(executor: Executor, project: str, lab_hosts: list[L
 
     # A second container on the same network reaches the first by its alias.
     client = ContainerSpec(
-        name=f"{project}-client", image="xcompose/tools:latest", networks=spec.networks,
+        name=f"{project}-client", image="xcompose/tools:latest", networks=(Endpoint(spec.networks[0].network),),
         labels=_labels(project, "client"),
     )
     other = executor.create(client)

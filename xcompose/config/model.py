@@ -94,6 +94,12 @@ class AmbassadorSettings(Strict):
         "bench/ambassador.py) or a socat image (also relays UDP).",
     )
     tls: bool = Field(default=True, description="Mutual TLS between the two ambassadors of a link.")
+    reach: Literal["all", "used"] = Field(
+        default="all",
+        description="all: a service is reached from every host where a service shares a network with it, "
+        "as in Compose; used: only where a service there waits for it (depends_on), links to it, or names it "
+        "in its environment or command (fewer relays; bench/relays.py).",
+    )
 
 
 class ServiceAmbassador(Strict):

@@ -12,6 +12,7 @@ name claims by host) so that planning stays linear in the size of the topology.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections import defaultdict
 from collections.abc import Mapping
@@ -222,10 +223,16 @@ class _Planner:
 
     def _reach(self) -> None:
         """As in Compose, a service reaches every service it shares a network with, by name,
-        on the ports the target offers: those it declares (`expose`, `ports`), else those
-        its image exposes. A target on another host gets a client ambassador on each host
-        where a service of one of its networks runs, carrying the target's names on each
-        such network."""
+        on the ports the target offers. A target on another host gets a client ambassador on
+        each host where a service of one of its networks runs, carrying the target's names on
+        each such network.
+
+        A target that declares its ports (`expose`, the container side of `ports`) is reached
+        so from every such host (with `ambassador.reach: used`, only as below). One that
+        declares none is reached on the ports its image exposes, and only from hosts where a
+        service waits for it, links to it or names it in its environment or command: a
+        one-off job or a client that shares a server's image would otherwise bring relays
+        that nothing uses."""
         for target, networks in self.nets.items():
             target_host = self.host_of[target]
             by_host: dict[str, set[str]] = defaultdict(set)
@@ -233,6 +240,9 @@ class _Planner:
                 for host in self.members[network]:
                     if host != target_host:
                         by_host[host].add(network)
+            declared = bool(declared_ports(self.topology.services[target]))
+            if self.topology.ambassador.reach == "used" or not declared:
+                by_host = {h: n for h, n in by_host.items() if self._used_from(target, h, n)}
             if not by_host:
                 continue
             ports = self._ports(target)
@@ -243,6 +253,23 @@ class _Planner:
             elif self._can_cross(target, ports, min(by_host)):
                 for host, joined in by_host.items():
                     self.remote[target][host] |= joined
+
+    def _used_from(self, target: str, host: str, networks: set[str]) -> bool:
+        """Whether a service on `host`, on one of `networks` with the target, waits for it,
+        links to it, or names it (its name or an alias there) in its environment or command."""
+        names = {target} | {a for n in networks for a in self.nets[target][n].aliases}
+        pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, sorted(names))) + r")(?![\w-])")
+        for network in networks:
+            for consumer in self.members[network][host]:
+                service = self.topology.services[consumer]
+                if target in service.depends_on or any(link.target == target for link in service.links):
+                    return True
+                words = [v for v in service.environment.values() if v]
+                for value in (service.command, service.entrypoint):
+                    words += [value] if isinstance(value, str) else list(value or ())
+                if any(pattern.search(word) for word in words):
+                    return True
+        return False
 
     def _can_cross(self, target: str, ports: list[PortSpec], consumer_host: str) -> bool:
         """Whether the relays can carry the target's ports: TCP always; UDP only through
