@@ -118,6 +118,16 @@ def test_the_pure_python_composer_builds_the_same_tree(monkeypatch: pytest.Monke
     assert yamlsource.to_plain(fast.data)[1] == yamlsource.to_plain(slow.data)[1]
 
 
+def test_both_composers_read_the_merge_tags_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "a: !reset null\nb: !override [1, !reset 2, 3]\nc: !override {k: v}\nd: !reset\n"
+    fast = yamlsource.parse_text(text, "f.yaml").data
+    monkeypatch.setattr(yamlsource, "_Composer", yamlsource._PyComposer)
+    slow = yamlsource.parse_text(text, "f.yaml").data
+    for tree in (fast, slow):
+        assert tree == {"b": [1, 3], "c": {"k": "v"}}
+        assert (tree.resets, tree.overrides) == ({"a": ("f.yaml", 1), "d": ("f.yaml", 4)}, {"b", "c"})
+
+
 def test_a_recursive_alias_is_an_error(load_errors: Errors) -> None:
     errors = load_errors("x-a: &a [*a]\nservices: {}\n")
     assert errors == ["xcompose.yaml:1: x-a[0]: an alias refers to the node that contains it"]
