@@ -173,7 +173,11 @@ def _finish(
         environment = {**env_files.get(key, {}), **service.environment}
         # `environment: [FOO]` takes FOO from the environment xcompose runs in.
         environment = {k: (lookup.get(k) if v is None else v) for k, v in environment.items()}
-        env_file = [str((base_dir / entry).resolve()) for entry in service.env_file]
+        env_file = []
+        for entry in service.env_file:
+            path = (base_dir / entry.path).resolve()
+            if entry.required or path.is_file():  # a missing optional file is skipped
+                env_file.append(entry.model_copy(update={"path": str(path)}))
         services[key] = service.model_copy(update={"environment": environment, "env_file": env_file})
     return topology.model_copy(update={"name": name, "services": services})
 

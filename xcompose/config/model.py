@@ -134,6 +134,44 @@ class DependsOn(Strict):
     condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
         "service_started"
     )
+    required: bool = Field(
+        default=True,
+        description="false: the dependency may be left out (e.g. by a profile) and need not start.",
+    )
+    restart: bool = Field(default=False, description="Restart this service when the dependency is updated.")
+
+
+class EnvFileEntry(Strict):
+    """One `env_file:` entry; the short form is the path alone."""
+
+    path: str
+    required: bool = Field(default=True, description="false: a missing file is skipped.")
+
+
+def _env_file_entry(value: Any) -> Any:
+    return {"path": value} if isinstance(value, str) else value
+
+
+# `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N` (at most N restarts).
+RESTART_PATTERN = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+
+
+def _external(value: Any) -> Any:
+    """The legacy `external: {name: x}` of a volume or network as `external: true` plus
+    `name: x`, as Compose still reads it."""
+    if not isinstance(value, dict) or not isinstance(value.get("external"), dict):
+        return value
+    legacy = value["external"]
+    unknown = sorted(k for k in legacy if k != "name" and not (isinstance(k, str) and k.startswith("x-")))
+    if unknown:
+        raise ValueError(f"external: unknown key '{unknown[0]}' (only name)")
+    data = {**value, "external": True}
+    if "name" in legacy:
+        name = legacy["name"]
+        if data.get("name") not in (None, name):
+            raise ValueError(f"external.name '{name}' and name '{data['name']}' differ; keep only name")
+        data["name"] = name
+    return data
 
 
 # Short string forms are parsed item by item, so an error points at `ports[1]`, not `ports`;
@@ -150,6 +188,9 @@ LinkEntry = Annotated[Link, BeforeValidator(parse_link, json_schema_input_type=s
 MountEntry = Annotated[
     VolumeMount, BeforeValidator(parse_volume, json_schema_input_type=str | VolumeMount)
 ]
+EnvFileRef = Annotated[
+    EnvFileEntry, BeforeValidator(_env_file_entry, json_schema_input_type=str | EnvFileEntry)
+]
 
 
 class Service(Strict):
@@ -158,13 +199,13 @@ class Service(Strict):
     command: list[str] | str | None = None
     entrypoint: list[str] | str | None = None
     environment: dict[str, str | None] = Field(default_factory=dict)
-    env_file: list[str] = Field(default_factory=list)
+    env_file: list[EnvFileRef] = Field(default_factory=list)
     expose: list[ExposedPorts] = Field(default_factory=list, description="Ports offered to links.")
     ports: list[PublishedPorts] = Field(default_factory=list, description="Published, as docker run -p.")
     links: list[LinkEntry] = Field(default_factory=list, description="SERVICE or SERVICE:ALIAS.")
     depends_on: dict[str, DependsOn] = Field(default_factory=dict)
     volumes: list[MountEntry] = Field(default_factory=list)
-    restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
+    restart: str | None = Field(default=None, description="no, always, on-failure[:N] or unless-stopped.")
     healthcheck: Healthcheck | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     user: str | None = None
@@ -189,6 +230,15 @@ class Service(Strict):
     @classmethod
     def _labels(cls, value: Any) -> Any:
         return key_values(value, "labels", allow_none=False)
+
+    @field_validator("restart")
+    @classmethod
+    def _restart(cls, value: str | None) -> str | None:
+        if value is not None and not RESTART_PATTERN.match(value):
+            raise ValueError(
+                f"must be one of 'no', 'always', 'on-failure', 'on-failure:N' or 'unless-stopped' (got {value!r})"
+            )
+        return value
 
     @field_validator("command", "entrypoint")
     @classmethod
@@ -231,6 +281,11 @@ class Service(Strict):
 class VolumeDecl(Strict):
     """Top-level `volumes:` entry."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_external(cls, data: Any) -> Any:
+        return _external(data)
+
     driver: str | None = None
     driver_opts: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -240,6 +295,11 @@ class VolumeDecl(Strict):
 
 class NetworkDecl(Strict):
     """Top-level `networks:` entry; xcompose makes one project network per host."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_external(cls, data: Any) -> Any:
+        return _external(data)
 
     driver: str | None = None
     driver_opts: dict[str, str] = Field(default_factory=dict)

@@ -79,23 +79,37 @@ def check_references(
                     f"named volume '{mount.source}' is not declared under top-level volumes:"
                     f"{suggest(mount.source, list(volumes))}",
                 )
-        env_file = service.get("env_file")
-        listed = [env_file] if isinstance(env_file, str) else _list(env_file)
-        values: dict[str, str] = {}
-        for index, entry in enumerate(listed):
-            if not isinstance(entry, str):
-                continue
-            path = base_dir / entry
-            if not path.is_file():
-                error((*base, "env_file", index) if not isinstance(env_file, str) else (*base, "env_file"),
-                      f"env file '{entry}' not found (looked for {path})")
-                continue
-            read, problems = read_env_file(path, entry, lookup)
-            values.update(read)
-            errors.extend(problems)
+        values = _env_files(service.get("env_file"), base, base_dir, lookup, errors, error)
         if values:
             env_files[name] = values
     return env_files, errors
+
+
+def _env_files(
+    env_file: Any, base: KeyPath, base_dir: Path, lookup: Mapping[str, str], errors: list[ConfigError],
+    error: Callable[[KeyPath, str], None],
+) -> dict[str, str]:
+    """The variables of a service's env files, read in order; a missing file is an error
+    unless its entry says `required: false`."""
+    listed = [env_file] if isinstance(env_file, str) else _list(env_file)
+    values: dict[str, str] = {}
+    for index, entry in enumerate(listed):
+        required = True
+        if isinstance(entry, dict):
+            required = entry.get("required", True) is not False
+            entry = entry.get("path")
+        if not isinstance(entry, str):
+            continue  # reported by validation
+        path = base_dir / entry
+        if not path.is_file():
+            if required:
+                error((*base, "env_file", index) if not isinstance(env_file, str) else (*base, "env_file"),
+                      f"env file '{entry}' not found (looked for {path})")
+            continue
+        read, problems = read_env_file(path, entry, lookup)
+        values.update(read)
+        errors.extend(problems)
+    return values
 
 
 def _refer(
