@@ -1,9 +1,10 @@
 """Topology files to a validated Project, every problem located at FILE:LINE: key.path.
 
 The steps, as Compose does them: read each file, interpolate it with the environment
-overlaid on `.env`, merge the files, validate the result with the models, then check the
-names that refer to each other. All errors of a step are collected before raising; a file
-that cannot be parsed stops the load because everything after it would only add noise.
+overlaid on `.env`, merge the files, set aside the Compose keys xcompose ignores, validate
+the result with the models, then check the names that refer to each other. All errors of
+a step are collected before raising; a file that cannot be parsed stops the load because
+everything after it would only add noise.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from xcompose.config.compat import set_aside_ignored
 from xcompose.config.interpolate import interpolate_tree, read_env_file, warn_unset
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.merge import merge_documents
@@ -76,6 +78,12 @@ def load_project(
             errors.append(_error_in(doc.data, key_path, message, doc.file))
             failed.append(format_key_path(key_path))
         warnings.extend(warn_unset(result.unset, partial(_where, doc.data, file=doc.file)))
+        if "version" in doc.data:
+            loc = doc.data.locs.pop("version")
+            doc.data.pop("version")
+            warnings.append(str(ConfigError(
+                loc[0], loc[1], "version", "the Compose key 'version' is obsolete and ignored; it can be removed"
+            )))
 
     merged, merge_errors = merge_documents([doc.data for doc in docs])
     errors.extend(merge_errors)
@@ -87,6 +95,7 @@ def load_project(
     name = _project_name(project_name, env, plain.get("name"), paths[0][0], project)
     if isinstance(name, ConfigError):
         errors.append(name)
+    errors.extend(set_aside_ignored(plain, project))
     env_files, reference_errors = check_references(plain, first_dir, lookup, project)
     errors.extend(reference_errors)
     try:

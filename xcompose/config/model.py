@@ -315,23 +315,31 @@ class Topology(Strict):
     services: dict[str, Service] = Field(default_factory=dict)
     volumes: dict[str, VolumeDecl | None] = Field(default_factory=dict)
     networks: dict[str, NetworkDecl | None] = Field(default_factory=dict)
-    version: str | None = Field(default=None, description="Ignored, as in Compose v2.")
+    version: str | float | None = Field(
+        default=None, description="Obsolete in Compose: ignored, with a warning."
+    )
 
     def volume(self, name: str) -> VolumeDecl:
         return self.volumes.get(name) or VolumeDecl()
 
 
-def field_names_at(loc: Sequence[str | int]) -> list[str]:
-    """Field names of the model a validation error location points into (for suggestions)."""
+def model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model a validation error location points into, if it is one."""
     current: Any = Topology
     for part in loc:
         current = _step(current, part)
         if current is None:
-            return []
+            return None
     current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+        return current
+    return None
+
+
+def field_names_at(loc: Sequence[str | int]) -> list[str]:
+    """Field names of the model a validation error location points into (for suggestions)."""
+    model = model_at(loc)
+    return list(model.model_fields) if model is not None else []
 
 
 def _unwrap(annotation: Any) -> Any:
