@@ -253,6 +253,11 @@ def test_depends_on_long_form_reads_required_and_restart(load_text: Load) -> Non
     assert (dependency.condition, dependency.required, dependency.restart) == ("service_healthy", False, True)
 
 
+def test_a_link_to_an_undeclared_service_is_an_error_even_next_to_an_optional_dependency(load_errors: Errors) -> None:
+    text = "services:\n  app:\n    image: a\n    links: [db]\n    depends_on:\n      db: {required: false}\n"
+    assert load_errors(text) == ["xcompose.yaml:4: services.app.links[0]: unknown service 'db'"]
+
+
 # --- references ------------------------------------------------------------------------
 
 

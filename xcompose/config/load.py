@@ -1,10 +1,11 @@
 """Topology files to a validated Project, every problem located at FILE:LINE: key.path.
 
 The steps, as Compose does them: read each file, interpolate it with the environment
-overlaid on `.env`, merge the files, set aside the Compose keys xcompose ignores, validate
-the result with the models, then check the names that refer to each other. All errors of
-a step are collected before raising; a file that cannot be parsed stops the load because
-everything after it would only add noise.
+overlaid on `.env`, merge the files, leave out the services whose profiles are not active,
+set aside the Compose keys xcompose ignores, validate the result with the models, then
+check the names that refer to each other. All errors of a step are collected before
+raising; a file that cannot be parsed stops the load because everything after it would
+only add noise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from xcompose.config.interpolate import interpolate_tree, read_env_file, warn_un
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.merge import merge_documents
 from xcompose.config.model import Topology
+from xcompose.config.profiles import active_profiles, leave_out_disabled
 from xcompose.config.project import Project
 from xcompose.config.references import check_references
 from xcompose.config.source import (
@@ -45,8 +47,11 @@ def load_project(
     *,
     project_name: str | None = None,
     environ: Mapping[str, str] | None = None,
+    profiles: Sequence[str] | None = None,
 ) -> Project:
-    """Read, interpolate, merge and validate the topology files; raises ConfigErrors."""
+    """Read, interpolate, merge and validate the topology files; raises ConfigErrors.
+
+    `profiles` are the active profiles; without any, XCOMPOSE_PROFILES or COMPOSE_PROFILES."""
     env = dict(os.environ if environ is None else environ)
     if isinstance(files, (str, Path)):
         files = [files]
@@ -95,8 +100,9 @@ def load_project(
     name = _project_name(project_name, env, plain.get("name"), paths[0][0], project)
     if isinstance(name, ConfigError):
         errors.append(name)
+    disabled = leave_out_disabled(plain, active_profiles(profiles, lookup))
     errors.extend(set_aside_ignored(plain, project))
-    env_files, reference_errors = check_references(plain, first_dir, lookup, project)
+    env_files, reference_errors = check_references(plain, first_dir, lookup, project, disabled)
     errors.extend(reference_errors)
     try:
         topology = Topology.model_validate(plain)

@@ -215,6 +215,9 @@ class Service(Strict):
     cap_drop: list[str] = Field(default_factory=list)
     privileged: bool = False
     pull_policy: Literal["missing", "always", "never"] = "missing"
+    profiles: list[str] = Field(
+        default_factory=list, description="Left out unless one of these profiles is active."
+    )
     ambassador: ServiceAmbassador = Field(default_factory=ServiceAmbassador)
 
     @field_validator(

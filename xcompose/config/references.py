@@ -28,15 +28,31 @@ def suggest(name: str, choices: Sequence[str]) -> str:
 
 
 def check_references(
-    data: dict[str, Any], base_dir: Path, lookup: Mapping[str, str], project: Project
+    data: dict[str, Any], base_dir: Path, lookup: Mapping[str, str], project: Project,
+    disabled: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, dict[str, str]], list[ConfigError]]:
-    """Names that must refer to something declared; returns env_file values per service."""
+    """Names that must refer to something declared; returns env_file values per service.
+
+    `disabled` are the services left out by their profiles: a reference to one is an error
+    that says so, except a `depends_on` entry with `required: false`, which is dropped from
+    `data` with a warning (Compose only warns about it)."""
     errors: list[ConfigError] = []
     hosts, services, volumes = (_table(data, key) for key in ("hosts", "services", "volumes"))
     env_files: dict[str, dict[str, str]] = {}
+    left_out = disabled or {}
 
     def error(path: KeyPath, message: str) -> None:
         errors.append(project.error(path, message))
+
+    def problem(source: str, target: str, verb: str) -> str | None:
+        """What is wrong with a reference, or None when `target` is a service of the project."""
+        if target == source:
+            return f"a service cannot {verb} itself"
+        if target in services:
+            return None
+        if target in left_out:
+            return f"service '{target}' is left out: none of its profiles ({', '.join(left_out[target])}) is active"
+        return f"unknown service '{target}'{suggest(target, [*services, *left_out])}"
 
     for kind, table in (("host", hosts), ("service", services)):
         plural = "hosts" if kind == "host" else "services"
@@ -60,14 +76,27 @@ def check_references(
                 target = parse_link(entry).target
             except ValueError:
                 continue  # reported by validation
-            _refer(error, (*base, "links", index), name, target, services, "link to")
+            wrong = problem(name, target, "link to")
+            if wrong:
+                error((*base, "links", index), wrong)
         depends = service.get("depends_on")
         if isinstance(depends, list):
             for index, entry in enumerate(depends):
-                _refer(error, (*base, "depends_on", index), name, str(entry), services, "depend on")
+                wrong = problem(name, str(entry), "depend on")
+                if wrong:
+                    error((*base, "depends_on", index), wrong)
         elif isinstance(depends, dict):
-            for target in depends:
-                _refer(error, (*base, "depends_on", target), name, target, services, "depend on")
+            for target in list(depends):
+                path = (*base, "depends_on", target)
+                wrong = problem(name, target, "depend on")
+                if wrong is None:
+                    continue
+                entry = depends[target]
+                if target != name and isinstance(entry, dict) and entry.get("required") is False:
+                    project.warnings.append(str(project.error(path, f"{wrong}; not required, so left out")))
+                    del depends[target]
+                else:
+                    error(path, wrong)
         for index, entry in enumerate(_list(service.get("volumes"))):
             try:
                 mount = parse_volume(entry)
@@ -110,16 +139,6 @@ def _env_files(
         values.update(read)
         errors.extend(problems)
     return values
-
-
-def _refer(
-    error: Callable[[KeyPath, str], None], path: KeyPath, source: str, target: str, services: Mapping[str, Any],
-    verb: str,
-) -> None:
-    if target == source:
-        error(path, f"a service cannot {verb} itself")
-    elif target not in services:
-        error(path, f"unknown service '{target}'{suggest(target, list(services))}")
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
