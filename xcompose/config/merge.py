@@ -10,6 +10,7 @@ their target path. A later file may tag a value `!reset` (the key is removed) or
 A value keeps the location of the file that set it last; a mapping or list that both files
 contribute to keeps the location where it was first defined, so that an error about a
 service points at its definition, not at an override that only adds `host:` to it.
+The same rules merge a service over the one it `extends`.
 """
 
 from __future__ import annotations
@@ -133,6 +134,12 @@ class _Merger:
         if isinstance(base, (list, dict)) and isinstance(over, (list, dict)):
             return self.mapping(_depends_map(base), _depends_map(over), path)
         return self.value(base, over, path, base_loc, over_loc)
+
+
+def merge_service(base: LMap, over: LMap, path: KeyPath) -> tuple[LMap, list[ConfigError]]:
+    """One service merged over another (what `extends` does), by the rules of `-f` files."""
+    errors: list[ConfigError] = []
+    return _Merger(errors).service(base, over, path), errors
 
 
 def _start(base: dict[str, Any], over: dict[str, Any]) -> LMap:

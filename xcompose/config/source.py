@@ -359,6 +359,28 @@ def read_document(path: Path, display: str) -> YamlDocument:
     return parse_text(decode(raw, display), display)
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of a located tree that keeps every location (and merge tag)."""
+    if isinstance(value, LMap):
+        copy = LMap()
+        for key, item in value.items():
+            copy[key] = clone(item)
+        copy.locs = dict(value.locs)
+        copy.resets = dict(value.resets)
+        copy.overrides = set(value.overrides)
+        return copy
+    if isinstance(value, LSeq):
+        seq = LSeq()
+        seq.extend(clone(item) for item in value)
+        seq.locs = list(value.locs)
+        return seq
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    return value
+
+
 def to_plain(
     value: Any, path: KeyPath = (), locations: dict[KeyPath, Loc] | None = None
 ) -> tuple[Any, dict[KeyPath, Loc]]:
