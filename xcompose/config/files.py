@@ -1,9 +1,10 @@
 """Where a file's relative paths start and which variables it sees.
 
-The `-f` files share the project folder (the first file's) and the project's variables;
-a file a service `extends` has its own folder. A service that comes from such a file has
-its relative paths (env files, bind mounts) made absolute when it joins the project, so
-that they keep pointing where its file meant.
+The `-f` files share the project folder (the first file's) and the project's variables.
+A file brought in by `include` has its own project folder and `.env`; a file a service
+`extends` has its own folder. Services that come from such a file have their relative
+paths (env files, bind mounts) made absolute when they join the project, so that they
+keep pointing where their file meant.
 """
 
 from __future__ import annotations
@@ -64,3 +65,10 @@ def rebase_service(service: Any, base_dir: Path) -> None:
                     volumes[index] = f"{_absolute(base_dir, source)}:{rest}"
             elif isinstance(entry, dict) and entry.get("type") == "bind" and isinstance(entry.get("source"), str):
                 entry["source"] = _absolute(base_dir, entry["source"])
+
+
+def rebase_services(tree: LMap, base_dir: Path) -> None:
+    services = tree.get("services")
+    if isinstance(services, dict):
+        for service in services.values():
+            rebase_service(service, base_dir)

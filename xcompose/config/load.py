@@ -1,11 +1,11 @@
 """Topology files to a validated Project, every problem located at FILE:LINE: key.path.
 
 The steps, as Compose does them: read each file and interpolate it with the environment
-overlaid on `.env`; resolve its services' `extends`; merge the files; leave out the
-services whose profiles are not active; set aside the Compose keys xcompose ignores;
-validate the result with the models, then check the names that refer to each other. All
-errors of a step are collected before raising; a file that cannot be parsed stops the load
-because everything after it would only add noise.
+overlaid on `.env`; bring in what it `include`s and resolve its services' `extends`; merge
+the files; leave out the services whose profiles are not active; set aside the Compose keys
+xcompose ignores; validate the result with the models, then check the names that refer to
+each other. All errors of a step are collected before raising; a file that cannot be
+parsed stops the load because everything after it would only add noise.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from xcompose.config.compat import set_aside_ignored
 from xcompose.config.extends import resolve_extends
 from xcompose.config.files import Context, display_path
+from xcompose.config.include import apply_include
 from xcompose.config.interpolate import interpolate_tree, read_env_file, warn_unset
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.merge import merge_documents
@@ -109,7 +110,7 @@ def load_project(
 
 
 class _Files:
-    """Reads the files of a project, and those they extend, collecting every
+    """Reads the files of a project, and those they include or extend, collecting every
     error (and whether a file could not be read at all) and warning on the way."""
 
     def __init__(self) -> None:
@@ -153,11 +154,19 @@ class _Files:
         return tree, display
 
     def assemble(self, tree: LMap, file: str, context: Context, chain: tuple[Path, ...]) -> None:
-        """Resolve the `extends` of one file's services."""
+        """What one file includes, then its services' `extends`, as Compose orders them."""
+        apply_include(tree, file, context, chain, self.included, self.errors)
         resolve_extends(tree, file, context, self.extended, self.errors, self.unresolved)
 
+    def included(self, path: Path, context: Context, chain: tuple[Path, ...]) -> tuple[LMap, str] | None:
+        loaded = self.read(path, context.lookup)
+        if loaded is not None:
+            self.assemble(loaded[0], loaded[1], context, chain)
+        return loaded
+
     def extended(self, path: Path, context: Context) -> tuple[LMap, str] | None:
-        """A file a service extends, read once per set of variables."""
+        """A file a service extends, read once per set of variables; Compose reads only its
+        services (its own `include` is not applied)."""
         key = (path, id(context.lookup))
         if key not in self._extended:
             self._extended[key] = (context.lookup, self.read(path, context.lookup, whole=False))
