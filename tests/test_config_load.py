@@ -460,6 +460,15 @@ def test_the_schema_allows_extension_keys_and_short_forms() -> None:
     assert {"type": "string"} in service["properties"]["env_file"]["anyOf"]
 
 
+def test_the_schema_offers_the_long_forms_and_the_restart_pattern() -> None:
+    schema = topology_schema()
+    service = schema["$defs"]["Service"]["properties"]
+    listed = next(a for a in service["env_file"]["anyOf"] if a.get("type") == "array")
+    assert {"$ref": "#/$defs/EnvFileEntry"} in listed["items"]["anyOf"]
+    assert service["restart"]["pattern"] == "^(no|always|unless-stopped|on-failure(:[0-9]+)?)$"
+    assert set(schema["$defs"]["DependsOn"]["properties"]) == {"condition", "required", "restart"}
+
+
 # --- the corpus of broken files --------------------------------------------------------
 
 BAD_INPUTS = Path(__file__).parent / "bad_inputs"

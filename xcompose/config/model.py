@@ -205,7 +205,10 @@ class Service(Strict):
     links: list[LinkEntry] = Field(default_factory=list, description="SERVICE or SERVICE:ALIAS.")
     depends_on: dict[str, DependsOn] = Field(default_factory=dict)
     volumes: list[MountEntry] = Field(default_factory=list)
-    restart: str | None = Field(default=None, description="no, always, on-failure[:N] or unless-stopped.")
+    restart: str | None = Field(
+        default=None, description="no, always, on-failure[:N] or unless-stopped.",
+        json_schema_extra={"pattern": RESTART_PATTERN.pattern},
+    )
     healthcheck: Healthcheck | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     user: str | None = None
@@ -255,9 +258,14 @@ class Service(Strict):
                 raise ValueError(f"cannot be split into words: {error}") from None
         return value
 
-    @field_validator("env_file", "cap_add", "cap_drop", mode="before", json_schema_input_type=str | list[str])
+    @field_validator("cap_add", "cap_drop", mode="before", json_schema_input_type=str | list[str])
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("env_file", mode="before", json_schema_input_type=str | list[str | EnvFileEntry])
+    @classmethod
+    def _one_or_many_files(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
     @field_validator("depends_on", mode="before", json_schema_input_type=list[str] | dict[str, DependsOn])
