@@ -233,3 +233,9 @@ def test_an_override_file_changes_an_extending_service(write: Write) -> None:
     write("over.yaml", "services:\n  web: {user: root}\n")
     web = load("compose.yaml", "over.yaml").topology.services["web"]
     assert (web.image, web.user) == ("a", "root")
+
+
+def test_a_failed_extends_further_down_the_chain_is_told_once(write: Write) -> None:
+    write("other.yaml", "services:\n  base:\n    extends: nowhere\n")
+    write("compose.yaml", "services:\n  web:\n    extends: {file: other.yaml, service: base}\n")
+    assert errors("compose.yaml") == ["other.yaml:3: services.base.extends: no service 'nowhere' to extend"]

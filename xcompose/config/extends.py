@@ -49,10 +49,18 @@ class _Extends:
         self.read = read
         self.errors = errors
         self.unresolved = unresolved
+        self.root = LMap()
+        self.failed: set[_Key] = set()  # services whose `extends` failed, here or further down
 
     def file(self, services: LMap, file: str, context: Context) -> None:
+        self.root = services
         for name in list(services):
             self.service(services, name, file, context, ())
+
+    def give_up(self, services: LMap, file: str, name: str) -> None:
+        self.failed.add((file, name))
+        if services is self.root:
+            self.unresolved.add(name)
 
     def error(self, services: LMap, file: str, path: KeyPath, message: str) -> None:
         """An error at `path` (services.NAME.…), located in `services`."""
@@ -71,7 +79,7 @@ class _Extends:
         def fail(where: KeyPath, message: str | None = None) -> Any:
             if message is not None:
                 self.error(services, file, where, message)
-            self.unresolved.add(name)
+            self.give_up(services, file, name)
             service.pop("extends", None)
             return service
 
@@ -99,6 +107,8 @@ class _Extends:
             within = "" if ref_file is None else f" in {base_file}"
             return fail(where, f"no service '{ref}' to extend{within}{suggest(ref, list(base_services))}")
         base = self.service(base_services, ref, base_file, base_context, (*chain, (file, name)))
+        if (base_file, ref) in self.failed:
+            self.give_up(services, file, name)
         if not isinstance(base, LMap):
             if base is not None:
                 return fail(path, f"service '{ref}' is {kind_of(base)}, not a mapping")
