@@ -200,3 +200,20 @@ def test_a_value_that_looks_like_an_emoji_code_is_printed_as_written(
     run = run_in_process(["-f", "t.yaml", "config"], tmp_path, monkeypatch)
     assert run.code == 0, run
     assert ":thumbs_up:" in run.stdout and "a:x:b" in run.stdout
+
+
+def test_a_link_to_a_service_left_out_by_its_profile_loads_once_the_profile_is_active(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "t.yaml").write_text(
+        "services:\n  db: {image: d, profiles: [data]}\n  app: {image: a, links: [db]}\n"
+    )
+    run = run_in_process(["-f", "t.yaml", "config"], tmp_path, monkeypatch)
+    assert_refused(run, "t.yaml:3: services.app.links[0]: service 'db' is left out: none of its profiles (data) is active")
+    for args in (["--profile", "data"], ["--profile", "other", "--profile", "data"], ["--profile", "*"]):
+        run = run_in_process(["-f", "t.yaml", *args, "config"], tmp_path, monkeypatch)
+        assert run.code == 0, (args, run)
+        assert "db:" in run.stdout
+    monkeypatch.setenv("COMPOSE_PROFILES", "data")
+    run = CliRunner().invoke(cli, ["-f", "t.yaml", "config"], prog_name="xcompose")
+    assert run.exit_code == 0, run.output

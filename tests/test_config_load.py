@@ -118,6 +118,16 @@ def test_the_pure_python_composer_builds_the_same_tree(monkeypatch: pytest.Monke
     assert yamlsource.to_plain(fast.data)[1] == yamlsource.to_plain(slow.data)[1]
 
 
+def test_both_composers_read_the_merge_tags_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "a: !reset null\nb: !override [1, !reset 2, 3]\nc: !override {k: v}\nd: !reset\n"
+    fast = yamlsource.parse_text(text, "f.yaml").data
+    monkeypatch.setattr(yamlsource, "_Composer", yamlsource._PyComposer)
+    slow = yamlsource.parse_text(text, "f.yaml").data
+    for tree in (fast, slow):
+        assert tree == {"b": [1, 3], "c": {"k": "v"}}
+        assert (tree.resets, tree.overrides) == ({"a": ("f.yaml", 1), "d": ("f.yaml", 4)}, {"b", "c"})
+
+
 def test_a_recursive_alias_is_an_error(load_errors: Errors) -> None:
     errors = load_errors("x-a: &a [*a]\nservices: {}\n")
     assert errors == ["xcompose.yaml:1: x-a[0]: an alias refers to the node that contains it"]
@@ -184,6 +194,68 @@ def test_a_nested_environment_value_is_refused_without_showing_it(load_errors: E
     assert errors == [
         "xcompose.yaml:4: services.app.environment: environment value of 'PASS' must be a string, number or boolean"
     ]
+
+
+# --- forms real compose files use -----------------------------------------------------
+
+
+def test_restart_on_failure_may_give_a_count(load_text: Load) -> None:
+    assert load_text("services:\n  a: {image: a, restart: 'on-failure:5'}\n").topology.services["a"].restart == "on-failure:5"
+
+
+@pytest.mark.parametrize("value", ["on-failure:", "on-failure:x", "always:3", "never"])
+def test_restart_refuses_other_forms(load_errors: Errors, value: str) -> None:
+    assert load_errors(f"services:\n  a: {{image: a, restart: '{value}'}}\n") == [
+        f"xcompose.yaml:2: services.a.restart: must be one of 'no', 'always', 'on-failure', 'on-failure:N' "
+        f"or 'unless-stopped' (got '{value}')"
+    ]
+
+
+def test_legacy_external_with_a_name_is_external_true_and_name(load_text: Load) -> None:
+    text = "services: {}\nvolumes:\n  data: {external: {name: shop_data}}\nnetworks:\n  front: {external: {name: proxy}}\n"
+    topology = load_text(text).topology
+    assert (topology.volume("data").external, topology.volume("data").name) == (True, "shop_data")
+    front = topology.networks["front"]
+    assert front is not None and (front.external, front.name) == (True, "proxy")
+
+
+def test_legacy_external_name_must_agree_with_name(load_errors: Errors) -> None:
+    assert load_errors("services: {}\nvolumes:\n  data: {name: a, external: {name: b}}\n") == [
+        "xcompose.yaml:3: volumes.data: external.name 'b' and name 'a' differ; keep only name"
+    ]
+
+
+def test_env_file_long_form_skips_a_missing_optional_file(load_text: Load, tmp_path: Path) -> None:
+    (tmp_path / "a.env").write_text("A=1\n")
+    text = "services:\n  app:\n    image: a\n    env_file:\n      - path: a.env\n      - path: local.env\n        required: false\n"
+    service = load_text(text).topology.services["app"]
+    assert service.environment == {"A": "1"}
+    assert [e.path for e in service.env_file] == [str(tmp_path / "a.env")]
+
+
+def test_env_file_long_form_that_is_required_must_exist(load_errors: Errors, tmp_path: Path) -> None:
+    text = "services:\n  app:\n    image: a\n    env_file:\n      - path: gone.env\n        required: true\n"
+    assert load_errors(text) == [
+        f"xcompose.yaml:5: services.app.env_file[0]: env file 'gone.env' not found (looked for {tmp_path / 'gone.env'})"
+    ]
+
+
+def test_depends_on_long_form_reads_required_and_restart(load_text: Load) -> None:
+    text = """\
+    services:
+      db: {image: d}
+      app:
+        image: a
+        depends_on:
+          db: {condition: service_healthy, required: false, restart: true}
+    """
+    dependency = load_text(text).topology.services["app"].depends_on["db"]
+    assert (dependency.condition, dependency.required, dependency.restart) == ("service_healthy", False, True)
+
+
+def test_a_link_to_an_undeclared_service_is_an_error_even_next_to_an_optional_dependency(load_errors: Errors) -> None:
+    text = "services:\n  app:\n    image: a\n    links: [db]\n    depends_on:\n      db: {required: false}\n"
+    assert load_errors(text) == ["xcompose.yaml:4: services.app.links[0]: unknown service 'db'"]
 
 
 # --- references ------------------------------------------------------------------------
@@ -386,6 +458,15 @@ def test_the_schema_allows_extension_keys_and_short_forms() -> None:
     service = schema["$defs"]["Service"]
     assert service["additionalProperties"] is False and "^x-" in service["patternProperties"]
     assert {"type": "string"} in service["properties"]["env_file"]["anyOf"]
+
+
+def test_the_schema_offers_the_long_forms_and_the_restart_pattern() -> None:
+    schema = topology_schema()
+    service = schema["$defs"]["Service"]["properties"]
+    listed = next(a for a in service["env_file"]["anyOf"] if a.get("type") == "array")
+    assert {"$ref": "#/$defs/EnvFileEntry"} in listed["items"]["anyOf"]
+    assert service["restart"]["pattern"] == "^(no|always|unless-stopped|on-failure(:[0-9]+)?)$"
+    assert set(schema["$defs"]["DependsOn"]["properties"]) == {"condition", "required", "restart"}
 
 
 # --- the corpus of broken files --------------------------------------------------------

@@ -139,3 +139,82 @@ def test_an_error_in_the_override_is_located_in_the_override(merge) -> None:  # 
 def test_an_empty_entry_in_the_override_keeps_the_base_declaration(merge) -> None:  # type: ignore[no-untyped-def]
     project = merge("volumes:\n  data:\n", base=BASE.replace("  data:\n", "  data: {driver: local}\n"))
     assert project.topology.volume("data").driver == "local"
+
+
+# --- !reset and !override ----------------------------------------------------------------
+
+
+def test_reset_removes_what_earlier_files_set(merge) -> None:  # type: ignore[no-untyped-def]
+    project = merge("services:\n  app:\n    ports: !reset []\n    environment:\n      A: !reset null\n")
+    assert (app(project).ports, app(project).environment) == ([], {"B": "2"})
+
+
+def test_reset_of_a_whole_mapping_drops_it(merge) -> None:  # type: ignore[no-untyped-def]
+    assert app(merge("services:\n  app:\n    healthcheck: !reset {}\n")).healthcheck is None
+
+
+def test_override_replaces_instead_of_merging(merge) -> None:  # type: ignore[no-untyped-def]
+    project = merge("services:\n  app:\n    ports: !override ['8443:443']\n    labels: !override {team: x}\n")
+    assert [p.short() for _, p in app(project).published_ports()] == ["8443:443"]
+    assert app(project).labels == {"team": "x"}
+
+
+def test_override_of_a_healthcheck_does_not_keep_earlier_keys(merge) -> None:  # type: ignore[no-untyped-def]
+    check = app(merge("services:\n  app:\n    healthcheck: !override {test: [CMD, other]}\n")).healthcheck
+    assert check is not None and (check.test, check.interval, check.retries) == (["CMD", "other"], 30.0, 3)
+
+
+def test_a_reset_in_the_first_file_just_leaves_the_key_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "one.yaml").write_text("services:\n  app:\n    image: a\n    ports: !reset ['80:80']\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_project(["one.yaml"], environ={}).topology.services["app"].ports == []
+
+
+def test_a_reset_list_item_is_left_out(merge) -> None:  # type: ignore[no-untyped-def]
+    project = merge("services:\n  app:\n    cap_add: [SYS_TIME, !reset NET_RAW]\n")
+    assert app(project).cap_add == ["NET_ADMIN", "SYS_TIME"]
+
+
+def test_other_tags_are_still_refused(merge) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigErrors) as info:
+        merge("services:\n  app:\n    ports: !replace []\n")
+    assert [str(e) for e in info.value.errors] == ["over.yaml:3: services.app.ports: unsupported YAML tag !replace"]
+
+
+# --- where a merged service is located ---------------------------------------------------
+
+
+def test_an_error_about_a_service_points_at_its_definition_not_at_a_placement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: a\n  db:\n    restart: always\n")
+    (tmp_path / "xcompose.yaml").write_text(
+        "hosts:\n  h1: {}\n  h2: {}\nservices:\n  web: {host: h1}\n  db: {host: h2}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigErrors) as info:
+        load_project(["compose.yaml", "xcompose.yaml"], environ={})
+    assert [str(e) for e in info.value.errors] == ["compose.yaml:4: services.db: missing required key 'image'"]
+
+
+def test_a_service_first_defined_in_the_override_is_located_there(merge) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigErrors) as info:
+        merge("services:\n  worker:\n    host: web1\n")
+    assert [str(e) for e in info.value.errors] == ["over.yaml:2: services.worker: missing required key 'image'"]
+
+
+def test_an_empty_service_entry_is_where_the_service_is_defined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n")
+    (tmp_path / "xcompose.yaml").write_text("services:\n  web: {user: root}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigErrors) as info:
+        load_project(["compose.yaml", "xcompose.yaml"], environ={})
+    assert [str(e) for e in info.value.errors] == ["compose.yaml:2: services.web: missing required key 'image'"]
+
+
+def test_a_mapping_both_files_add_to_keeps_its_first_location(merge) -> None:  # type: ignore[no-untyped-def]
+    project = merge("services:\n  app:\n    labels: {team: shop}\n    ports: ['443:8443']\n")
+    assert project.locations[("services", "app")] == ("base.yaml", 9)
+    assert project.locations[("services", "app", "labels")] == ("base.yaml", 17)
+    assert project.locations[("services", "app", "labels", "team")] == ("over.yaml", 3)
+    assert project.locations[("services", "app", "ports")] == ("base.yaml", 13)

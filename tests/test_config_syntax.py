@@ -102,3 +102,14 @@ def test_a_bad_published_port_says_why(value: object, message: str) -> None:
 
 def test_an_exposed_range_stands_for_its_ports() -> None:
     assert [p.port for p in parse_expose("8000-8002/udp")] == [8000, 8001, 8002]
+
+
+@pytest.mark.parametrize("text", ["./conf:/etc/conf:ro,Z", "data:/data:z", "data:/data:nocopy", "/a:/b:rshared"])
+def test_compose_volume_options_other_than_ro_and_rw_are_refused_as_not_supported(text: str) -> None:
+    option = text.rsplit(":", 1)[1].split(",")[-1]
+    with pytest.raises(ValueError, match=f"xcompose does not support the Compose volume option '{option}' yet"):
+        parse_volume(text)
+
+
+def test_ro_and_rw_may_be_written_as_a_list_of_options() -> None:
+    assert parse_volume("data:/data:rw,ro").read_only is True

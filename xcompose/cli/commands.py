@@ -30,7 +30,7 @@ WAIT_HELP = "Seconds to wait for another run of this project to finish."
 def load(options: Options) -> Project:
     from xcompose.config.load import load_project
 
-    project = load_project(options.files, project_name=options.project_name)
+    project = load_project(options.files, project_name=options.project_name, profiles=options.profiles)
     for warning in project.warnings:
         err.print(f"warning: {warning}", markup=False)
     return project

@@ -31,6 +31,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 class Options:
     files: tuple[str, ...]
     project_name: str | None
+    profiles: tuple[str, ...] = ()
 
 
 def fail(code: int, lines: list[str]) -> None:
@@ -90,15 +91,17 @@ class _Commands(click.Group):
               help="Topology file (repeatable; later files override). Env: XCOMPOSE_FILE.")
 @click.option("-p", "--project-name", envvar="XCOMPOSE_PROJECT_NAME", metavar="NAME",
               help="Project name (default: the file's `name:` or its folder). Env: XCOMPOSE_PROJECT_NAME.")
+@click.option("--profile", "profiles", multiple=True, metavar="NAME",
+              help="Activate a profile (repeatable; '*' for all). Env: XCOMPOSE_PROFILES, COMPOSE_PROFILES.")
 @click.version_option(__version__, prog_name="xcompose")
 @click.pass_context
-def cli(ctx: click.Context, files: tuple[str, ...], project_name: str | None) -> None:
+def cli(ctx: click.Context, files: tuple[str, ...], project_name: str | None, profiles: tuple[str, ...]) -> None:
     """Wire Docker containers across hosts.
 
     One YAML file declares hosts, services pinned to hosts, and links; xcompose inserts an
     ambassador pair for every link that crosses hosts and applies it in dependency order.
     """
-    ctx.obj = Options(files=files, project_name=project_name)
+    ctx.obj = Options(files=files, project_name=project_name, profiles=profiles)
 
 
 pass_options = click.make_pass_decorator(Options)

@@ -38,6 +38,8 @@ def dump_config(project: Project, *, redact: bool = True) -> str:
             out["ports"] = [p.short() for entry in service.ports for p in entry]
         if service.links:
             out["links"] = [link.short() for link in service.links]
+        if service.env_file:
+            out["env_file"] = [e.path if e.required else e.model_dump(mode="json") for e in service.env_file]
         if service.volumes:
             out["volumes"] = [
                 m.short() or m.model_dump(mode="json", exclude_defaults=True) for m in service.volumes

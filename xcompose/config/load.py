@@ -1,9 +1,11 @@
 """Topology files to a validated Project, every problem located at FILE:LINE: key.path.
 
-The steps, as Compose does them: read each file, interpolate it with the environment
-overlaid on `.env`, merge the files, validate the result with the models, then check the
-names that refer to each other. All errors of a step are collected before raising; a file
-that cannot be parsed stops the load because everything after it would only add noise.
+The steps, as Compose does them: read each file and interpolate it with the environment
+overlaid on `.env`; bring in what it `include`s and resolve its services' `extends`; merge
+the files; leave out the services whose profiles are not active; set aside the Compose keys
+xcompose ignores; validate the result with the models, then check the names that refer to
+each other. All errors of a step are collected before raising; a file that cannot be
+parsed stops the load because everything after it would only add noise.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from xcompose.config.compat import set_aside_ignored
+from xcompose.config.extends import resolve_extends
+from xcompose.config.files import Context, display_path
+from xcompose.config.include import apply_include
 from xcompose.config.interpolate import interpolate_tree, read_env_file, warn_unset
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.merge import merge_documents
 from xcompose.config.model import Topology
+from xcompose.config.profiles import active_profiles, leave_out_disabled
 from xcompose.config.project import Project
 from xcompose.config.references import check_references
 from xcompose.config.source import (
     LMap,
-    YamlDocument,
     locate_in_tree,
     read_document,
     to_plain,
@@ -37,14 +43,16 @@ DEFAULT_FILES = ("xcompose.yaml", "xcompose.yml")
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-
 def load_project(
     files: Sequence[str | Path],
     *,
     project_name: str | None = None,
     environ: Mapping[str, str] | None = None,
+    profiles: Sequence[str] | None = None,
 ) -> Project:
-    """Read, interpolate, merge and validate the topology files; raises ConfigErrors."""
+    """Read, interpolate, merge and validate the topology files; raises ConfigErrors.
+
+    `profiles` are the active profiles; without any, XCOMPOSE_PROFILES or COMPOSE_PROFILES."""
     env = dict(os.environ if environ is None else environ)
     if isinstance(files, (str, Path)):
         files = [files]
@@ -58,41 +66,40 @@ def load_project(
     # The process environment wins over `.env`, as in Compose.
     lookup = {**dotenv, **env}
 
-    docs: list[YamlDocument] = []
-    errors: list[ConfigError] = []
-    for path, display in paths:
-        try:
-            docs.append(read_document(path, str(display)))
-        except ConfigErrors as exc:
-            errors.extend(exc.errors)
-    if errors:
+    reader = _Files()
+    parsed = [reader.parse(path, str(display)) for path, display in paths]
+    if reader.unreadable:
+        raise ConfigErrors(reader.errors)
+    docs = [tree for tree in parsed if tree is not None]
+    context = Context(first_dir, lookup)
+    for tree, (path, display) in zip(docs, paths, strict=True):
+        reader.interpolate(tree, str(display), lookup)
+        reader.assemble(tree, str(display), context, (path,))
+    errors, failed = reader.errors, reader.failed
+    if reader.unreadable:
         raise ConfigErrors(errors)
 
-    failed: list[str] = []  # key paths whose value is already reported as wrong
-    warnings: list[str] = []
-    for doc in docs:
-        result = interpolate_tree(doc.data, lookup)
-        for key_path, message in result.errors:
-            errors.append(_error_in(doc.data, key_path, message, doc.file))
-            failed.append(format_key_path(key_path))
-        warnings.extend(warn_unset(result.unset, partial(_where, doc.data, file=doc.file)))
-
-    merged, merge_errors = merge_documents([doc.data for doc in docs])
+    merged, merge_errors = merge_documents(docs)
     errors.extend(merge_errors)
     failed.extend(e.path for e in merge_errors)
     plain, locations = to_plain(merged)
     project = Project(name="", topology=Topology(), files=[p for p, _ in paths], locations=locations)
-    project.warnings = warnings
+    project.warnings = reader.warnings
 
     name = _project_name(project_name, env, plain.get("name"), paths[0][0], project)
     if isinstance(name, ConfigError):
         errors.append(name)
-    env_files, reference_errors = check_references(plain, first_dir, lookup, project)
+    disabled = leave_out_disabled(plain, active_profiles(profiles, lookup))
+    errors.extend(set_aside_ignored(plain, project))
+    env_files, reference_errors = check_references(plain, first_dir, lookup, project, disabled)
     errors.extend(reference_errors)
     try:
         topology = Topology.model_validate(plain)
     except ValidationError as exc:
-        errors.extend(e for e in translate(exc, plain, project) if not _under(e, failed))
+        errors.extend(
+            e for e in translate(exc, plain, project)
+            if not _under(e, failed) and not _incomplete(e, reader.unresolved)
+        )
         raise ConfigErrors(errors) from None
     if errors:
         raise ConfigErrors(errors)
@@ -100,6 +107,70 @@ def load_project(
     project.name = name
     project.topology = _finish(topology, name, env_files, lookup, first_dir)
     return project
+
+
+class _Files:
+    """Reads the files of a project, and those they include or extend, collecting every
+    error (and whether a file could not be read at all) and warning on the way."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+        self.warnings: list[str] = []
+        self.failed: list[str] = []  # key paths whose value is already reported as wrong
+        self.unreadable = False
+        self.unresolved: set[str] = set()  # services whose `extends` failed
+        self._extended: dict[tuple[Path, int], tuple[Mapping[str, str], tuple[LMap, str] | None]] = {}
+
+    def parse(self, path: Path, display: str) -> LMap | None:
+        try:
+            return read_document(path, display).data
+        except ConfigErrors as exc:
+            self.errors.extend(exc.errors)
+            self.unreadable = True
+            return None
+
+    def interpolate(self, tree: LMap, file: str, lookup: Mapping[str, str], *, whole: bool = True) -> None:
+        """Expand `${VAR}` in place; `version` is set aside, with a warning for a whole
+        compose file (Compose does not warn about a file it reads only to extend from)."""
+        result = interpolate_tree(tree, lookup)
+        for key_path, message in result.errors:
+            self.errors.append(_error_in(tree, key_path, message, file))
+            self.failed.append(format_key_path(key_path))
+        self.warnings.extend(warn_unset(result.unset, partial(_where, tree, file=file)))
+        if "version" in tree:
+            loc = tree.locs.pop("version")
+            tree.pop("version")
+            if whole:
+                self.warnings.append(str(ConfigError(
+                    loc[0], loc[1], "version", "the Compose key 'version' is obsolete and ignored; it can be removed"
+                )))
+
+    def read(self, path: Path, lookup: Mapping[str, str], *, whole: bool = True) -> tuple[LMap, str] | None:
+        display = display_path(path)
+        tree = self.parse(path, display)
+        if tree is None:
+            return None
+        self.interpolate(tree, display, lookup, whole=whole)
+        return tree, display
+
+    def assemble(self, tree: LMap, file: str, context: Context, chain: tuple[Path, ...]) -> None:
+        """What one file includes, then its services' `extends`, as Compose orders them."""
+        apply_include(tree, file, context, chain, self.included, self.errors)
+        resolve_extends(tree, file, context, self.extended, self.errors, self.unresolved)
+
+    def included(self, path: Path, context: Context, chain: tuple[Path, ...]) -> tuple[LMap, str] | None:
+        loaded = self.read(path, context.lookup)
+        if loaded is not None:
+            self.assemble(loaded[0], loaded[1], context, chain)
+        return loaded
+
+    def extended(self, path: Path, context: Context) -> tuple[LMap, str] | None:
+        """A file a service extends, read once per set of variables; Compose reads only its
+        services (its own `include` is not applied)."""
+        key = (path, id(context.lookup))
+        if key not in self._extended:
+            self._extended[key] = (context.lookup, self.read(path, context.lookup, whole=False))
+        return self._extended[key][1]
 
 
 def _resolve_files(files: Sequence[str | Path], env: Mapping[str, str]) -> list[tuple[Path, Path]]:
@@ -133,6 +204,11 @@ def _error_in(tree: LMap, path: KeyPath, message: str, file: str) -> ConfigError
 def _under(error: ConfigError, failed: list[str]) -> bool:
     """A validation error about a value already reported (failed interpolation or merge)."""
     return any(error.path == text or error.path.startswith((text + ".", text + "[")) for text in failed)
+
+
+def _incomplete(error: ConfigError, unresolved: set[str]) -> bool:
+    """A key missing from a service whose `extends` failed (that error is reported)."""
+    return error.message.startswith("missing required key") and error.path in {f"services.{n}" for n in unresolved}
 
 
 def _project_name(
@@ -173,7 +249,11 @@ def _finish(
         environment = {**env_files.get(key, {}), **service.environment}
         # `environment: [FOO]` takes FOO from the environment xcompose runs in.
         environment = {k: (lookup.get(k) if v is None else v) for k, v in environment.items()}
-        env_file = [str((base_dir / entry).resolve()) for entry in service.env_file]
+        env_file = []
+        for entry in service.env_file:
+            path = (base_dir / entry.path).resolve()
+            if entry.required or path.is_file():  # a missing optional file is skipped
+                env_file.append(entry.model_copy(update={"path": str(path)}))
         services[key] = service.model_copy(update={"environment": environment, "env_file": env_file})
     return topology.model_copy(update={"name": name, "services": services})
 

@@ -4,7 +4,13 @@ Mappings merge key by key and scalars from the later file win. Inside a service,
 keys follow Compose's own rules: list keys that accumulate (`ports`, `links`, …) are
 concatenated without duplicates, `environment`/`labels` merge by variable name whatever
 form each file used, `command`/`entrypoint` are replaced whole and `volumes` are merged by
-their target path. Each entry keeps the location of the file that set it last.
+their target path. A later file may tag a value `!reset` (the key is removed) or
+`!override` (the value replaces the earlier one whole), as Compose defines them.
+
+A value keeps the location of the file that set it last; a mapping or list that both files
+contribute to keeps the location where it was first defined, so that an error about a
+service points at its definition, not at an override that only adds `host:` to it.
+The same rules merge a service over the one it `extends`.
 """
 
 from __future__ import annotations
@@ -51,12 +57,15 @@ class _Merger:
         self.errors.append(ConfigError(file, line, format_key_path(path), message))
 
     def mapping(self, base: dict[str, Any], over: dict[str, Any], path: KeyPath) -> LMap:
-        result = _copy_map(base)
+        result = _start(base, over)
         over_locs: dict[str, Loc] = getattr(over, "locs", {})
+        overrides: set[str] = getattr(over, "overrides", set())
         for key, value in over.items():
             loc = over_locs.get(key) or result.locs.get(key)
-            if key in result:
-                value = self.value(result[key], value, (*path, key), result.locs.get(key), loc)
+            if key in result and key not in overrides:
+                old, old_loc = result[key], result.locs.get(key)
+                merged = self.value(old, value, (*path, key), old_loc, loc)
+                loc, value = _kept(old, value, merged, old_loc, loc), merged
             if loc is None:
                 result[key] = value
             else:
@@ -76,11 +85,12 @@ class _Merger:
         return over
 
     def service(self, base: dict[str, Any], over: dict[str, Any], path: KeyPath) -> LMap:
-        result = _copy_map(base)
+        result = _start(base, over)
         over_locs: dict[str, Loc] = getattr(over, "locs", {})
+        overrides: set[str] = getattr(over, "overrides", set())
         for key, value in over.items():
             loc = over_locs.get(key) or result.locs.get(key) or ("<merged>", 0)
-            if key not in result or key in _REPLACED:
+            if key not in result or key in _REPLACED or key in overrides:
                 result.put(key, value, loc)
                 continue
             old, old_loc, child = result[key], result.locs.get(key), (*path, key)
@@ -95,7 +105,7 @@ class _Merger:
                 merged = self.listish(old, value, child, old_loc, loc, False, _same_target)
             else:
                 merged = self.value(old, value, child, old_loc, loc)
-            result.put(key, merged, loc)
+            result.put(key, merged, _kept(old, value, merged, old_loc, loc) or loc)
         return result
 
     def listish(
@@ -124,6 +134,33 @@ class _Merger:
         if isinstance(base, (list, dict)) and isinstance(over, (list, dict)):
             return self.mapping(_depends_map(base), _depends_map(over), path)
         return self.value(base, over, path, base_loc, over_loc)
+
+
+def merge_service(base: LMap, over: LMap, path: KeyPath) -> tuple[LMap, list[ConfigError]]:
+    """One service merged over another (what `extends` does), by the rules of `-f` files."""
+    errors: list[ConfigError] = []
+    return _Merger(errors).service(base, over, path), errors
+
+
+def _start(base: dict[str, Any], over: dict[str, Any]) -> LMap:
+    """The base mapping to merge `over` into, less the keys `over` resets."""
+    result = _copy_map(base)
+    for key in getattr(over, "resets", {}):
+        result.pop(key, None)
+        result.locs.pop(key, None)
+    return result
+
+
+def _kept(old: Any, over: Any, merged: Any, old_loc: Loc | None, new_loc: Loc | None) -> Loc | None:
+    """Where a merged value is located: where it was first defined when the later file only
+    added to it (a mapping merged key by key, a list extended), else where it was set last."""
+    same_kind = (isinstance(old, dict) and isinstance(merged, dict)) or (
+        isinstance(old, list) and isinstance(merged, list)
+    )
+    # An empty entry (`db:`) declares the name: its place stays the declaration.
+    declared = old is None and isinstance(merged, dict)
+    added_to = merged is old or declared or (same_kind and merged is not over)
+    return (old_loc or new_loc) if added_to else new_loc
 
 
 def _copy_map(source: dict[str, Any]) -> LMap:

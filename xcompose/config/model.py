@@ -140,6 +140,44 @@ class DependsOn(Strict):
     condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
         "service_started"
     )
+    required: bool = Field(
+        default=True,
+        description="false: the dependency may be left out (e.g. by a profile) and need not start.",
+    )
+    restart: bool = Field(default=False, description="Restart this service when the dependency is updated.")
+
+
+class EnvFileEntry(Strict):
+    """One `env_file:` entry; the short form is the path alone."""
+
+    path: str
+    required: bool = Field(default=True, description="false: a missing file is skipped.")
+
+
+def _env_file_entry(value: Any) -> Any:
+    return {"path": value} if isinstance(value, str) else value
+
+
+# `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N` (at most N restarts).
+RESTART_PATTERN = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+
+
+def _external(value: Any) -> Any:
+    """The legacy `external: {name: x}` of a volume or network as `external: true` plus
+    `name: x`, as Compose still reads it."""
+    if not isinstance(value, dict) or not isinstance(value.get("external"), dict):
+        return value
+    legacy = value["external"]
+    unknown = sorted(k for k in legacy if k != "name" and not (isinstance(k, str) and k.startswith("x-")))
+    if unknown:
+        raise ValueError(f"external: unknown key '{unknown[0]}' (only name)")
+    data = {**value, "external": True}
+    if "name" in legacy:
+        name = legacy["name"]
+        if data.get("name") not in (None, name):
+            raise ValueError(f"external.name '{name}' and name '{data['name']}' differ; keep only name")
+        data["name"] = name
+    return data
 
 
 # Short string forms are parsed item by item, so an error points at `ports[1]`, not `ports`;
@@ -155,6 +193,9 @@ PublishedPorts = Annotated[
 LinkEntry = Annotated[Link, BeforeValidator(parse_link, json_schema_input_type=str)]
 MountEntry = Annotated[
     VolumeMount, BeforeValidator(parse_volume, json_schema_input_type=str | VolumeMount)
+]
+EnvFileRef = Annotated[
+    EnvFileEntry, BeforeValidator(_env_file_entry, json_schema_input_type=str | EnvFileEntry)
 ]
 
 
@@ -172,13 +213,16 @@ class Service(Strict):
     command: list[str] | str | None = None
     entrypoint: list[str] | str | None = None
     environment: dict[str, str | None] = Field(default_factory=dict)
-    env_file: list[str] = Field(default_factory=list)
+    env_file: list[EnvFileRef] = Field(default_factory=list)
     expose: list[ExposedPorts] = Field(default_factory=list, description="Ports offered to links.")
     ports: list[PublishedPorts] = Field(default_factory=list, description="Published, as docker run -p.")
     links: list[LinkEntry] = Field(default_factory=list, description="SERVICE or SERVICE:ALIAS.")
     depends_on: dict[str, DependsOn] = Field(default_factory=dict)
     volumes: list[MountEntry] = Field(default_factory=list)
-    restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
+    restart: str | None = Field(
+        default=None, description="no, always, on-failure[:N] or unless-stopped.",
+        json_schema_extra={"pattern": RESTART_PATTERN.pattern},
+    )
     healthcheck: Healthcheck | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     user: str | None = None
@@ -188,6 +232,9 @@ class Service(Strict):
     cap_drop: list[str] = Field(default_factory=list)
     privileged: bool = False
     pull_policy: Literal["missing", "always", "never"] = "missing"
+    profiles: list[str] = Field(
+        default_factory=list, description="Left out unless one of these profiles is active."
+    )
     ambassador: ServiceAmbassador = Field(default_factory=ServiceAmbassador)
     networks: dict[str, ServiceNetwork | None] | None = Field(
         default=None, description="The project networks the service joins (default: the `default` network)."
@@ -232,6 +279,15 @@ class Service(Strict):
     def _labels(cls, value: Any) -> Any:
         return key_values(value, "labels", allow_none=False)
 
+    @field_validator("restart")
+    @classmethod
+    def _restart(cls, value: str | None) -> str | None:
+        if value is not None and not RESTART_PATTERN.match(value):
+            raise ValueError(
+                f"must be one of 'no', 'always', 'on-failure', 'on-failure:N' or 'unless-stopped' (got {value!r})"
+            )
+        return value
+
     @field_validator("command", "entrypoint")
     @classmethod
     def _splits_like_a_shell(cls, value: list[str] | str | None) -> list[str] | str | None:
@@ -244,9 +300,14 @@ class Service(Strict):
                 raise ValueError(f"cannot be split into words: {error}") from None
         return value
 
-    @field_validator("env_file", "cap_add", "cap_drop", mode="before", json_schema_input_type=str | list[str])
+    @field_validator("cap_add", "cap_drop", mode="before", json_schema_input_type=str | list[str])
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("env_file", mode="before", json_schema_input_type=str | list[str | EnvFileEntry])
+    @classmethod
+    def _one_or_many_files(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
     @field_validator("depends_on", mode="before", json_schema_input_type=list[str] | dict[str, DependsOn])
@@ -273,6 +334,11 @@ class Service(Strict):
 class VolumeDecl(Strict):
     """Top-level `volumes:` entry."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_external(cls, data: Any) -> Any:
+        return _external(data)
+
     driver: str | None = None
     driver_opts: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -297,6 +363,11 @@ class NetworkDecl(Strict):
     """Top-level `networks:` entry: the network is made on every host where a service
     (or a relay) joins it, each host's its own."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_external(cls, data: Any) -> Any:
+        return _external(data)
+
     driver: str | None = None
     driver_opts: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -320,7 +391,9 @@ class Topology(Strict):
     services: dict[str, Service] = Field(default_factory=dict)
     volumes: dict[str, VolumeDecl | None] = Field(default_factory=dict)
     networks: dict[str, NetworkDecl | None] = Field(default_factory=dict)
-    version: str | None = Field(default=None, description="Ignored, as in Compose v2.")
+    version: str | float | None = Field(
+        default=None, description="Obsolete in Compose: ignored, with a warning."
+    )
 
     def network(self, name: str) -> NetworkDecl:
         return self.networks.get(name) or NetworkDecl()
@@ -329,17 +402,23 @@ class Topology(Strict):
         return self.volumes.get(name) or VolumeDecl()
 
 
-def field_names_at(loc: Sequence[str | int]) -> list[str]:
-    """Field names of the model a validation error location points into (for suggestions)."""
+def model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model a validation error location points into, if it is one."""
     current: Any = Topology
     for part in loc:
         current = _step(current, part)
         if current is None:
-            return []
+            return None
     current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+        return current
+    return None
+
+
+def field_names_at(loc: Sequence[str | int]) -> list[str]:
+    """Field names of the model a validation error location points into (for suggestions)."""
+    model = model_at(loc)
+    return list(model.model_fields) if model is not None else []
 
 
 def _unwrap(annotation: Any) -> Any:

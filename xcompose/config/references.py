@@ -28,15 +28,31 @@ def suggest(name: str, choices: Sequence[str]) -> str:
 
 
 def check_references(
-    data: dict[str, Any], base_dir: Path, lookup: Mapping[str, str], project: Project
+    data: dict[str, Any], base_dir: Path, lookup: Mapping[str, str], project: Project,
+    disabled: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, dict[str, str]], list[ConfigError]]:
-    """Names that must refer to something declared; returns env_file values per service."""
+    """Names that must refer to something declared; returns env_file values per service.
+
+    `disabled` are the services left out by their profiles: a reference to one is an error
+    that says so, except a `depends_on` entry with `required: false`, which is dropped from
+    `data` with a warning (Compose only warns about it)."""
     errors: list[ConfigError] = []
     hosts, services, volumes, networks = (_table(data, key) for key in ("hosts", "services", "volumes", "networks"))
     env_files: dict[str, dict[str, str]] = {}
+    left_out = disabled or {}
 
     def error(path: KeyPath, message: str) -> None:
         errors.append(project.error(path, message))
+
+    def problem(source: str, target: str, verb: str) -> str | None:
+        """What is wrong with a reference, or None when `target` is a service of the project."""
+        if target == source:
+            return f"a service cannot {verb} itself"
+        if target in services:
+            return None
+        if target in left_out:
+            return f"service '{target}' is left out: none of its profiles ({', '.join(left_out[target])}) is active"
+        return f"unknown service '{target}'{suggest(target, [*services, *left_out])}"
 
     for kind, table in (("host", hosts), ("service", services)):
         plural = "hosts" if kind == "host" else "services"
@@ -60,14 +76,27 @@ def check_references(
                 target = parse_link(entry).target
             except ValueError:
                 continue  # reported by validation
-            _refer(error, (*base, "links", index), name, target, services, "link to")
+            wrong = problem(name, target, "link to")
+            if wrong:
+                error((*base, "links", index), wrong)
         depends = service.get("depends_on")
         if isinstance(depends, list):
             for index, entry in enumerate(depends):
-                _refer(error, (*base, "depends_on", index), name, str(entry), services, "depend on")
+                wrong = problem(name, str(entry), "depend on")
+                if wrong:
+                    error((*base, "depends_on", index), wrong)
         elif isinstance(depends, dict):
-            for target in depends:
-                _refer(error, (*base, "depends_on", target), name, target, services, "depend on")
+            for target in list(depends):
+                path = (*base, "depends_on", target)
+                wrong = problem(name, target, "depend on")
+                if wrong is None:
+                    continue
+                entry = depends[target]
+                if target != name and isinstance(entry, dict) and entry.get("required") is False:
+                    project.warnings.append(str(project.error(path, f"{wrong}; not required, so left out")))
+                    del depends[target]
+                else:
+                    error(path, wrong)
         for index, entry in enumerate(_list(service.get("volumes"))):
             try:
                 mount = parse_volume(entry)
@@ -79,38 +108,42 @@ def check_references(
                     f"named volume '{mount.source}' is not declared under top-level volumes:"
                     f"{suggest(mount.source, list(volumes))}",
                 )
-        _check_networks(error, base, service, networks, services)
-        env_file = service.get("env_file")
-        listed = [env_file] if isinstance(env_file, str) else _list(env_file)
-        values: dict[str, str] = {}
-        for index, entry in enumerate(listed):
-            if not isinstance(entry, str):
-                continue
-            path = base_dir / entry
-            if not path.is_file():
-                error((*base, "env_file", index) if not isinstance(env_file, str) else (*base, "env_file"),
-                      f"env file '{entry}' not found (looked for {path})")
-                continue
-            read, problems = read_env_file(path, entry, lookup)
-            values.update(read)
-            errors.extend(problems)
+        _check_networks(error, problem, base, service, networks)
+        values = _env_files(service.get("env_file"), base, base_dir, lookup, errors, error)
         if values:
             env_files[name] = values
     return env_files, errors
 
 
-def _refer(
-    error: Callable[[KeyPath, str], None], path: KeyPath, source: str, target: str, services: Mapping[str, Any],
-    verb: str,
-) -> None:
-    if target == source:
-        error(path, f"a service cannot {verb} itself")
-    elif target not in services:
-        error(path, f"unknown service '{target}'{suggest(target, list(services))}")
+def _env_files(
+    env_file: Any, base: KeyPath, base_dir: Path, lookup: Mapping[str, str], errors: list[ConfigError],
+    error: Callable[[KeyPath, str], None],
+) -> dict[str, str]:
+    """The variables of a service's env files, read in order; a missing file is an error
+    unless its entry says `required: false`."""
+    listed = [env_file] if isinstance(env_file, str) else _list(env_file)
+    values: dict[str, str] = {}
+    for index, entry in enumerate(listed):
+        required = True
+        if isinstance(entry, dict):
+            required = entry.get("required", True) is not False
+            entry = entry.get("path")
+        if not isinstance(entry, str):
+            continue  # reported by validation
+        path = base_dir / entry
+        if not path.is_file():
+            if required:
+                error((*base, "env_file", index) if not isinstance(env_file, str) else (*base, "env_file"),
+                      f"env file '{entry}' not found (looked for {path})")
+            continue
+        read, problems = read_env_file(path, entry, lookup)
+        values.update(read)
+        errors.extend(problems)
+    return values
 
 
-def _check_networks(error: Callable[[KeyPath, str], None], base: KeyPath, service: dict[str, Any],
-                    networks: Mapping[str, Any], services: Mapping[str, Any]) -> None:
+def _check_networks(error: Callable[[KeyPath, str], None], problem: Callable[[str, str, str], str | None],
+                    base: KeyPath, service: dict[str, Any], networks: Mapping[str, Any]) -> None:
     """A service joins declared networks (or `default`), or shares another's network."""
     joined = service.get("networks")
     names = list(joined) if isinstance(joined, (list, dict)) else []
@@ -120,9 +153,10 @@ def _check_networks(error: Callable[[KeyPath, str], None], base: KeyPath, servic
             error(where, f"network '{network}' is not declared under top-level networks:"
                          f"{suggest(network, list(networks))}")
     mode = service.get("network_mode")
-    if isinstance(mode, str) and mode.startswith("service:"):
-        _refer(error, (*base, "network_mode"), str(base[1]), mode.removeprefix("service:"), services,
-               "share the network of")
+    found = problem(str(base[1]), mode.removeprefix("service:"), "share the network of") \
+        if isinstance(mode, str) and mode.startswith("service:") else None
+    if found:
+        error((*base, "network_mode"), found)
     if mode is not None and joined is not None:
         error((*base, "network_mode"), "a service with network_mode joins no networks: remove `networks:` or it")
 

@@ -7,7 +7,8 @@ these trees, so a value keeps its origin through every step; `to_plain` finally 
 plain data for validation plus the key path -> location table.
 
 Scalars are resolved with the YAML 1.2 core schema, as Compose (Go, yaml.v3) does: `yes`,
-`on` and `22:22` stay strings instead of becoming a bool and a base-60 number.
+`on` and `22:22` stay strings instead of becoming a bool and a base-60 number. The only
+tags accepted are Compose's `!reset` and `!override`, kept as marks for merging.
 """
 
 from __future__ import annotations
@@ -40,14 +41,24 @@ _TAG_STR = "tag:yaml.org,2002:str"
 _TAG_MERGE = "tag:yaml.org,2002:merge"
 _TAG_MAP = "tag:yaml.org,2002:map"
 _TAG_SEQ = "tag:yaml.org,2002:seq"
+# Compose's own tags for merging files (see merge.py).
+TAG_RESET = "!reset"
+TAG_OVERRIDE = "!override"
+_MERGE_TAGS = (TAG_RESET, TAG_OVERRIDE)
 
 
 class LMap(dict[str, Any]):
-    """A mapping with the location of each key."""
+    """A mapping with the location of each key.
+
+    `resets` and `overrides` are the keys this file tagged `!reset` (left out here, and
+    removed from what earlier files set) and `!override` (replacing what earlier files set
+    instead of merging with it); only merging reads them."""
 
     def __init__(self) -> None:
         super().__init__()
         self.locs: dict[str, Loc] = {}
+        self.resets: dict[str, Loc] = {}
+        self.overrides: set[str] = set()
 
     def put(self, key: str, value: Any, loc: Loc) -> None:
         self[key] = value
@@ -185,6 +196,8 @@ class _Builder:
 
     def scalar(self, node: ScalarNode, path: KeyPath) -> Any:
         value, tag = node.value, node.tag
+        if tag in _MERGE_TAGS:  # the value is read as if untagged
+            tag = resolve_plain(value) if node.style is None else _TAG_STR
         if tag == _PLAIN:
             tag = resolve_plain(value)
         if tag in (_TAG_STR, "!"):
@@ -211,15 +224,17 @@ class _Builder:
         return None
 
     def sequence(self, node: SequenceNode, path: KeyPath) -> LSeq:
-        if node.tag not in (_TAG_SEQ,):
+        if node.tag not in (_TAG_SEQ, *_MERGE_TAGS):
             self.error(node, path, f"unsupported YAML tag {node.tag}")
         result = LSeq()
         for index, item in enumerate(node.value):
+            if item.tag == TAG_RESET:  # an item reset is left out, as Compose does
+                continue
             result.add(self.build(item, (*path, index)), self.loc(item))
         return result
 
     def mapping(self, node: MappingNode, path: KeyPath) -> LMap:
-        if node.tag not in (_TAG_MAP,):
+        if node.tag not in (_TAG_MAP, *_MERGE_TAGS):
             self.error(node, path, f"unsupported YAML tag {node.tag}")
         result = LMap()
         # `<<` entries go in first so that the mapping's own keys override them.
@@ -243,7 +258,15 @@ class _Builder:
                 self.error(key_node, (*path, key), f"duplicate key '{key}' (first defined on line {seen[key]})")
                 continue
             seen[key] = line
+            if value_node.tag == TAG_RESET:
+                # Compose wants a valid value here but ignores it: the key is only removed.
+                result.pop(key, None)
+                result.locs.pop(key, None)
+                result.resets[key] = (self.file, line)
+                continue
             result.put(key, self.build(value_node, (*path, key)), (self.file, line))
+            if value_node.tag == TAG_OVERRIDE:
+                result.overrides.add(key)
         return result
 
     def merge_into(self, result: LMap, value_node: Node, path: KeyPath) -> None:
@@ -257,6 +280,8 @@ class _Builder:
             if isinstance(merged, LMap):
                 for key, value in merged.items():
                     result.put(key, value, merged.locs[key])
+                result.resets.update(merged.resets)
+                result.overrides.update(merged.overrides)
 
 
 class _TooBig(Exception):
@@ -332,6 +357,28 @@ def read_document(path: Path, display: str) -> YamlDocument:
     except OSError as exc:
         raise ConfigErrors([ConfigError(display, None, "", f"cannot read: {exc.strerror}")]) from None
     return parse_text(decode(raw, display), display)
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of a located tree that keeps every location (and merge tag)."""
+    if isinstance(value, LMap):
+        copy = LMap()
+        for key, item in value.items():
+            copy[key] = clone(item)
+        copy.locs = dict(value.locs)
+        copy.resets = dict(value.resets)
+        copy.overrides = set(value.overrides)
+        return copy
+    if isinstance(value, LSeq):
+        seq = LSeq()
+        seq.extend(clone(item) for item in value)
+        seq.locs = list(value.locs)
+        return seq
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    return value
 
 
 def to_plain(

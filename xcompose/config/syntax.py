@@ -251,6 +251,13 @@ class VolumeMount(BaseModel):
             return None
 
 
+# Options of the short form that Compose reads besides ro and rw: SELinux relabelling,
+# no copy of the image's content into a new volume, bind propagation.
+_COMPOSE_VOLUME_OPTIONS = frozenset({
+    "z", "Z", "nocopy", "shared", "rshared", "slave", "rslave", "private", "rprivate",
+})
+
+
 def parse_volume(value: Any) -> VolumeMount:
     if isinstance(value, VolumeMount):
         return value
@@ -263,11 +270,15 @@ def parse_volume(value: Any) -> VolumeMount:
     if len(parts) > 3:
         raise ValueError(f"'{text}' is not a volume (use SOURCE:TARGET[:ro|rw])")
     source, target = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise ValueError(f"'{text}': mode '{mode}' must be ro or rw")
+    read_only = False
+    for option in (parts[2] if len(parts) == 3 else "rw").split(","):
+        if option in _COMPOSE_VOLUME_OPTIONS:
+            raise ValueError(f"'{text}': xcompose does not support the Compose volume option '{option}' yet")
+        if option not in ("ro", "rw"):
+            raise ValueError(f"'{text}': mode '{option}' must be ro or rw")
+        read_only = option == "ro"
     kind: Literal["bind", "volume"] = "bind" if source.startswith(("/", ".", "~")) else "volume"
-    return VolumeMount(type=kind, source=source, target=target, read_only=mode == "ro")
+    return VolumeMount(type=kind, source=source, target=target, read_only=read_only)
 
 
 def volume_target(value: Any) -> Any:

@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from xcompose.config import compose_keys
 from xcompose.config.location import KeyPath
-from xcompose.config.model import field_names_at
+from xcompose.config.model import field_names_at, model_at
 from xcompose.config.project import Project
 from xcompose.config.references import suggest
 from xcompose.config.source import kind_of
@@ -31,6 +32,8 @@ def translate(exc: ValidationError, data: Any, project: Project) -> list[ConfigE
     for err in exc.errors():
         loc, kind = tuple(err["loc"]), err["type"]
         path, missing = _real_path(loc, data, kind)
+        if missing == "image" and _builds(data, path):
+            continue  # `build:` is refused on its own; the image it would make is not missing
         if kind in _TYPE_WORDS:
             words, _ = expected.setdefault(path, ([], err.get("input")))
             if _TYPE_WORDS[kind] not in words:
@@ -40,6 +43,15 @@ def translate(exc: ValidationError, data: Any, project: Project) -> list[ConfigE
     for path, (words, value) in expected.items():
         grouped.setdefault(path, []).append(f"must be {' or '.join(words)}, not {kind_of(value)}")
     return [project.error(path, message) for path, messages in grouped.items() for message in messages]
+
+
+def _builds(data: Any, path: KeyPath) -> bool:
+    """Whether the service at `path` says `build:` (a Compose key xcompose refuses)."""
+    if len(path) != 2 or path[0] != "services" or not isinstance(data, dict):
+        return False
+    services = data.get("services")
+    service = services.get(path[1]) if isinstance(services, dict) else None
+    return isinstance(service, dict) and "build" in service
 
 
 def _real_path(loc: KeyPath, data: Any, kind: str) -> tuple[KeyPath, str | None]:
@@ -61,8 +73,7 @@ def _message(err: Any, loc: KeyPath, missing: str | None) -> str:
     if kind == "missing":
         return f"missing required key '{missing}'"
     if kind == "extra_forbidden":
-        key = str(loc[-1])
-        return f"unknown key '{key}'{suggest(key, field_names_at(loc[:-1]))}"
+        return unknown_key(str(loc[-1]), loc[:-1])
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     if kind == "literal_error":
@@ -71,6 +82,19 @@ def _message(err: Any, loc: KeyPath, missing: str | None) -> str:
         word, key = _BOUNDS[kind]
         return f"must be {word} {ctx.get(key)} (got {_short(err.get('input'))})"
     return str(err["msg"])
+
+
+def unknown_key(key: str, parent: KeyPath) -> str:
+    """A key the model lacks: a Compose key xcompose does not support yet, or a key that
+    neither knows (with a suggestion from xcompose's own vocabulary)."""
+    model = model_at(parent)
+    if model is not None and key in compose_keys.BY_MODEL.get(model.__name__, ()):
+        return unsupported(key)
+    return f"unknown key '{key}'{suggest(key, field_names_at(parent))}"
+
+
+def unsupported(key: str) -> str:
+    return f"xcompose does not support the Compose key '{key}' yet"
 
 
 def _short(value: Any) -> str:
