@@ -6,7 +6,7 @@ Every service reached from another host gets a server ambassador on its own host
 client ambassador on each other host where a service of one of its networks runs. This
 bench counts those relays with the real planner for topologies up to 300 services on 10
 hosts, all on one network (the worst case: everyone may call everyone), each service waiting
-for two others, with `ambassador.reach` all (Compose's meaning) and used (only where a
+for the two before it, with `ambassador.reach` all (Compose's meaning) and used (only where a
 service waits for, links to or names the target); and it measures on the lab what one relay
 costs in memory: the container's own usage (as `docker stats` counts it)
 and the containerd shim that every container brings. The baseline is a plain `sleep`
@@ -48,7 +48,7 @@ TOPOLOGY = {
     "name": PROJECT,
     "hosts": {"h1": {}, "h2": {}, "h3": {}},
     "services": {
-        **{f"db{i}": {"image": "redis:7", "host": f"h{i}"} for i in (1, 2, 3)},
+        **{f"db{i}": {"image": "redis:7", "host": f"h{i}", "expose": [6379]} for i in (1, 2, 3)},
         **{f"idle{i}": {"image": "xcompose/tools:latest", "host": f"h{i}", "command": ["sleep", "infinity"]}
            for i in (1, 2, 3)},
     },
@@ -59,12 +59,12 @@ SMOKE_SIZES = [(10, 3), (30, 3)]
 
 def count_relays(services: int, hosts: int, reach: str) -> tuple[int, int, int]:
     """(service containers, server relays, client relays) for `services` on `hosts`, one
-    network, each service with a port of its own and waiting for the two after it."""
+    network, each service with a port of its own and waiting for the two before it."""
     data = {
         "hosts": {f"h{h}": {"address": f"10.0.0.{h + 1}"} for h in range(hosts)},
         "ambassador": {"reach": reach},
         "services": {f"s{i}": {"image": "app", "host": f"h{i % hosts}", "expose": [8000],
-                               "depends_on": [f"s{(i + 1) % services}", f"s{(i + 2) % services}"]}
+                               "depends_on": [f"s{j}" for j in (i - 1, i - 2) if j >= 0]}
                      for i in range(services)},
     }
     project = Project(name="bench", topology=Topology.model_validate(data), files=[Path("bench.yaml")])

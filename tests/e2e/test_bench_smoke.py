@@ -179,3 +179,18 @@ def test_soak_smoke(lab: Lab) -> None:
         *memory, processes = rows[role]
         assert_numbers(role, [*memory, *processes.split(" / ")], out)
     assert re.search(r"^1 rounds, .* errors: 0$", out, re.MULTILINE), out
+
+
+def test_relays_smoke(lab: Lab) -> None:
+    with leaves_nothing(lab):
+        out = run_smoke("relays.py", "--lab", lab.prefix, env=lab_env(lab))
+    rows = table_rows(out)
+    assert rows["container"] == ["count", "memory MiB (median)", "shim MiB (median)", "total MiB", "vs sleep"], out
+    for kind in ("sleep (baseline)", "redis", "ambassador-server", "ambassador-client"):
+        assert kind in rows, f"no row {kind!r}:\n{out}"
+        assert_numbers(kind, rows[kind], out)
+    sizes = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith(("| 10 x 3", "| 30 x 3"))]
+    assert [(size.strip(), reach.strip()) for size, reach, *_ in sizes] == [
+        ("10 x 3", "all"), ("10 x 3", "used"), ("30 x 3", "all"), ("30 x 3", "used")], out
+    for size, reach, *cells in sizes:
+        assert_numbers(f"{size} {reach}", [c.strip() for c in cells], out)
