@@ -159,3 +159,14 @@ def test_with_reach_used_only_services_that_name_or_wait_for_a_target_bring_it_i
         "ambassador-client:db@h3", "ambassador-server:cache", "ambassador-server:db"]
     assert relays(plan_of(services, ambassador={"reach": "used"})) == [
         "ambassador-client:cache@h3", "ambassador-client:db@h2", "ambassador-server:cache", "ambassador-server:db"]
+
+
+def test_a_relative_bind_path_for_a_remote_host_says_where_it_is_resolved() -> None:
+    services = {"web": {"image": "nginx", "host": "h1", "volumes": ["./html:/usr/share/nginx/html:ro"]}}
+    topology = Topology.model_validate({"hosts": {"h1": {"address": "10.0.0.1", "docker": "ssh://root@10.0.0.1"}},
+                                        "services": services})
+    project = Project(name="shop", topology=topology, files=[Path("/srv/compose.yaml")])
+    plan = build_plan(project, Credentials.none("shop"))
+    assert plan.notes == ("/srv/compose.yaml: services.web.volumes[0]: ./html is this machine's /srv/html, but 'web' "
+                          "runs on host h1: the folder must exist there at that path",)
+    assert plan_of(services).notes == ()  # h1 without a docker URL: this machine's engine

@@ -147,6 +147,8 @@ def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeo
                 credentials = store.ensure_ca()
                 the_plan = plan_against(fleet, project, credentials, make_plan(project, credentials), pull=True)
             store.save(credentials.new_identities().values())
+            for note in the_plan.notes:
+                reporter.note(f"note: {note}")
             result = run_up(the_plan, fleet, reporter, services=services, timeout=timeout)
     finally:
         reporter.close()

@@ -130,6 +130,7 @@ class _Planner:
         self.unreached: dict[str, set[str]] = defaultdict(set)  # target -> hosts it cannot be reached from
         self.depends: list[tuple[str, str, KeyPath]] = []  # (before, after, origin) from depends_on
         self.volume_hosts: dict[str, tuple[str, KeyPath]] = {}  # named volume -> its host, first use
+        self.bind_notes: list[str] = []  # relative bind paths on remote hosts
         self.tls_without_ca = False
 
     def fail(self, path: KeyPath, message: str) -> None:
@@ -172,7 +173,7 @@ class _Planner:
         if portless:
             notes.append(f"{', '.join(portless)} offer no port, in the file or in the image: other hosts do not "
                          "reach them (add `expose:` if they listen)")
-        return tuple(notes)
+        return (*notes, *self.bind_notes)
 
     # -- who reaches whom ------------------------------------------------------------------
 
@@ -362,9 +363,15 @@ class _Planner:
             source = vol.source
             if vol.type == "bind" and source is not None:
                 # Relative to the topology file, as Compose resolves them.
+                written = source
                 source = os.path.normpath(
                     os.path.join(os.path.abspath(self.project.working_dir), os.path.expanduser(source))
                 )
+                if written != source and self._remote(host):
+                    where = self.project.error(("services", name, "volumes", index), "")
+                    self.bind_notes.append(
+                        f"{str(where).rstrip(': ')}: {written} is this machine's {source}, but '{name}' runs "
+                        f"on host {host}: the folder must exist there at that path")
             elif vol.type == "volume" and source is not None:
                 decl = self.topology.volume(source)
                 full = volume_name(self.name, source, decl.name, decl.external)
@@ -384,6 +391,11 @@ class _Planner:
                 source = full
             mounts.append(Mount(type=vol.type, source=source, target=vol.target, read_only=vol.read_only))
         return tuple(mounts), needs
+
+    def _remote(self, host: str) -> bool:
+        """Whether the host's engine is reached over the network (not this machine's socket)."""
+        docker = self.hosts[host].docker
+        return docker is not None and not docker.startswith(("unix://", "npipe://"))
 
     def _one_host_per_volume(self, volume: str, host: str, path: KeyPath) -> None:
         first = self.volume_hosts.setdefault(volume, (host, path))
