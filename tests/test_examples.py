@@ -9,6 +9,7 @@ import pytest
 
 from tests.planning import S, edge
 from xcompose.config.load import load_project
+from xcompose.config.syntax import PortSpec
 from xcompose.pki import Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.specs import ContainerSpec
@@ -101,3 +102,16 @@ def test_wordpress_reaches_mysql_by_its_alias() -> None:
     assert [e.aliases for e in spec_of(plan, "ambassador-client:mysql@vm1").networks] == [("mysql",)]
     assert spec_of(plan, "service:wordpress").networks[0].links == ("mysql:mysql",)
     assert plan.step(S("volume:mysql-data@vm2")).host == "vm2"
+
+
+def test_the_compose_file_beside_its_placement_reaches_the_database_by_name() -> None:
+    folder = EXAMPLES / "wordpress"
+    project = load_project([folder / "compose.yaml", folder / "xcompose.yaml"], environ={})
+    assert {s: project.host_of(s) for s in project.topology.services} == {"db": "vm2", "wordpress": "vm1"}
+    plan = build_plan(project, Credentials.none(project.name), {"mysql:8": (PortSpec(port=3306),)})
+    assert [str(s.id) for s in plan.steps() if isinstance(s, AMBASSADOR_STEPS)] == [
+        "ambassador-server:db", "ambassador-client:db@vm1"]
+    # The compose file alone is a plain single-host file.
+    alone = load_project([folder / "compose.yaml"], environ={})
+    assert not alone.topology.hosts
+    assert all(service.host is None for service in alone.topology.services.values())

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from tests.planning import S, ids
-from xcompose.config.model import Topology
+from xcompose.config.model import Service, Topology
 from xcompose.config.project import Project
 from xcompose.config.syntax import PortSpec
 from xcompose.errors import ConfigErrors
 from xcompose.pki import Credentials
-from xcompose.plan.build import ImagePorts, build_plan
+from xcompose.plan.build import ImagePorts, build_plan, names_host
 from xcompose.plan.steps import AMBASSADOR_STEPS, CONTAINER_STEPS, Plan
 
 HOSTS = {"h1": {"address": "10.0.0.1"}, "h2": {"address": "10.0.0.2"}, "h3": {"address": "10.0.0.3"}}
@@ -170,3 +170,22 @@ def test_a_relative_bind_path_for_a_remote_host_says_where_it_is_resolved() -> N
     assert plan.notes == ("/srv/compose.yaml: services.web.volumes[0]: ./html is this machine's /srv/html, but 'web' "
                           "runs on host h1: the folder must exist there at that path",)
     assert plan_of(services).notes == ()  # h1 without a docker URL: this machine's engine
+
+
+@pytest.mark.parametrize(("environment", "command", "named"), [
+    ({"WORDPRESS_DB_HOST": "db"}, None, True),
+    ({"DB_HOST": "db:3306"}, None, True),
+    ({"DATABASE_URL": "postgres://app:pw@db/app"}, None, True),
+    ({"CACHE": "redis://db:6379/0"}, None, True),
+    ({"UPSTREAM": "db"}, None, True),
+    ({"MYSQL_DATABASE": "db"}, None, False),
+    ({"GREETING": "hello db"}, None, False),
+    ({}, "redis-cli -h db ping", True),
+    ({}, ["wait-for", "db:5432", "--", "run"], True),
+    ({}, "echo db", False),
+])
+def test_a_host_is_named_by_a_url_a_port_or_a_variable_that_holds_a_host(
+    environment: dict[str, str], command: str | list[str] | None, named: bool,
+) -> None:
+    consumer = Service.model_validate({"image": "x", "environment": environment, "command": command})
+    assert names_host({"db"}, consumer) is named

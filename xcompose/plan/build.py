@@ -93,6 +93,29 @@ def host_targets(project: Project) -> dict[str, HostTarget]:
     }
 
 
+# Where a value names a host: a URL's authority (`//db`, `@db`), `db:5432`, or the whole
+# value of a variable whose name says it holds a host (`WORDPRESS_DB_HOST: db`).
+_HOST_KEY = re.compile(r"HOST|ADDR|SERVER|URL|URI|DSN|ENDPOINT|BROKER|UPSTREAM|PEERS?$", re.IGNORECASE)
+_HOST_FLAGS = {"-h", "--host", "--hostname", "-H", "--server"}
+
+
+def names_host(names: set[str], service: Service) -> bool:
+    """Whether the service's environment or command names one of `names` as a host to
+    connect to. Deliberately narrow: `MYSQL_DATABASE: wordpress` names a database, not the
+    service `wordpress`."""
+    alternatives = "|".join(map(re.escape, sorted(names)))
+    in_text = re.compile(rf"(?://|@)(?:{alternatives})(?![\w.-])|(?<![\w.-])(?:{alternatives}):\d")
+    for key, text in service.environment.items():
+        if text and (in_text.search(text) or (_HOST_KEY.search(key) and text.split(":")[0] in names)):
+            return True
+    for value in (service.command, service.entrypoint):
+        words = shlex.split(value) if isinstance(value, str) else list(value or ())
+        for before, word in zip(["", *words], words, strict=False):
+            if in_text.search(word) or (before in _HOST_FLAGS and word in names):
+                return True
+    return False
+
+
 def _split(value: list[str] | str | None) -> tuple[str, ...] | None:
     """Compose splits a string command like a shell would, without running one."""
     if value is None:
@@ -228,12 +251,13 @@ class _Planner:
         each host where a service of one of its networks runs, carrying the target's names on
         each such network.
 
-        A target that declares its ports (`expose`, the container side of `ports`) is reached
-        so from every such host (with `ambassador.reach: used`, only as below). One that
-        declares none is reached on the ports its image exposes, and only from hosts where a
-        service waits for it, links to it or names it in its environment or command: a
-        one-off job or a client that shares a server's image would otherwise bring relays
-        that nothing uses."""
+        A target that offers ports to other services with `expose` (what Compose says it is
+        for) is reached so from every such host (with `ambassador.reach: used`, only as
+        below). One that does not is reached on the container ports of its `ports:` or else
+        those its image exposes, and only from hosts where a service waits for it, links to
+        it or names it in its environment or command: a web front end published to the
+        outside, a one-off job or a client sharing a server's image would otherwise bring
+        relays that nothing uses."""
         for target, networks in self.nets.items():
             target_host = self.host_of[target]
             by_host: dict[str, set[str]] = defaultdict(set)
@@ -241,8 +265,8 @@ class _Planner:
                 for host in self.members[network]:
                     if host != target_host:
                         by_host[host].add(network)
-            declared = bool(declared_ports(self.topology.services[target]))
-            if self.topology.ambassador.reach == "used" or not declared:
+            offered = bool(self.topology.services[target].expose)
+            if self.topology.ambassador.reach == "used" or not offered:
                 by_host = {h: n for h, n in by_host.items() if self._used_from(target, h, n)}
             if not by_host:
                 continue
@@ -257,18 +281,14 @@ class _Planner:
 
     def _used_from(self, target: str, host: str, networks: set[str]) -> bool:
         """Whether a service on `host`, on one of `networks` with the target, waits for it,
-        links to it, or names it (its name or an alias there) in its environment or command."""
+        links to it, or names it as a host (see `names_host`) in its environment or command."""
         names = {target} | {a for n in networks for a in self.nets[target][n].aliases}
-        pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, sorted(names))) + r")(?![\w-])")
         for network in networks:
             for consumer in self.members[network][host]:
                 service = self.topology.services[consumer]
                 if target in service.depends_on or any(link.target == target for link in service.links):
                     return True
-                words = [v for v in service.environment.values() if v]
-                for value in (service.command, service.entrypoint):
-                    words += [value] if isinstance(value, str) else list(value or ())
-                if any(pattern.search(word) for word in words):
+                if names_host(names, service):
                     return True
         return False
 
