@@ -6,10 +6,13 @@ import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+import paramiko
 import pytest
 
+from tests.fakesshd import FakeSshd, default_handler
 from xcompose.config.load import load_project
 from xcompose.config.project import Project
+from xcompose.engines import sshconfig
 from xcompose.errors import ConfigErrors
 
 WriteTopology = Callable[..., Path]
@@ -63,3 +66,26 @@ def load_errors(load_text: Callable[..., Project]) -> Callable[..., list[str]]:
         return [str(e) for e in info.value.errors]
 
     return errors
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[paramiko.PKey, paramiko.PKey]:
+    return paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+
+
+@pytest.fixture()
+def sshd(keys: tuple[paramiko.PKey, paramiko.PKey]) -> Iterator[FakeSshd]:
+    server = FakeSshd(keys[0], keys[1], default_handler)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME and no extra trust: nothing of the real user's ~/.ssh leaks in."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    monkeypatch.delenv(sshconfig.ENV_KNOWN_HOSTS, raising=False)
+    monkeypatch.delenv(sshconfig.ENV_SSH_CONFIG, raising=False)
+    return tmp_path / "home"

@@ -5,146 +5,18 @@ channel handling (stdin, stderr, exit codes, timeouts) over a real SSH transport
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
 import pytest
 
+from tests.fakesshd import FakeSshd, write_ssh_config
 from xcompose.engines import sshconfig
 from xcompose.engines.ssh import SshExecutor
 from xcompose.errors import DockerError, HostError
 from xcompose.plan.specs import HostTarget
-
-Handler = Callable[[str, bytes], tuple[int, bytes, bytes]]
-
-
-@dataclass
-class FakeSshd:
-    host_key: paramiko.PKey
-    client_key: paramiko.PKey
-    handler: Handler
-    port: int = 0
-    commands: list[str] = field(default_factory=list)
-    _sock: socket.socket | None = None
-    _transports: list[paramiko.Transport] = field(default_factory=list)
-
-    def start(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(8)
-        self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        assert self._sock is not None
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            transport = paramiko.Transport(conn)
-            transport.add_server_key(self.host_key)
-            self._transports.append(transport)
-            try:
-                transport.start_server(server=_Server(self))
-            except (paramiko.SSHException, EOFError):
-                continue
-
-    def stop(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-        for transport in self._transports:
-            transport.close()
-
-    def known_hosts_line(self, key: paramiko.PKey | None = None) -> str:
-        key = key or self.host_key
-        return f"[127.0.0.1]:{self.port} {key.get_name()} {key.get_base64()}\n"
-
-
-class _Server(paramiko.ServerInterface):
-    def __init__(self, sshd: FakeSshd) -> None:
-        self.sshd = sshd
-
-    def get_allowed_auths(self, username: str) -> str:
-        return "publickey"
-
-    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        ok = username == "deploy" and key.asbytes() == self.sshd.client_key.asbytes()
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
-
-    def check_channel_request(self, kind: str, chanid: int) -> int:
-        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-
-    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
-        text = command.decode()
-        self.sshd.commands.append(text)
-
-        def serve() -> None:
-            stdin = b""
-            while chunk := channel.recv(65536):
-                stdin += chunk
-            code, out, err = self.sshd.handler(text, stdin)
-            if out:
-                channel.sendall(out)
-            if err:
-                channel.sendall_stderr(err)
-            channel.send_exit_status(code)
-            channel.close()
-
-        threading.Thread(target=serve, daemon=True).start()
-        return True
-
-
-def _default_handler(command: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-    if "version" in command:
-        return 0, b'{"Server": {"Version": "28.2.2", "ApiVersion": "1.50"}}', b""
-    if "cp -" in command:
-        return 0, b"got " + str(len(stdin)).encode(), b""
-    if "sleep" in command:
-        time.sleep(3)
-        return 0, b"", b""
-    return 1, b"", b"Error response from daemon: No such container: x\n"
-
-
-@pytest.fixture(scope="module")
-def keys() -> tuple[paramiko.PKey, paramiko.PKey]:
-    return paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
-
-
-@pytest.fixture()
-def sshd(keys: tuple[paramiko.PKey, paramiko.PKey]) -> Iterator[FakeSshd]:
-    server = FakeSshd(keys[0], keys[1], _default_handler)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty HOME and no extra trust: nothing of the real user's ~/.ssh leaks in."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    monkeypatch.delenv(sshconfig.ENV_KNOWN_HOSTS, raising=False)
-    monkeypatch.delenv(sshconfig.ENV_SSH_CONFIG, raising=False)
-    return tmp_path / "home"
-
-
-def _config(tmp_path: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> Path:
-    key_file = tmp_path / "id_ecdsa"
-    if not key_file.exists():
-        sshd.client_key.write_private_key_file(str(key_file))
-    config = tmp_path / "ssh_config"
-    config.write_text(
-        f"Host box\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User deploy\n"
-        f"  IdentityFile {key_file}\n  IdentitiesOnly yes\n{extra}"
-    )
-    monkeypatch.setenv(sshconfig.ENV_SSH_CONFIG, str(config))
-    return config
 
 
 def test_resolve_applies_the_config_and_the_url_wins(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,7 +44,7 @@ def test_resolve_applies_the_config_and_the_url_wins(tmp_path: Path, home: Path,
 
 
 def test_unknown_host_key_is_refused_with_a_hint(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
-    _config(tmp_path, sshd, monkeypatch)
+    write_ssh_config(tmp_path, sshd, monkeypatch)
     with pytest.raises(HostError) as info:
         sshconfig.open_client("ssh://box", "db1")
     error = info.value
@@ -194,8 +66,9 @@ def test_known_key_from_each_source_is_accepted(source: str, tmp_path: Path, hom
         kh = home / ".ssh" / "known_hosts"
         kh.parent.mkdir()
     kh.write_text(sshd.known_hosts_line())
-    _config(tmp_path, sshd, monkeypatch, extra)
-    client = sshconfig.open_client("ssh://box", "db1")
+    write_ssh_config(tmp_path, sshd, monkeypatch, extra)
+    client, watchdog = sshconfig.open_client("ssh://box", "db1")
+    watchdog.stop()
     client.close()
 
 
@@ -203,7 +76,7 @@ def test_changed_host_key_is_refused(tmp_path: Path, home: Path, sshd: FakeSshd,
     kh = tmp_path / "known_hosts"
     kh.write_text(sshd.known_hosts_line(paramiko.ECDSAKey.generate()))
     monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
-    _config(tmp_path, sshd, monkeypatch, "  StrictHostKeyChecking accept-new\n")
+    write_ssh_config(tmp_path, sshd, monkeypatch, "  StrictHostKeyChecking accept-new\n")
     with pytest.raises(HostError) as info:
         sshconfig.open_client("ssh://box", "db1")
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in info.value.message
@@ -212,18 +85,21 @@ def test_changed_host_key_is_refused(tmp_path: Path, home: Path, sshd: FakeSshd,
 
 def test_accept_new_records_the_key_when_the_user_asked(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
     kh = tmp_path / "user_known_hosts"
-    _config(tmp_path, sshd, monkeypatch, f"  UserKnownHostsFile {kh}\n  StrictHostKeyChecking accept-new\n")
-    sshconfig.open_client("ssh://box", "db1").close()
-    assert kh.read_text() == sshd.known_hosts_line()
-    _config(tmp_path, sshd, monkeypatch, f"  UserKnownHostsFile {kh}\n")  # now strict
-    sshconfig.open_client("ssh://box", "db1").close()
+    write_ssh_config(tmp_path, sshd, monkeypatch, f"  UserKnownHostsFile {kh}\n  StrictHostKeyChecking accept-new\n")
+    for strict in (False, True):
+        if strict:
+            assert kh.read_text() == sshd.known_hosts_line()
+            write_ssh_config(tmp_path, sshd, monkeypatch, f"  UserKnownHostsFile {kh}\n")
+        client, watchdog = sshconfig.open_client("ssh://box", "db1")
+        watchdog.stop()
+        client.close()
 
 
 def test_wrong_identity_is_an_authentication_error(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
     kh = tmp_path / "known_hosts"
     kh.write_text(sshd.known_hosts_line())
     monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
-    _config(tmp_path, sshd, monkeypatch)
+    write_ssh_config(tmp_path, sshd, monkeypatch)
     with pytest.raises(HostError) as info:
         sshconfig.open_client("ssh://someoneelse@box", "db1")
     assert "authentication failed" in info.value.message and "IdentityFile" in info.value.hint
@@ -233,7 +109,7 @@ def test_ssh_executor_channels_over_a_real_transport(tmp_path: Path, home: Path,
     kh = tmp_path / "known_hosts"
     kh.write_text(sshd.known_hosts_line())
     monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
-    _config(tmp_path, sshd, monkeypatch)
+    write_ssh_config(tmp_path, sshd, monkeypatch)
     executor = SshExecutor(HostTarget("db1", "127.0.0.1", "ssh://box", executor="ssh", max_parallel=8))
     try:
         assert executor.preflight().api_version == "1.50"

@@ -76,6 +76,21 @@ class Host(Strict):
     sudo: bool = Field(default=False, description="ssh executor: run docker through sudo.")
     tls: HostTLS | None = None
     max_parallel: int = Field(default=4, ge=1, le=64, description="Steps run at once on this host.")
+    timeout: float | None = Field(
+        default=None,
+        description="How long the host may stay silent before it counts as lost (default 30s, "
+        "or --host-timeout): every call, connection and stream to it is bounded by this.",
+    )
+
+    @field_validator("timeout", mode="before", json_schema_input_type=str | float | None)
+    @classmethod
+    def _timeout(cls, value: Any) -> float | None:
+        if value is None:
+            return None
+        seconds = parse_duration(value)
+        if seconds < 1:
+            raise ValueError("a host timeout under 1s would call a healthy host lost")
+        return seconds
 
     @field_validator("docker")
     @classmethod

@@ -1,15 +1,9 @@
-"""The `api` executor: the Docker Engine API through docker-py.
-
-`unix://`, `tcp://` (with TLS) and `ssh://` URLs. For `ssh://` docker-py's paramiko
-transport is kept (it runs `docker system dial-stdio` on the host per pooled connection),
-but its SSH client is ours (sshconfig.DockerSSHAdapter): docker-py alone trusts only
-~/.ssh/known_hosts and reads a part of ~/.ssh/config.
-"""
+"""The `api` executor: the Docker Engine API through docker-py, over `unix://`, `tcp://`
+(with TLS) and `ssh://` URLs (the client and its transports: apiclient.py)."""
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,13 +14,10 @@ import docker
 import docker.errors
 import paramiko
 import requests
-from docker.constants import DEFAULT_DOCKER_API_VERSION
-from docker.tls import TLSConfig
-from docker.utils import kwargs_from_env, parse_repository_tag
+from docker.utils import parse_repository_tag
 
-from xcompose.engines import sshconfig
+from xcompose.engines.apiclient import SharedPoolSSHAdapter, host_error, make_client
 from xcompose.engines.base import (
-    DEFAULT_TIMEOUT_S,
     MAX_CHANNELS,
     TIMED_OUT,
     Executor,
@@ -35,24 +26,13 @@ from xcompose.engines.base import (
     project_filter,
     split_restart,
 )
+from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.specs import ContainerSpec, Endpoint, HostTarget, NetworkSpec, VolumeSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NS = 1_000_000_000
-TIMEOUT = round(DEFAULT_TIMEOUT_S)  # docker-py takes whole seconds
-
-
-def _tls(target: HostTarget) -> TLSConfig | bool:
-    if not (target.tls_ca_cert or target.tls_client_cert or target.tls_client_key):
-        return False
-    cert, key = target.tls_client_cert, target.tls_client_key
-    return TLSConfig(
-        client_cert=(cert, key) if cert and key else None,
-        ca_cert=target.tls_ca_cert,
-        verify=target.tls_verify,
-    )
 
 
 def _ipam(spec: NetworkSpec) -> docker.types.IPAMConfig | None:
@@ -91,67 +71,17 @@ def _message(error: docker.errors.APIError) -> str:
     return str(explanation or error).strip()
 
 
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|Error\(-?\d+, '([^']+)'\)")
-
-
-def _reason(error: BaseException) -> str:
-    """The innermost cause of a transport error ('Connection refused'), not the three
-    layers of requests and urllib3 wrapped around it."""
-    text = str(error) or type(error).__name__
-    found = _ERRNO.findall(text)
-    if found:
-        return str(next(a or b for a, b in reversed(found) if a or b)).strip()
-    return text
-
-
-class _SharedPoolSSHAdapter(sshconfig.DockerSSHAdapter):
-    """docker-py keys its connection pools by the full request URL, so over ssh:// every
-    new path (each container's /json, each exec) opened a new SSH channel and started a
-    new `docker system dial-stdio` on the host: a no-op `up` paid that ~80 times. Here the
-    plain requests of a host share one pool and reuse its connections. A request that
-    takes the connection over (exec start: `Upgrade: tcp`) keeps a pool of its own, as
-    before, so a hijacked connection is never handed to another request."""
-
-    POOL_KEY = "http+docker://ssh"
-
-    def get_connection_with_tls_context(
-        self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
-    ) -> Any:
-        if request.headers.get("Upgrade"):
-            return self.get_connection(request.url, proxies)
-        return self.get_connection(self.POOL_KEY, proxies)
-
-
 class ApiExecutor(Executor):
     def __init__(self, target: HostTarget) -> None:
         self.target = target
         self.url = target.docker or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+        self.lost_after = target.lost_after or DEFAULT_LOST_AFTER_S
         self._api: docker.APIClient | None = None
         self._lock = threading.Lock()
         # Bounds concurrent requests: over ssh:// each is an SSH channel (sshd MaxSessions).
         self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
 
     # --- connection ----------------------------------------------------------------------
-
-    def _client(self) -> docker.APIClient:
-        # The version is pinned at construction so that nothing connects here (docker-py's
-        # "auto" would, and for ssh:// through its own adapter); preflight negotiates it.
-        pinned = DEFAULT_DOCKER_API_VERSION
-        if self.url.startswith("ssh://"):
-            # use_ssh_client=True builds an adapter that connects lazily; it is replaced
-            # right away by ours.
-            api = docker.APIClient(
-                base_url=self.url, version=pinned, timeout=TIMEOUT, use_ssh_client=True
-            )
-            adapter = _SharedPoolSSHAdapter(self.url, self.target.name, TIMEOUT, MAX_CHANNELS + 1)
-            api.mount("http+docker://ssh", adapter)
-            # close() closes the client's own adapter: it must be ours (docker<8 keeps it here).
-            api._custom_adapter = adapter  # type: ignore[attr-defined]
-            return api
-        if self.target.docker is None:
-            # docker.from_env(): DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH
-            return docker.APIClient(version=pinned, timeout=TIMEOUT, **kwargs_from_env())
-        return docker.APIClient(base_url=self.url, version=pinned, timeout=TIMEOUT, tls=_tls(self.target))
 
     @property
     def api(self) -> docker.APIClient:
@@ -163,7 +93,7 @@ class ApiExecutor(Executor):
         with self._lock:
             if self._api is None:
                 try:
-                    self._api = self._client()
+                    self._api = make_client(self.target, self.url, self.lost_after)
                 except HostError:
                     raise
                 except Exception as error:
@@ -185,23 +115,9 @@ class ApiExecutor(Executor):
         )
 
     def _host_error(self, error: BaseException) -> HostError:
-        text = _reason(error)
-        hint = ""
-        if self.url.startswith("unix://") or self.target.docker is None:
-            if "Permission denied" in text:
-                hint = "add the user to the docker group, or use executor: ssh with sudo: true"
-            elif "No such file" in text or "FileNotFoundError" in text:
-                hint = "is dockerd running on this host, and is the socket path right?"
-        elif self.url.startswith("ssh://"):
-            hint = (
-                "the host needs the docker CLI (docker system dial-stdio runs there) and "
-                "access to its engine for the ssh user"
-            )
-        elif "SSL" in str(error) or "certificate" in str(error).lower():
-            hint = "check tls_ca_cert, tls_client_cert and tls_client_key of the host"
-        elif self.url.startswith("tcp://"):
-            hint = "is dockerd listening on that address and port (-H tcp://…)?"
-        return HostError(self.target.name, self.url, text or type(error).__name__, hint)
+        adapter = getattr(self._api, "_custom_adapter", None) if self._api is not None else None
+        lost = isinstance(adapter, SharedPoolSSHAdapter) and adapter.lost
+        return host_error(self.target, self.url, error, self.lost_after, lost)
 
     @contextmanager
     def _call(self) -> Iterator[None]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from xcompose.config.syntax import PortSpec
 from xcompose.engines.base import Executor
+from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S
 from xcompose.errors import DockerError, HostError, XcomposeError
 from xcompose.live import EngineInfo, LiveState
 from xcompose.plan.specs import HostTarget
@@ -92,13 +93,19 @@ def _port_specs(exposed: tuple[str, ...]) -> tuple[PortSpec, ...]:
     return tuple(specs)
 
 
-def reach(targets: Iterable[HostTarget], make: Callable[[HostTarget], Executor] | None = None) -> Fleet:
-    """Connect to every host at once; a host that fails is reported, never skipped silently."""
+def reach(
+    targets: Iterable[HostTarget],
+    make: Callable[[HostTarget], Executor] | None = None,
+    *,
+    lost_after: float = DEFAULT_LOST_AFTER_S,
+) -> Fleet:
+    """Connect to every host at once; a host that fails is reported, never skipped silently.
+    `lost_after`: how long a host that sets no `timeout` may stay silent."""
     if make is None:
         from xcompose.engines import connect
 
         make = connect
-    targets = list(targets)
+    targets = [t if t.lost_after is not None else replace(t, lost_after=lost_after) for t in targets]
     fleet = Fleet()
 
     def check(target: HostTarget) -> tuple[HostTarget, Executor | None, EngineInfo | HostError]:

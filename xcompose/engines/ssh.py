@@ -41,6 +41,7 @@ from xcompose.engines.dockercli import (
     create_volume_argv,
     env_file,
 )
+from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
@@ -68,7 +69,9 @@ class SshExecutor(Executor):
     def __init__(self, target: HostTarget) -> None:
         self.target = target
         self.url = target.docker or ""
+        self.lost_after = target.lost_after or DEFAULT_LOST_AFTER_S
         self._client: paramiko.SSHClient | None = None
+        self._watchdog: SshWatchdog | None = None
         self._lock = threading.Lock()
         # One channel per command on a shared transport: stay under sshd's MaxSessions.
         self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
@@ -85,9 +88,8 @@ class SshExecutor(Executor):
                         "the ssh executor needs an ssh:// docker URL",
                         "set docker: ssh://USER@ADDRESS for this host, or use executor: api",
                     )
-                if self._client is not None:
-                    self._client.close()
-                self._client = sshconfig.open_client(self.url, self.target.name)
+                self._close_client()
+                self._client, self._watchdog = sshconfig.open_client(self.url, self.target.name, self.lost_after)
                 transport = self._client.get_transport()
                 assert transport is not None
             return transport
@@ -109,6 +111,8 @@ class SshExecutor(Executor):
         return channel
 
     def _lost(self, error: BaseException) -> HostError:
+        if self._watchdog is not None and self._watchdog.lost:
+            return HostError(self.target.name, self.url, f"stopped answering: no reply within {self.lost_after:g}s")
         return HostError(self.target.name, self.url, f"ssh connection failed: {error or type(error).__name__}")
 
     def _execute(
@@ -138,6 +142,8 @@ class SshExecutor(Executor):
             code = channel.recv_exit_status()
             if not combine:
                 reader.join(timeout)
+            if not channel.get_transport().is_active():  # closed under us: no exit status came
+                raise EOFError("the connection closed before the command ended")
         except TimeoutError:
             raise
         except (paramiko.SSHException, OSError, EOFError) as error:
@@ -171,9 +177,15 @@ class SshExecutor(Executor):
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            self._close_client()
+
+    def _close_client(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     # --- engine --------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import paramiko
 from docker.constants import DEFAULT_NUM_POOLS_SSH
 from docker.transport.sshconn import SSHHTTPAdapter
 
+from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog, tune
 from xcompose.errors import HostError
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 ENV_SSH_CONFIG = "XCOMPOSE_SSH_CONFIG"
 ENV_KNOWN_HOSTS = "XCOMPOSE_KNOWN_HOSTS"
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
-CONNECT_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -180,9 +180,12 @@ def new_client(params: SshParams) -> paramiko.SSHClient:
 
 
 def connect(
-    client: paramiko.SSHClient, params: SshParams, host: str, timeout: float = CONNECT_TIMEOUT_S
-) -> None:
-    """Connect `client`; any failure becomes a HostError that says what to do."""
+    client: paramiko.SSHClient, params: SshParams, host: str, lost_after: float = DEFAULT_LOST_AFTER_S
+) -> SshWatchdog:
+    """Connect `client`; any failure becomes a HostError that says what to do. A host that
+    does not answer within `lost_after` seconds, then or later, counts as lost: the
+    watchdog (stop it when closing the client) closes the connection."""
+    timeout = lost_after
     keys = [f for f in params.identity_files if os.path.exists(f)]
     sock = paramiko.ProxyCommand(params.proxy_command) if params.proxy_command else None
     try:
@@ -212,18 +215,20 @@ def connect(
         client.close()
         raise host_error(host, params, error) from error
     transport = client.get_transport()
-    if transport is not None:
-        transport.set_keepalive(30)  # notice a dead host instead of hanging on it
+    assert transport is not None, "connected"
+    tune(transport.sock, lost_after)
+    return SshWatchdog(transport, lost_after)
 
 
-def open_client(url: str, host: str, timeout: float = CONNECT_TIMEOUT_S) -> paramiko.SSHClient:
+def open_client(
+    url: str, host: str, lost_after: float = DEFAULT_LOST_AFTER_S
+) -> tuple[paramiko.SSHClient, SshWatchdog]:
     try:
         params = resolve(url)
     except (ValueError, OSError) as error:
         raise HostError(host, url, f"cannot read the ssh settings: {error}") from error
     client = new_client(params)
-    connect(client, params, host, timeout)
-    return client
+    return client, connect(client, params, host, lost_after)
 
 
 # --- docker-py's ssh:// transport ----------------------------------------------------------
@@ -236,8 +241,11 @@ class DockerSSHAdapter(SSHHTTPAdapter):
     The base class calls `_create_paramiko_client` then `_connect` from its constructor,
     and `_connect` again when the transport went away: those are the two hooks."""
 
-    def __init__(self, base_url: str, host: str, timeout: float, max_pool_size: int) -> None:
+    def __init__(self, base_url: str, host: str, timeout: float, max_pool_size: int,
+                 lost_after: float = DEFAULT_LOST_AFTER_S) -> None:
         self._xc_host = host
+        self._xc_lost_after = lost_after
+        self._xc_watchdog: SshWatchdog | None = None
         super().__init__(
             base_url,
             timeout=round(timeout),
@@ -257,7 +265,14 @@ class DockerSSHAdapter(SSHHTTPAdapter):
 
     def _connect(self) -> None:
         assert self.ssh_client is not None, "made by _create_paramiko_client"
-        connect(self.ssh_client, self._xc_params, self._xc_host)
+        if self._xc_watchdog is not None:
+            self._xc_watchdog.stop()
+        self._xc_watchdog = connect(self.ssh_client, self._xc_params, self._xc_host, self._xc_lost_after)
+
+    def close(self) -> None:
+        if self._xc_watchdog is not None:
+            self._xc_watchdog.stop()
+        super().close()
 
 
 def host_error(host: str, params: SshParams, error: BaseException) -> HostError:

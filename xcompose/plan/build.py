@@ -88,6 +88,7 @@ def host_targets(project: Project) -> dict[str, HostTarget]:
             tls_client_cert=h.tls.client_cert if h.tls else None,
             tls_client_key=h.tls.client_key if h.tls else None,
             tls_verify=h.tls.verify if h.tls else True,
+            lost_after=h.timeout,
         )
         for name, h in hosts.items()
     }

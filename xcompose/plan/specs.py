@@ -42,6 +42,8 @@ class HostTarget:
     tls_client_cert: str | None = None
     tls_client_key: str | None = None
     tls_verify: bool = True
+    # Seconds the host may stay silent before it counts as lost (None: the run's default).
+    lost_after: float | None = None
 
 
 @dataclass(frozen=True)
