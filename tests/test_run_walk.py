@@ -1,9 +1,12 @@
 """The parallel walk: order, per-host bounds and failure handling."""
 
+import _thread
 import threading
 import time
 
-from xcompose.run.walk import walk
+import pytest
+
+from xcompose.run.walk import Interrupted, walk
 
 
 def chain(*edges: tuple[str, str]) -> dict[str, list[str]]:
@@ -91,3 +94,52 @@ def test_running_steps_finish_when_another_fails() -> None:
     result = walk(graph, run, host_of=lambda s: "h", limits={"h": 2})
     assert result.results["slow"].outcome == "done"
     assert finished == ["slow"]
+
+
+def test_a_failure_does_not_stop_the_steps_that_do_not_wait_for_it() -> None:
+    graph = chain(("db", "app"), ("cache", "worker"))
+    hosts = {"db": "h1", "app": "h1", "cache": "h2", "worker": "h2"}
+
+    def run(step: str) -> None:
+        if step == "db":
+            raise RuntimeError("no such image")
+
+    result = walk(graph, run, host_of=hosts.__getitem__, limits={"h1": 1, "h2": 1})
+    assert {s: r.outcome for s, r in result.results.items()} == {
+        "db": "failed", "app": "not-started", "cache": "done", "worker": "done"}
+
+
+def test_a_lost_host_starts_nothing_more_and_the_other_hosts_go_on() -> None:
+    graph = {**apart("a1", "a2", "a3"), **chain(("b1", "b2"))}
+    started: list[str] = []
+
+    class Lost(Exception):
+        pass
+
+    def run(step: str) -> None:
+        started.append(step)
+        if step == "a1":
+            raise Lost("host a stopped answering")
+
+    result = walk(graph, run, host_of=lambda s: s[0], limits={"a": 1, "b": 1},
+                  host_lost=lambda error: isinstance(error, Lost))
+    assert [s for s in started if s.startswith("a")] == ["a1"]
+    assert result.results["b2"].outcome == "done"
+    assert result.not_started == ["a2", "a3"]
+
+
+def test_ctrl_c_lets_the_running_steps_finish_and_starts_nothing_more() -> None:
+    graph = chain(("slow", "after"))
+    finished: list[str] = []
+
+    def run(step: str) -> None:
+        if step == "slow":
+            _thread.interrupt_main()  # what Ctrl-C does to the waiting main thread
+            time.sleep(0.3)
+        finished.append(step)
+
+    with pytest.raises(Interrupted) as caught:
+        walk(graph, run, host_of=lambda s: "h", limits={"h": 2})
+    assert finished == ["slow"]
+    assert caught.value.result.results["slow"].outcome == "done"
+    assert caught.value.result.not_started == ["after"]

@@ -63,6 +63,7 @@ class Deployment:
         self.executor = executor
         self.files: list[Path] = []
         self.host_names: list[str] = []
+        self.host_settings: dict[str, Any] = {}  # added to every host of the lab override
         self._clients: dict[str, docker.DockerClient] = {}
 
     def use_compose(self, compose: str, placement: str) -> Deployment:
@@ -84,12 +85,14 @@ class Deployment:
             data = yaml.safe_load(topology)
         names = host_names or list((data.get("hosts") or {}).keys())
         self.host_names = names
+        # "tcp": the API executor over the engine's TCP port; "api": over ssh://.
         override = {
             "hosts": {
                 name: {
                     "address": self.lab.hosts[index].address,
-                    "docker": self.lab.hosts[index].ssh_url,
-                    "executor": self.executor,
+                    "docker": self.lab.hosts[index].tcp_url if self.executor == "tcp" else self.lab.hosts[index].ssh_url,
+                    "executor": "ssh" if self.executor == "ssh" else "api",
+                    **self.host_settings,
                 }
                 for index, name in enumerate(names)
             }
@@ -107,14 +110,19 @@ class Deployment:
         edited.write_text(yaml.safe_dump(data, sort_keys=False))
         self.files[0] = edited
 
-    def xcompose(self, *args: str, timeout: float = 300) -> Outcome:
+    def argv(self, *args: str) -> list[str]:
         argv = [sys.executable, "-m", "xcompose", "-p", self.project]
         for file in self.files:
             argv += ["-f", str(file)]
-        done = subprocess.run(
-            argv + list(args), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        return [*argv, *args]
+
+    def xcompose(self, *args: str, timeout: float = 300) -> Outcome:
+        done = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, check=False)
         return Outcome(done.returncode, done.stdout, done.stderr)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """`xcompose ARGS` running in the background (stop it with `finish`)."""
+        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def up(self, *args: str) -> Outcome:
         outcome = self.xcompose("up", "--format", "json", *args)

@@ -229,8 +229,10 @@ def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | 
         report = [*fleet.errors, *failures]
         for problem in report:
             err.print(f"error: {problem}", markup=False)
-        stream_logs(out, fleet, live, services, follow=follow, tail=tail, ambassadors=ambassadors)
-    if report:
+        ended = stream_logs(out, fleet, live, services, follow=follow, tail=tail, ambassadors=ambassadors)
+    for line in ended:
+        err.print(f"error: {line}", markup=False)
+    if report or ended:
         sys.exit(1)
 
 

@@ -63,11 +63,19 @@ class SharedPoolSSHAdapter(sshconfig.DockerSSHAdapter):
 
 
 class KeepaliveAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter whose connections notice a silent peer (see liveness.py)."""
+    """requests' adapter whose connections notice a silent peer (see liveness.py) and give
+    up connecting after `lost_after` (docker-py's one timeout would also bound connecting)."""
 
     def __init__(self, lost_after: float) -> None:
+        self.lost_after = lost_after
         self.socket_options = [*HTTPConnection.default_socket_options, *keepalive_options(lost_after)]
         super().__init__()
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        if isinstance(timeout, (int, float)):
+            timeout = (min(self.lost_after, timeout), timeout)
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block=block, socket_options=self.socket_options,

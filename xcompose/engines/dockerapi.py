@@ -14,6 +14,7 @@ import docker
 import docker.errors
 import paramiko
 import requests
+import urllib3
 from docker.utils import parse_repository_tag
 
 from xcompose.engines.apiclient import SharedPoolSSHAdapter, host_error, make_client
@@ -114,10 +115,12 @@ class ApiExecutor(Executor):
             latency_ms=latency,
         )
 
-    def _host_error(self, error: BaseException) -> HostError:
+    def _ssh_lost(self) -> bool:
         adapter = getattr(self._api, "_custom_adapter", None) if self._api is not None else None
-        lost = isinstance(adapter, SharedPoolSSHAdapter) and adapter.lost
-        return host_error(self.target, self.url, error, self.lost_after, lost)
+        return isinstance(adapter, SharedPoolSSHAdapter) and adapter.lost
+
+    def _host_error(self, error: BaseException) -> HostError:
+        return host_error(self.target, self.url, error, self.lost_after, self._ssh_lost())
 
     @contextmanager
     def _call(self) -> Iterator[None]:
@@ -375,6 +378,10 @@ class ApiExecutor(Executor):
             raise DockerError(_message(error)) from error
         try:
             yield from line_splitter(iter(stream))
+            if follow and self._ssh_lost():  # the watchdog closed the channel: the end is not the log's
+                raise EOFError("the connection closed while the log was followed")
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError, EOFError) as error:
+            raise self._host_error(error) from error  # the host was lost while the log was followed
         finally:
             _close_stream(stream)
 

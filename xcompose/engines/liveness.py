@@ -18,6 +18,7 @@ turn into a HostError naming the host.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import threading
 from collections.abc import Callable
@@ -38,6 +39,11 @@ def keepalive_options(lost_after: float) -> list[tuple[int, int, int]]:
         if hasattr(socket, name):  # Linux has all four; elsewhere the defaults stay
             options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
     return options
+
+
+def is_silence(error: BaseException | None) -> bool:
+    """Whether a transport error says the peer went silent (rather than refused or reset)."""
+    return isinstance(error, TimeoutError) or (isinstance(error, OSError) and error.errno == errno.ETIMEDOUT)
 
 
 def tune(sock: object, lost_after: float) -> None:

@@ -41,7 +41,7 @@ from xcompose.engines.dockercli import (
     create_volume_argv,
     env_file,
 )
-from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog
+from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog, is_silence
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
@@ -111,9 +111,18 @@ class SshExecutor(Executor):
         return channel
 
     def _lost(self, error: BaseException) -> HostError:
-        if self._watchdog is not None and self._watchdog.lost:
+        """The host error for a failed connection: silence (the watchdog, or the kernel's
+        keepalive and user timeout) is said as such."""
+        transport = self._client.get_transport() if self._client is not None else None
+        cause = transport.get_exception() if transport is not None else None
+        silent = (self._watchdog is not None and self._watchdog.lost) or is_silence(cause) or is_silence(error)
+        if not silent and not str(error or cause or ""):
+            # paramiko turns a failed send into a bare EOFError: ask the host itself.
+            silent = not sshconfig.answers(self.url, min(3.0, self.lost_after))
+        if silent:
             return HostError(self.target.name, self.url, f"stopped answering: no reply within {self.lost_after:g}s")
-        return HostError(self.target.name, self.url, f"ssh connection failed: {error or type(error).__name__}")
+        return HostError(self.target.name, self.url,
+                         f"ssh connection failed: {error or cause or 'the host closed the connection'}")
 
     def _execute(
         self, command: str, stdin: bytes | None, timeout: float, combine: bool = False
@@ -334,6 +343,8 @@ class SshExecutor(Executor):
             channel.exec_command(self.command_line(argv))
             channel.shutdown_write()
             yield from line_splitter(iter(lambda: channel.recv(65536), b""))
+            if not channel.get_transport().is_active():  # ended because the host was lost
+                raise EOFError("the connection closed while the log was followed")
         except (paramiko.SSHException, OSError, EOFError) as error:
             raise self._lost(error) from error
         finally:

@@ -231,6 +231,23 @@ def open_client(
     return client, connect(client, params, host, lost_after)
 
 
+def answers(url: str, timeout: float) -> bool:
+    """Whether the host of an `ssh://` URL accepts a TCP connection within `timeout`: after
+    a connection broke without a word, this tells a silent host from one that closed it.
+    A host reached through a ProxyCommand cannot be asked this way: it counts as answering."""
+    try:
+        params = resolve(url)
+    except (ValueError, OSError):
+        return True
+    if params.proxy_command:
+        return True
+    try:
+        socket.create_connection((params.hostname, params.port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 # --- docker-py's ssh:// transport ----------------------------------------------------------
 
 

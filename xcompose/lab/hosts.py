@@ -142,6 +142,9 @@ def _spawn_in_netns(host: HostRecord, argv: list[str], log: Path) -> ProcRecord:
     return record_proc(proc.pid)
 
 
+DOCKER_TCP_PORT = 2375
+
+
 def start_dockerd(host: HostRecord) -> ProcRecord:
     run_dir = Path(host.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +163,9 @@ def start_dockerd(host: HostRecord) -> ProcRecord:
         f"--exec-root={run_dir / 'exec'}",
         f"--pidfile={run_dir / 'docker.pid'}",
         f"--host=unix://{sock}",
+        # Plain TCP on the host's lab address too, so the tcp:// transport can be rehearsed;
+        # only the lab's own bridge reaches it.
+        f"--host=tcp://{host.address}:{DOCKER_TCP_PORT}",
         f"--bip={host.bip}",
         # If a system containerd runs, dockerd would share it: separate namespaces keep
         # the hosts' containers apart there.

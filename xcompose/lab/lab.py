@@ -6,8 +6,9 @@ import contextlib
 import ipaddress
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,11 @@ class LabHost:
     ssh_url: str  # ssh://root@ADDR
     netns: str
     index: int = 0
+
+    @property
+    def tcp_url(self) -> str:
+        """The host's engine over plain TCP on its lab address."""
+        return f"tcp://{self.address}:{hx.DOCKER_TCP_PORT}"
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,20 @@ class Lab:
     def images(self, progress: Progress = lambda _m: None) -> ImagesReport:
         with st.prefix_lock(self.prefix):
             return ensure_images([(h.name, h.docker_socket) for h in self.hosts], progress)
+
+    @contextmanager
+    def partition(self, host: LabHost | str | int) -> Iterator[None]:
+        """Every packet to the host dropped (silently: no reset, no error), as a dead switch
+        or a dropping firewall does, until the block ends."""
+        h = host if isinstance(host, LabHost) else self.host(host)
+        rules = [["INPUT", "-j", "DROP"], ["FORWARD", "-j", "DROP"]]
+        for rule in rules:
+            self.run_in(h, ["iptables", "-w", "-I", rule[0], "1", *rule[1:]])
+        try:
+            yield
+        finally:
+            for rule in rules:
+                self.run_in(h, ["iptables", "-w", "-D", *rule], check=False)
 
     def run_in(
         self, host: LabHost | str | int, argv: Sequence[str], *, check: bool = True, timeout: float = 120

@@ -52,8 +52,11 @@ def stream_logs(
     follow: bool,
     tail: int | None,
     ambassadors: bool = False,
-) -> None:
+) -> list[str]:
+    """Print the lines as they come, until every stream ends; returns why the streams
+    that ended early did (a host that stopped answering, a container that went away)."""
     sources = chosen(live, services, ambassadors)
+    ended: list[str] = []
     width = max((len(prefix_of(h, c)) for h, c in sources), default=0)
     lines: queue.Queue[object] = queue.Queue(maxsize=10_000)
 
@@ -62,7 +65,7 @@ def stream_logs(
             for line in fleet.executors[host].logs(container.id, follow=follow, tail=tail):
                 lines.put(f"{label} | {escape(line)}")
         except Exception as error:  # noqa: BLE001 - one container's log failing must not end the others
-            lines.put(f"{label} | [red]log stream ended: {escape(str(error))}[/]")
+            ended.append(f"the log of {prefix_of(host, container)} ended: {error}")
         finally:
             lines.put(_DONE)
 
@@ -77,3 +80,4 @@ def stream_logs(
             open_streams -= 1
         else:
             console.print(item, highlight=False)
+    return ended

@@ -12,7 +12,7 @@ from typing import Protocol
 from xcompose.converge import Convergence, StepAction, decide
 from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
-from xcompose.errors import DockerError, StepFailed
+from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import Placed
 from xcompose.plan.naming import LABEL_TLS_CERT
 from xcompose.plan.specs import ContainerSpec
@@ -100,7 +100,8 @@ def up(
         reporter.step_finished(plan.step(outcome.step_id), convergence.actions[outcome.step_id], outcome)
 
     limits = {name: target.max_parallel for name, target in plan.hosts.items()}
-    result.walk = walk(todo.dependencies(), run, lambda s: plan.step(s).host, limits, started, finished)
+    result.walk = walk(todo.dependencies(), run, lambda s: plan.step(s).host, limits, started, finished,
+                       host_lost=lambda error: isinstance(error, HostError))
     if result.walk.ok and not services:
         for host, networks in convergence.stale_networks.items():
             for network in networks:

@@ -1,19 +1,23 @@
 """Running a dependency graph in parallel: each step starts as soon as every step before it
 is done, at most `limit` at a time per host.
 
-docker-py and paramiko block, so a thread pool is the simple fit. A failed step stops new
-work: the steps already running finish, the others are reported as not started.
+docker-py and paramiko block, so a thread pool is the simple fit. A failed step keeps what
+waits for it from starting; a lost host, the rest of its steps; the other steps go on.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 Outcome = Literal["done", "failed", "not-started"]
+POLL_S = 0.2  # how soon a Ctrl-C is noticed while steps run
 K = TypeVar("K", bound=Hashable)
 
 
@@ -49,9 +53,14 @@ def walk(
     limits: Mapping[str, int],
     on_start: Callable[[K], None] = lambda _id: None,
     on_finish: Callable[[StepResult[K]], None] = lambda _r: None,
+    host_lost: Callable[[BaseException], bool] = lambda _error: False,
 ) -> WalkResult[K]:
     """Run `run(step_id)` for every key of `dependencies` once every step it lists is done.
-    An exception from `run` fails that step; its message is kept as the step's error."""
+
+    An exception from `run` fails that step (its message is kept as the step's error); what
+    waits for it is not started, everything else goes on, as Compose does. An exception for
+    which `host_lost` is true also leaves the rest of that host's steps unstarted. Ctrl-C
+    starts nothing more, lets the running steps finish, then raises KeyboardInterrupt."""
     result: WalkResult[K] = WalkResult()
     successors: dict[K, list[K]] = {node: [] for node in dependencies}
     waiting: dict[K, int] = {}
@@ -63,7 +72,7 @@ def walk(
     ready = [node for node, count in waiting.items() if count == 0]
     active: dict[str, int] = {}
     running: dict[Future[float], K] = {}
-    stopping = False
+    lost: set[str] = set()
 
     def timed(step_id: K) -> float:
         on_start(step_id)
@@ -73,37 +82,73 @@ def walk(
 
     def has_room(step_id: K) -> bool:
         host = host_of(step_id)
-        return active.get(host, 0) < limits.get(host, 4)
+        return host not in lost and active.get(host, 0) < limits.get(host, 4)
+
+    def collect(finished: Iterable[Future[float]]) -> None:
+        for future in finished:
+            step_id = running.pop(future)
+            active[host_of(step_id)] -= 1
+            error = future.exception()
+            if error is None:
+                outcome = StepResult(step_id, "done", future.result())
+                for successor in successors[step_id]:
+                    waiting[successor] -= 1
+                    if waiting[successor] == 0:
+                        ready.append(successor)
+            else:
+                outcome = StepResult(step_id, "failed", error=str(error) or type(error).__name__)
+                if host_lost(error):
+                    lost.add(host_of(step_id))
+            result.results[step_id] = outcome
+            on_finish(outcome)
 
     workers = max(1, min(sum(limits.values()) or 4, 32))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xcompose-step") as pool:
-        while ready or running:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xcompose-step") as pool, \
+            _ctrl_c_as_a_flag() as interrupted:
+        while (ready or running) and not interrupted.is_set():
             # Queued steps of a busy host must not hold up the other hosts' steps.
-            for step_id in [s for s in ready if not stopping and has_room(s)]:
+            for step_id in [s for s in ready if has_room(s)]:
                 if has_room(step_id):
                     ready.remove(step_id)
                     active[host_of(step_id)] = active.get(host_of(step_id), 0) + 1
                     running[pool.submit(timed, step_id)] = step_id
             if not running:
                 break
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in finished:
-                step_id = running.pop(future)
-                active[host_of(step_id)] -= 1
-                error = future.exception()
-                if error is None:
-                    outcome = StepResult(step_id, "done", future.result())
-                    for successor in successors[step_id]:
-                        waiting[successor] -= 1
-                        if waiting[successor] == 0:
-                            ready.append(successor)
-                else:
-                    outcome = StepResult(step_id, "failed", error=str(error) or type(error).__name__)
-                    stopping = True
-                result.results[step_id] = outcome
-                on_finish(outcome)
-            if stopping:
-                ready.clear()
+            collect(wait(list(running), timeout=POLL_S, return_when=FIRST_COMPLETED)[0])
+        # After Ctrl-C: what runs finishes (each engine call is bounded); nothing new starts.
+        collect(wait(list(running))[0])
     for node in dependencies:
         result.results.setdefault(node, StepResult(node, "not-started"))
+    if interrupted.is_set():
+        raise Interrupted(result)
     return result
+
+
+@contextmanager
+def _ctrl_c_as_a_flag() -> Iterator[threading.Event]:
+    """While steps run, the first Ctrl-C only asks to stop: an exception raised at an
+    arbitrary point of the bookkeeping could lose track of a running step. A second Ctrl-C
+    interrupts at once. Only the main thread receives signals; elsewhere nothing changes."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a walk, once the steps that were running have finished."""
+
+    def __init__(self, result: WalkResult[Any]) -> None:
+        super().__init__()
+        self.result = result
