@@ -140,8 +140,16 @@ def haproxy_config(relays: Sequence[RelayPort], role: str, tls: TlsFiles | None)
         "  timeout connect 5s",
         "  timeout client 24h",
         "  timeout server 24h",
+        # A peer that vanished without a word (its host lost, its cable pulled) leaves a
+        # half-open connection: keepalive probes reap it in about 35 s, not the kernel's 2 h.
         "  option clitcpka",
+        "  clitcpka-idle 20s",
+        "  clitcpka-intvl 5s",
+        "  clitcpka-cnt 3",
         "  option srvtcpka",
+        "  srvtcpka-idle 20s",
+        "  srvtcpka-intvl 5s",
+        "  srvtcpka-cnt 3",
         "resolvers sys",
         "  parse-resolv-conf",
         "  hold valid 2s",
