@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from xcompose.config.contents import check_grants, read_contents
 from xcompose.config.interpolate import interpolate_tree, read_env_file, warn_unset
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.merge import merge_documents
@@ -89,6 +90,9 @@ def load_project(
         errors.append(name)
     env_files, reference_errors = check_references(plain, first_dir, lookup, project)
     errors.extend(reference_errors)
+    contents, content_errors, content_warnings = read_contents(plain, first_dir, lookup, project)
+    errors.extend(content_errors + check_grants(plain, project))
+    warnings.extend(content_warnings)
     try:
         topology = Topology.model_validate(plain)
     except ValidationError as exc:
@@ -99,6 +103,7 @@ def load_project(
     assert isinstance(name, str)
     project.name = name
     project.topology = _finish(topology, name, env_files, lookup, first_dir)
+    project.contents = contents
     return project
 
 
@@ -175,6 +180,15 @@ def _finish(
         environment = {k: (lookup.get(k) if v is None else v) for k, v in environment.items()}
         env_file = [str((base_dir / entry).resolve()) for entry in service.env_file]
         services[key] = service.model_copy(update={"environment": environment, "env_file": env_file})
-    return topology.model_copy(update={"name": name, "services": services})
+    # Secret and config files as absolute paths, as Compose's `config` prints them.
+    secrets = {key: decl.model_copy(update={"file": _absolute(base_dir, decl.file)})
+               for key, decl in topology.secrets.items()}
+    configs = {key: decl.model_copy(update={"file": _absolute(base_dir, decl.file)})
+               for key, decl in topology.configs.items()}
+    return topology.model_copy(update={"name": name, "services": services, "secrets": secrets, "configs": configs})
+
+
+def _absolute(base_dir: Path, path: str | None) -> str | None:
+    return None if path is None else str((base_dir / os.path.expanduser(path)).resolve())
 
 
