@@ -34,6 +34,8 @@ class FakeEngine:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Shared by the engines of one test, so that order across hosts can be checked.
     timeline: list[str] = field(default_factory=list)
+    # container id -> the (path, tar) archives put into it
+    archives: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
 
     def named(self, name: str) -> LiveContainer | None:
         return next((c for c in self.containers.values() if c.name == name), None)
@@ -142,7 +144,9 @@ class FakeExecutor(Executor):
         return 0, ""
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
-        self._record(f"put {self._find(container_id).name}:{path}")
+        name = self._find(container_id).name
+        self._record(f"put {name}:{path}")
+        self.engine.archives.setdefault(container_id, []).append((path, tar_bytes))
 
     def logs(
         self, container_id: str, *, follow: bool = False, tail: int | None = None

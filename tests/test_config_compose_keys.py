@@ -30,7 +30,7 @@ def test_a_build_only_service_is_not_also_told_that_image_is_missing(load_errors
 
 
 @pytest.mark.parametrize(("text", "wanted"), [
-    ("secrets:\n  s: {file: x}\nservices: {}\n", "xcompose.yaml:1: secrets: xcompose does not support the Compose key 'secrets' yet"),
+    ("models:\n  m: {model: ai/smollm2}\nservices: {}\n", "xcompose.yaml:1: models: xcompose does not support the Compose key 'models' yet"),
     ("networks:\n  n: {enable_ipv4: false}\nservices: {}\n", "xcompose.yaml:2: networks.n.enable_ipv4: xcompose does not support the Compose key 'enable_ipv4' yet"),
     ("services:\n  a:\n    image: a\n    healthcheck: {start_interval: 1s}\n",
      "xcompose.yaml:4: services.a.healthcheck.start_interval: xcompose does not support the Compose key 'start_interval' yet"),

@@ -109,6 +109,12 @@ def test_yaml_1_2_keeps_yes_and_colon_numbers_as_strings(load_text: Load) -> Non
     assert [(p.published, p.target) for _, p in service.published_ports()] == [(22, 22)]
 
 
+def test_a_leading_zero_makes_an_octal_number_as_yaml_v3_reads_it() -> None:
+    # `mode: 0440` means 0o440 to Compose: yaml.v3 kept YAML 1.1's octal form.
+    data = yamlsource.parse_text("a: 0440\nb: 0o440\nc: '0440'\nd: 0\ne: 10\nf: 089\n", "f.yaml").data
+    assert data == {"a": 0o440, "b": 0o440, "c": "0440", "d": 0, "e": 10, "f": 89}
+
+
 def test_the_pure_python_composer_builds_the_same_tree(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "x: &a {k: [1, '2', yes, 22:22, 0o17, ~]}\ny:\n  <<: *a\n  z: 1.5\n"
     fast = yamlsource.parse_text(text, "f.yaml")

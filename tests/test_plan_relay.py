@@ -148,10 +148,12 @@ def test_config_has_one_frontend_and_backend_per_port() -> None:
     assert cfg.count("\nfrontend ") == 2 and cfg.count("\nbackend ") == 2 and "mode tcp" in cfg
 
 
-def test_archive_has_folders_before_files() -> None:
-    with tarfile.open(fileobj=io.BytesIO(archive([UploadFile("/a/b/c.txt", b"x", 0o600)]))) as tar:
-        assert [m.name for m in tar.getmembers()] == ["a/b", "a/b/c.txt"]
-        assert [m.mode for m in tar.getmembers()] == [0o755, 0o600]
+def test_archive_holds_the_files_only_with_mode_and_owner() -> None:
+    # No folder entries: Docker makes missing parents and leaves the image's own alone.
+    files = [UploadFile("/a/b/c.txt", b"x", 0o600), UploadFile("/run/secrets/pw", b"pw", 0o440, 999, 998)]
+    with tarfile.open(fileobj=io.BytesIO(archive(files))) as tar:
+        assert [(m.name, m.mode, m.uid, m.gid, m.isfile()) for m in tar.getmembers()] == [
+            ("a/b/c.txt", 0o600, 0, 0, True), ("run/secrets/pw", 0o440, 999, 998, True)]
 
 
 def test_one_relay_runs_socat_with_explicit_addresses() -> None:

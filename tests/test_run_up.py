@@ -5,6 +5,8 @@ out as a user relies on. The same behaviours run for real on the lab in tests/e2
 
 from __future__ import annotations
 
+import io
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from tests.planning import S
 from xcompose.cli.output import QuietReporter
 from xcompose.config.model import Topology
 from xcompose.config.project import Project
-from xcompose.converge import StepAction
+from xcompose.converge import StepAction, decide
 from xcompose.engines.fleet import Fleet, reach
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
@@ -292,3 +294,46 @@ def test_a_plan_without_certificates_for_its_tls_ambassadors_is_not_carried_out(
     with pytest.raises(ValueError, match="without the project's credentials"):
         up(unsigned, connect_to(engines, unsigned), QuietReporter())
     assert all(engine.calls == [] for engine in engines.values())
+
+
+def _with_secret(password: bytes) -> Plan:
+    topology = redis_topology(redis={"image": "redis:7", "host": "big-server", "expose": [6379],
+                                     "secrets": [{"source": "pw", "uid": 999, "mode": 0o440}]})
+    topology["secrets"] = {"pw": {"environment": "PW"}}
+    project = Project(name="demo", topology=Topology.model_validate(topology), files=[Path("t.yaml")],
+                      contents={("secrets", "pw"): password})
+    return build_plan(project, CREDENTIALS)
+
+
+def test_a_services_secrets_are_uploaded_between_create_and_start(engines: dict[str, FakeEngine]) -> None:
+    plan = _with_secret(b"hunter2")
+    assert up(plan, connect_to(engines, plan), QuietReporter()).ok
+    engine = engines["big-server"]
+    calls = [c for c in engine.calls if c.endswith(("demo-redis", "demo-redis:/"))]
+    assert calls[-3:] == ["create demo-redis", "put demo-redis:/", "start demo-redis"]
+    container = engine.named("demo-redis")
+    assert container is not None
+    [(path, tar_bytes)] = engine.archives[container.id]
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        [member] = tar.getmembers()
+        assert (path, member.name, member.mode, member.uid, member.gid) == ("/", "run/secrets/pw", 0o440, 999, 0)
+        extracted = tar.extractfile(member)
+        assert extracted is not None and extracted.read() == b"hunter2"
+    assert "hunter2" not in repr(engine.specs[container.id])
+
+
+def test_a_changed_secret_recreates_the_service_that_uses_it_and_nothing_else(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = _with_secret(b"hunter2")
+    up(plan, connect_to(engines, plan), QuietReporter())
+    same = Recorder()
+    assert up(_with_secret(b"hunter2"), connect_to(engines, plan), same).ok
+    assert {action for _, action, _ in same.finished} == {"keep"}
+    changed = _with_secret(b"correct horse")
+    recorder = Recorder()
+    assert up(changed, connect_to(engines, changed), recorder).ok
+    assert [(step, action) for step, action, _ in recorder.finished if action != "keep"] == [
+        ("service:redis", "recreate")]
+    live, _ = connect_to(engines, plan).read_live("demo")
+    assert decide(plan, live).actions[S("service:redis")] == StepAction("recreate", "secrets or configs changed")

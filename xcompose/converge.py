@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from xcompose.live import LiveNetwork, LiveState, Placed
-from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_TLS_CA, step_id_of
+from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_FILES_DIGEST, LABEL_TLS_CA, step_id_of
 from xcompose.plan.relay import NEW_CA
 from xcompose.plan.steps import (
     CONTAINER_STEPS,
@@ -119,5 +119,8 @@ def _decide_container(step: ContainerStep, found: Sequence[Placed]) -> tuple[Ste
             return StepAction("recreate", "a new project CA"), stale
         if wanted_ca is not None and current.labels.get(LABEL_TLS_CA) != wanted_ca:
             return StepAction("recreate", "project CA changed"), stale
+        wanted_files = dict(step.container.labels).get(LABEL_FILES_DIGEST)
+        if wanted_files is not None and current.labels.get(LABEL_FILES_DIGEST) != wanted_files:
+            return StepAction("recreate", "secrets or configs changed"), stale
         return StepAction("recreate", "config changed"), stale
     return StepAction("recreate", f"container is {current.state}"), stale

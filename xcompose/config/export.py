@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from xcompose.config.model import Topology
+from xcompose.config.model import Grant, Topology
 from xcompose.config.project import Project
 from xcompose.config.source import CORE_RESOLVERS
 from xcompose.config.syntax import format_duration
@@ -48,9 +48,20 @@ def dump_config(project: Project, *, redact: bool = True) -> str:
             for key in ("interval", "timeout", "start_period"):
                 if key in out["healthcheck"]:
                     out["healthcheck"][key] = format_duration(getattr(service.healthcheck, key))
+        for kind in ("secrets", "configs"):
+            if kind in out:  # `- NAME` where that is all there is to say; modes in octal
+                out[kind] = [grant.source if grant == Grant(source=grant.source)
+                             else {**entry, **({"mode": f"0{grant.mode:o}"} if grant.mode is not None else {})}
+                             for grant, entry in zip(getattr(service, kind), out[kind], strict=True)]
         if redact and service.environment:
             out["environment"] = {k: (None if v is None else REDACTED) for k, v in service.environment.items()}
-    order = ["name", "hosts", "ambassador", "services", "volumes", "networks"]
+    # Declarations only: the content a secret or config holds is never printed; an inline
+    # config is interpolated, so it is masked with the environment values.
+    if redact:
+        for decl in data.get("configs", {}).values():
+            if "content" in decl:
+                decl["content"] = REDACTED
+    order = ["name", "hosts", "ambassador", "services", "volumes", "networks", "secrets", "configs"]
     ordered = {key: data[key] for key in order if key in data}
     return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 

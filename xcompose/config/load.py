@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from xcompose.config.compat import set_aside_ignored
+from xcompose.config.contents import check_grants, read_contents
 from xcompose.config.extends import resolve_extends
 from xcompose.config.files import Context, display_path
 from xcompose.config.include import apply_include
@@ -93,6 +94,9 @@ def load_project(
     errors.extend(set_aside_ignored(plain, project))
     env_files, reference_errors = check_references(plain, first_dir, lookup, project, disabled)
     errors.extend(reference_errors)
+    contents, content_errors, content_warnings = read_contents(plain, first_dir, lookup, project)
+    errors.extend(content_errors + check_grants(plain, project))
+    project.warnings.extend(content_warnings)
     try:
         topology = Topology.model_validate(plain)
     except ValidationError as exc:
@@ -106,6 +110,7 @@ def load_project(
     assert isinstance(name, str)
     project.name = name
     project.topology = _finish(topology, name, env_files, lookup, first_dir)
+    project.contents = contents
     return project
 
 
@@ -255,6 +260,15 @@ def _finish(
             if entry.required or path.is_file():  # a missing optional file is skipped
                 env_file.append(entry.model_copy(update={"path": str(path)}))
         services[key] = service.model_copy(update={"environment": environment, "env_file": env_file})
-    return topology.model_copy(update={"name": name, "services": services})
+    # Secret and config files as absolute paths, as Compose's `config` prints them.
+    secrets = {key: decl.model_copy(update={"file": _absolute(base_dir, decl.file)})
+               for key, decl in topology.secrets.items()}
+    configs = {key: decl.model_copy(update={"file": _absolute(base_dir, decl.file)})
+               for key, decl in topology.configs.items()}
+    return topology.model_copy(update={"name": name, "services": services, "secrets": secrets, "configs": configs})
+
+
+def _absolute(base_dir: Path, path: str | None) -> str | None:
+    return None if path is None else str((base_dir / os.path.expanduser(path)).resolve())
 
 

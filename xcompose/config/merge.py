@@ -3,9 +3,9 @@
 Mappings merge key by key and scalars from the later file win. Inside a service, a few
 keys follow Compose's own rules: list keys that accumulate (`ports`, `links`, …) are
 concatenated without duplicates, `environment`/`labels` merge by variable name whatever
-form each file used, `command`/`entrypoint` are replaced whole and `volumes` are merged by
-their target path. A later file may tag a value `!reset` (the key is removed) or
-`!override` (the value replaces the earlier one whole), as Compose defines them.
+form each file used, `command`/`entrypoint` are replaced whole, and `volumes`, `secrets` and
+`configs` are merged by their target path. A later file may tag a value `!reset` (the key is
+removed) or `!override` (the value replaces the earlier one whole), as Compose defines them.
 
 A value keeps the location of the file that set it last; a mapping or list that both files
 contribute to keeps the location where it was first defined, so that an error about a
@@ -20,7 +20,7 @@ from typing import Any
 
 from xcompose.config.location import KeyPath, Loc, format_key_path
 from xcompose.config.source import LMap, LSeq, kind_of
-from xcompose.config.syntax import split_key_value, volume_target
+from xcompose.config.syntax import grant_target, split_key_value, volume_target
 from xcompose.errors import ConfigError
 
 _CONCATENATED = frozenset({"ports", "expose", "links", "cap_add", "cap_drop", "env_file"})
@@ -103,6 +103,8 @@ class _Merger:
                 merged = self.depends_on(old, value, child, old_loc, loc)
             elif key == "volumes":
                 merged = self.listish(old, value, child, old_loc, loc, False, _same_target)
+            elif key in ("secrets", "configs"):
+                merged = self.listish(old, value, child, old_loc, loc, False, _same_grant_target)
             else:
                 merged = self.value(old, value, child, old_loc, loc)
             result.put(key, merged, _kept(old, value, merged, old_loc, loc) or loc)
@@ -197,6 +199,10 @@ def _same(a: Any, b: Any) -> bool:
 
 def _same_target(a: Any, b: Any) -> bool:
     return bool(volume_target(a) == volume_target(b))
+
+
+def _same_grant_target(a: Any, b: Any) -> bool:
+    return bool(grant_target(a) == grant_target(b))
 
 
 def _union(base: list[Any], over: list[Any], same: Callable[[Any, Any], bool]) -> LSeq:

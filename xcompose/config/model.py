@@ -7,6 +7,7 @@ Short and long forms are normalised here so that the planner sees one shape only
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 import types
@@ -28,15 +29,21 @@ from xcompose.config.syntax import (
     PortPublish,
     PortSpec,
     VolumeMount,
+    grant_entry,
     key_values,
     parse_duration,
     parse_expose,
     parse_link,
+    parse_mode,
+    parse_owner,
     parse_ports,
     parse_volume,
 )
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+# Where a secret lands when its target is a bare name (configs land in `/`), as in Compose.
+SECRETS_DIR = "/run/secrets"
+DEFAULT_FILE_MODE = 0o444
 
 
 class Strict(BaseModel):
@@ -222,6 +229,51 @@ class ServiceNetwork(Strict):
     ipv6_address: str | None = None
 
 
+FileMode = Annotated[int, BeforeValidator(parse_mode, json_schema_input_type=int | str)]
+OwnerId = Annotated[int, BeforeValidator(parse_owner, json_schema_input_type=int | str)]
+
+
+class Grant(Strict):
+    """A secret or config a service is given (`secrets:`/`configs:` of a service): the file
+    `source` holds, at `target`, owned by uid:gid, with `mode`."""
+
+    source: str = Field(description="The name of a top-level secret (or config).")
+    target: str | None = Field(
+        default=None,
+        description="File name in /run/secrets (secrets) or in / (configs), or an absolute path. "
+        "Default: the source's name.",
+    )
+    uid: OwnerId | None = Field(default=None, description="Numeric owner of the file (default 0).")
+    gid: OwnerId | None = Field(default=None, description="Numeric group of the file (default 0).")
+    mode: FileMode | None = Field(default=None, description="Permissions, octal (default 0444; write bits ignored).")
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = value.split("/")
+        if not value.strip("/") or "\0" in value or value.endswith("/"):
+            raise ValueError(f"'{value}' is not a file path (give a file name or an absolute path to a file)")
+        if ".." in parts:
+            raise ValueError(f"'{value}': '..' is not allowed in a target path")
+        return value
+
+    def path(self, folder: str) -> str:
+        """Where the file lands in the container: `target` when absolute, else
+        FOLDER/target (FOLDER/source without a target)."""
+        name = self.target or self.source
+        return posixpath.normpath(name if name.startswith("/") else posixpath.join(folder, name))
+
+    def file_mode(self) -> int:
+        """The mode the file gets: as declared (0444 by default), without write bits, which
+        Compose ignores: the file is read-only, as a mounted secret is."""
+        return (DEFAULT_FILE_MODE if self.mode is None else self.mode) & ~0o222
+
+
+GrantEntry = Annotated[Grant, BeforeValidator(grant_entry, json_schema_input_type=str | Grant)]
+
+
 class Service(Strict):
     image: str = Field(description="Image to run, e.g. postgres:16.")
     host: str | None = Field(default=None, description="The host this service runs on.")
@@ -255,6 +307,12 @@ class Service(Strict):
         default=None, description="The project networks the service joins (default: the `default` network)."
     )
     network_mode: str | None = Field(default=None, description="host, none, or service:NAME (on the same host).")
+    secrets: list[GrantEntry] = Field(
+        default_factory=list, description="Top-level secrets given to the service, as files in /run/secrets."
+    )
+    configs: list[GrantEntry] = Field(
+        default_factory=list, description="Top-level configs given to the service, as files in /."
+    )
 
     @field_validator("networks", mode="before", json_schema_input_type=list[str] | dict[str, ServiceNetwork | None])
     @classmethod
@@ -399,6 +457,52 @@ class NetworkDecl(Strict):
         return key_values(value, "labels", allow_none=False)
 
 
+class SecretDecl(Strict):
+    """Top-level `secrets:` entry: where the secret's content comes from. The content is
+    read when the file is loaded and reaches containers only as an uploaded file."""
+
+    file: str | None = Field(default=None, description="A file, relative to the project folder.")
+    environment: str | None = Field(
+        default=None, description="A variable of the environment xcompose runs in (or of .env)."
+    )
+    external: bool = Field(default=False, description="Made outside the file: Docker Swarm only, refused.")
+    name: str | None = None
+    # Read by Docker Swarm only; accepted and ignored (with a warning) on plain engines.
+    labels: dict[str, str] = Field(default_factory=dict)
+    driver: str | None = None
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+    template_driver: str | None = None
+
+    @field_validator("labels", mode="before", json_schema_input_type=dict[str, str] | list[str])
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        return key_values(value, "labels", allow_none=False)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretDecl:
+        given = [key for key in self.SOURCES if getattr(self, key) not in (None, False)]
+        if not given:
+            raise ValueError(f"no source: give one of {_words(self.SOURCES)}")
+        if len(given) > 1:
+            raise ValueError(f"give one source, not {_words(given, 'and')}")
+        return self
+
+    SOURCES: typing.ClassVar[tuple[str, ...]] = ("file", "environment", "external")
+
+
+class ConfigDecl(SecretDecl):
+    """Top-level `configs:` entry; a config may also hold its content inline."""
+
+    content: str | None = Field(default=None, description="The content itself (interpolated).")
+
+    SOURCES: typing.ClassVar[tuple[str, ...]] = ("file", "environment", "content", "external")
+
+
+def _words(keys: Sequence[str], last: str = "or") -> str:
+    shown = [f"{key}: true" if key == "external" else f"{key}:" for key in keys]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} {last} {shown[-1]}"
+
+
 class Topology(Strict):
     name: str | None = Field(default=None, description="Project name; default: the file's folder.")
     hosts: dict[str, Host] = Field(default_factory=dict)
@@ -406,6 +510,8 @@ class Topology(Strict):
     services: dict[str, Service] = Field(default_factory=dict)
     volumes: dict[str, VolumeDecl | None] = Field(default_factory=dict)
     networks: dict[str, NetworkDecl | None] = Field(default_factory=dict)
+    secrets: dict[str, SecretDecl] = Field(default_factory=dict)
+    configs: dict[str, ConfigDecl] = Field(default_factory=dict)
     version: str | float | None = Field(
         default=None, description="Obsolete in Compose: ignored, with a warning."
     )

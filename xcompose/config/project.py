@@ -22,6 +22,9 @@ class Project:
     locations: dict[KeyPath, Loc] = field(default_factory=dict)
     # Non-fatal findings of the load (e.g. an unset variable), already located.
     warnings: list[str] = field(default_factory=list)
+    # ("secrets" | "configs", name) -> the content the declaration holds, read at load time.
+    # Never printed: not in the model (which `config` prints), not in this repr.
+    contents: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
 
     @property
     def working_dir(self) -> Path:

@@ -115,6 +115,10 @@ for _tag, _pattern, _first in CORE_RESOLVERS:
         _BY_FIRST.setdefault(_char, []).append((_tag, re.compile(_pattern)))
 
 
+# `mode: 0440` is octal to Compose: yaml.v3 keeps the YAML 1.1 reading of a leading zero.
+_LEGACY_OCTAL = re.compile(r"^[-+]?0[0-7]+$")
+
+
 def resolve_plain(value: str) -> str:
     """The core-schema tag of a plain (unquoted) scalar."""
     if not value:
@@ -209,6 +213,8 @@ class _Builder:
         if tag == _TAG_INT:
             if value.startswith(("0o", "0x")):
                 return int(value, 0)
+            if _LEGACY_OCTAL.match(value):  # yaml.v3 still reads 0440 as YAML 1.1 did
+                return int(value, 8)
             return int(value, 10)
         if tag == _TAG_FLOAT:
             lowered = value.lower().lstrip("+")

@@ -1,5 +1,6 @@
 """Compose's short syntaxes, one parser each: durations, exposed ports, published ports,
-volume mounts, links and `KEY=VALUE` lists.
+volume mounts, links, `KEY=VALUE` lists, and the secrets and configs granted to a service
+(with their file modes and owners).
 
 The models validate with these parsers, merging uses them to decide which entries are the
 same, and the reference checks use them to find the names an entry refers to: one syntax,
@@ -287,6 +288,56 @@ def volume_target(value: Any) -> Any:
         return parse_volume(value).target
     except (ValueError, TypeError):
         return value  # reported by validation; merged as an opaque value meanwhile
+
+
+# --- secrets and configs granted to a service ------------------------------------------
+
+
+def grant_entry(value: Any) -> Any:
+    """`- NAME` is `{source: NAME}`; a mapping is the long form, validated by the model."""
+    if isinstance(value, str):
+        return {"source": value}
+    return value
+
+
+def grant_target(value: Any) -> Any:
+    """What makes two grants the same when files merge (Compose: the target, which is the
+    source when not given)."""
+    if isinstance(value, dict):
+        return value.get("target") or value.get("source")
+    return value
+
+
+def parse_mode(value: Any) -> int:
+    """A file mode: a number (`0o440`, or `0440`, octal as YAML reads it for Compose) or
+    octal text (`"0440"`, `"440"`, as Compose reads a string)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    elif isinstance(value, str) and re.fullmatch(r"(?:0o)?[0-7]+", value.strip().lower()):
+        mode = int(value.strip().lower().removeprefix("0o"), 8)
+    else:
+        raise ValueError(f"{_shown(value)} is not a file mode: give octal permissions such as 0440")
+    if not 0 <= mode <= 0o7777:
+        shown = _shown(value) if isinstance(value, str) else f"0o{mode:o}" if mode >= 0 else str(mode)
+        raise ValueError(f"{shown} is not a file mode: permissions go from 0 to 0o7777")
+    return mode
+
+
+def parse_owner(value: Any) -> int:
+    """A numeric uid or gid (Compose writes them as strings: `uid: "103"`)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError(f"{_shown(value)} is not a numeric id (names cannot be looked up outside the image)")
+    if not 0 <= number < 2**32 - 1:
+        raise ValueError(f"{number} is not a valid id (0 to 4294967294)")
+    return number
+
+
+def _shown(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else str(value)
 
 
 # --- links ----------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import tarfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import PurePosixPath
 from typing import Any
 
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
@@ -128,19 +127,17 @@ class Executor(ABC):
 
 
 def archive(files: Sequence[UploadFile]) -> bytes:
-    """A tar to extract at `/`: the files and their own folders (0755), owned by root.
-    Only the folders that hold the files are entries (the image's /usr, /etc are left as
-    they are); Docker makes any missing parent."""
+    """A tar to extract at `/`: the files only, each with its mode and numeric owner.
+    Folders are no entries: Docker makes a missing parent (root, 0755, as it makes a mount
+    point) and leaves the image's own folders, their owner and mode, as they are. Docker
+    keeps the tar's uid and gid, through the API and through `docker container cp`."""
     buf = io.BytesIO()
     now = int(time.time())
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for folder in sorted({str(PurePosixPath(f.path.lstrip("/")).parent) for f in files} - {"."}):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
-            tar.addfile(info)
         for file in sorted(files, key=lambda f: f.path):
             info = tarfile.TarInfo(file.path.lstrip("/"))
             info.size, info.mode, info.mtime = len(file.data), file.mode, now
+            info.uid, info.gid = file.uid, file.gid
             tar.addfile(info, io.BytesIO(file.data))
     return buf.getvalue()
 

@@ -12,20 +12,28 @@ name claims by host) so that planning stays linear in the size of the topology.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 from collections import defaultdict
 from collections.abc import Mapping
 
 from xcompose.config.location import KeyPath
-from xcompose.config.model import Service, ServiceNetwork
+from xcompose.config.model import SECRETS_DIR, Service, ServiceNetwork
 from xcompose.config.project import IMPLICIT_HOST, Project
 from xcompose.config.syntax import PortSpec
 from xcompose.errors import ConfigError, ConfigErrors
 from xcompose.pki import Credentials, Identity
 from xcompose.plan.alloc import paused_gc
 from xcompose.plan.checks import NameClaims, PortClaims, check_cycles
-from xcompose.plan.naming import container_labels, container_name, network_name, project_labels, volume_name
+from xcompose.plan.naming import (
+    LABEL_FILES_DIGEST,
+    container_labels,
+    container_name,
+    network_name,
+    project_labels,
+    volume_name,
+)
 from xcompose.plan.relay import ambassador, relay_kind
 from xcompose.plan.specs import (
     ContainerSpec,
@@ -35,7 +43,9 @@ from xcompose.plan.specs import (
     Mount,
     NetworkSpec,
     PortBinding,
+    UploadFile,
     VolumeSpec,
+    files_digest,
 )
 from xcompose.plan.steps import (
     ClientAmbassadorStep,
@@ -122,6 +132,11 @@ def _split(value: list[str] | str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return tuple(shlex.split(value)) if isinstance(value, str) else tuple(value)
+
+
+def _below(path: str, folder: str) -> bool:
+    folder = posixpath.normpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 class _Planner:
@@ -467,6 +482,10 @@ class _Planner:
             published = service.published_ports()
             for index, port in published:
                 ports.claim_service_port(host, name, index, port)
+            files = self._files(name, service, mounts)
+            labels = container_labels(self.name, step_id, host, service.labels)
+            if files:  # the files' digest, never their content: a changed secret re-creates
+                labels = tuple(sorted({**dict(labels), LABEL_FILES_DIGEST: files_digest(files)}.items()))
             hc = service.healthcheck
             health = hc.command() if hc is not None else None
             spec = ContainerSpec(
@@ -477,7 +496,7 @@ class _Planner:
                 command=_split(service.command),
                 entrypoint=_split(service.entrypoint),
                 environment=tuple(sorted(env.items())),
-                labels=container_labels(self.name, step_id, host, service.labels),
+                labels=labels,
                 expose=tuple(sorted({(p.port, p.protocol) for p in service.exposed_ports()})),
                 ports=tuple(PortBinding(p.target, p.protocol, p.published, p.host_ip) for _, p in published),
                 mounts=mounts,
@@ -495,7 +514,37 @@ class _Planner:
                 privileged=service.privileged,
                 pull_policy=service.pull_policy,
             )
-            self._add(ServiceStep(step_id, host, spec), list(dict.fromkeys(after)))
+            self._add(ServiceStep(step_id, host, spec, files), list(dict.fromkeys(after)))
+
+    def _files(self, name: str, service: Service, mounts: tuple[Mount, ...]) -> tuple[UploadFile, ...]:
+        """The service's secrets (in /run/secrets) and configs (in /) as the files uploaded
+        into its container, with their mode and owner. Two at one path, or one below a
+        mount, are errors: an upload there would be written into the volume or the host's
+        folder, or hidden under the tmpfs."""
+        files: dict[str, tuple[UploadFile, str]] = {}
+        for kind, folder in (("secrets", SECRETS_DIR), ("configs", "/")):
+            for index, grant in enumerate(service.secrets if kind == "secrets" else service.configs):
+                where = ("services", name, kind, index)
+                singular = kind[:-1]
+                path = grant.path(folder)
+                data = self.project.contents.get((kind, grant.source))
+                if data is None:
+                    self.fail(where, f"the content of {singular} '{grant.source}' was not read")
+                    continue
+                if path in files:
+                    self.fail(where, f"{path} is already where {files[path][1]} goes; give one of them "
+                                     "another `target:`")
+                    continue
+                mount = next((m for m in mounts if _below(path, m.target)), None)
+                if mount is not None:
+                    into = {"tmpfs": "would be hidden under the tmpfs", "bind": "would be written into the host "
+                            "folder", "volume": "would be written into the volume"}[mount.type]
+                    self.fail(where, f"{path} is below the {mount.type} mount at {mount.target}: the {singular} "
+                                     f"{into}; give it a `target:` outside {mount.target}")
+                    continue
+                upload = UploadFile(path, data, grant.file_mode(), grant.uid or 0, grant.gid or 0)
+                files[path] = (upload, f"{singular} '{grant.source}'")
+        return tuple(upload for upload, _ in files.values())
 
     def _reached_as(self, target: str, host: str) -> StepId:
         """What a service on `host` waits for when it waits for `target`: the target itself,

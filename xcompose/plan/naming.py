@@ -16,8 +16,9 @@ LABEL_RELAY = "io.xcompose.relay"  # haproxy | socat
 LABEL_RELAY_DIGEST = "io.xcompose.relay-digest"  # sha256 of the relay's files, keys left out
 LABEL_TLS_CERT = "io.xcompose.tls-cert"  # fingerprint of the ambassador's certificate
 LABEL_TLS_CA = "io.xcompose.tls-ca"  # fingerprint of the project CA
+LABEL_FILES_DIGEST = "io.xcompose.files-digest"  # sha256 of a service's secrets and configs as uploaded
 __all__ = [
-    "LABEL_CONFIG_HASH", "LABEL_HOST", "LABEL_PROJECT", "LABEL_RELAY", "LABEL_RELAY_DIGEST",
+    "LABEL_CONFIG_HASH", "LABEL_FILES_DIGEST", "LABEL_HOST", "LABEL_PROJECT", "LABEL_RELAY", "LABEL_RELAY_DIGEST",
     "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA", "LABEL_TLS_CERT",
     "container_labels", "container_name", "network_name", "project_labels", "role_of",
     "step_id_of", "volume_name",

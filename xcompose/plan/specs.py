@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
@@ -162,8 +163,20 @@ class UploadFile:
     """A file put into a container between create and start (never env, labels or argv)."""
 
     path: str  # absolute, inside the container
-    data: bytes = field(repr=False)  # may hold a private key: never printed
+    data: bytes = field(repr=False)  # may hold a private key or a secret: never printed
     mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+
+
+def files_digest(files: Sequence[UploadFile]) -> str:
+    """`sha256:HEX` of the files' paths, modes, owners and contents: what a container label
+    carries so that a changed file re-creates the container, without the content itself."""
+    digest = hashlib.sha256()
+    for file in sorted(files, key=lambda f: f.path):
+        digest.update(f"{file.path}\0{file.mode:o}\0{file.uid}:{file.gid}\0{len(file.data)}\0".encode())
+        digest.update(file.data)
+    return "sha256:" + digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from xcompose.plan.specs import (
     HostTarget,
     NetworkSpec,
     RelaySetup,
+    UploadFile,
     VolumeSpec,
 )
 
@@ -110,6 +111,8 @@ class ServiceStep:
     id: StepId
     host: str
     container: ContainerSpec
+    # The service's secrets and configs, uploaded between create and start.
+    files: tuple[UploadFile, ...] = ()
 
     @property
     def service(self) -> str:

@@ -138,8 +138,10 @@ def _converge_container(
         executor.rename(placed.container.id, f"{spec.name}_old_{placed.container.id[:12]}")
     try:
         container_id = executor.create(spec)
-        if not isinstance(step, ServiceStep) and step.relay.files:
-            executor.upload(container_id, step.relay.files)  # config and certificates, before start
+        # Before start: an ambassador's config and certificates, a service's secrets and configs.
+        files = step.files if isinstance(step, ServiceStep) else step.relay.files
+        if files:
+            executor.upload(container_id, files)
         executor.start(container_id)
     except DockerError as error:
         if here:  # put the old container back where it was
