@@ -55,8 +55,10 @@ def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first
         return first
     images: dict[str, dict[str, bool]] = {}
     for service, image in first.needs_image_ports.items():
-        policy = project.topology.services[service].pull_policy
-        images.setdefault(project.host_of(service), {})[image] = pull and policy != "never"
+        declared = project.topology.services[service]
+        # An image with `build:` is built, never pulled, unless its pull policy says so.
+        may_pull = declared.pull_policy == "always" if declared.build else declared.pull_policy != "never"
+        images.setdefault(project.host_of(service), {})[image] = pull and may_pull
     return make_plan(project, credentials, fleet.image_ports(images))
 
 
