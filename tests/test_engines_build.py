@@ -5,6 +5,7 @@ report the builder's own message."""
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -51,6 +52,24 @@ def test_the_context_leaves_out_what_dockerignore_excludes_and_keeps_the_dockerf
         assert built.size > 0
     assert {n for n, data in files.items() if data} == {"Dockerfile", "app/main.py", "docs/keep.md", ".dockerignore"}
     assert not any(n.startswith("node_modules") or n.endswith(".pyc") for n in files)
+
+
+def test_the_first_header_alone_says_tar_as_docker_build_minus_reads_it(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    deep = root / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / "long.txt").write_text("x")
+    (root / "Dockerfile").write_text("FROM debian:bookworm\n")
+    os.utime(root / "Dockerfile", ns=(1_700_000_000_123_456_789, 1_700_000_000_123_456_789))
+    with build_context(BuildSpec("shop-web", str(root))) as built:
+        assert built.archive is not None
+        first = tarfile.TarInfo.frombuf(built.archive.read(512), "utf-8", "surrogateescape")
+        built.archive.seek(0)
+        with tarfile.open(fileobj=built.archive, mode="r") as tar:
+            members = {m.name: m for m in tar}
+    assert first.type in (tarfile.REGTYPE, tarfile.DIRTYPE) and first.name == "Dockerfile"
+    assert members["Dockerfile"].mtime == 1_700_000_000
+    assert f"{'d' * 60}/{'e' * 60}/long.txt" in members
 
 
 def test_a_dockerfile_in_a_subfolder_is_named_by_its_path_inside(context: Path) -> None:

@@ -2,7 +2,10 @@
 less what its `.dockerignore` excludes (Docker's pattern rules, `!` exceptions included).
 
 The tar goes to a temporary file, written file by file, so that a large context is never
-held in memory; both executors stream it from there. A Dockerfile outside the folder, or
+held in memory; both executors stream it from there. It is a GNU tar with whole-second
+times and its first entry a short name: `docker build -` tells a tar from a Dockerfile by
+reading its first header alone, which a pax header (Python's default) would hide. A
+Dockerfile outside the folder, or
 written inline, is added under a name of its own, and that name is appended to the
 `.dockerignore` sent along, so the engine reads it but leaves it out of `COPY . .` (what
 the docker CLI does for a Dockerfile outside the context).
@@ -11,7 +14,9 @@ the docker CLI does for a Dockerfile outside the context).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import IO
 
-from docker.utils.build import create_archive, exclude_paths
+from docker.utils.build import exclude_paths
 
 from xcompose.errors import StepFailed
 from xcompose.plan.specs import BuildSpec
@@ -51,6 +56,31 @@ def context_files(root: str, patterns: list[str], dockerfile: str | None) -> lis
     """The paths under `root` (files and folders, relative, `/`-separated) that go into the
     context: all but those the patterns exclude. The Dockerfile always goes."""
     return sorted(exclude_paths(root, list(patterns), dockerfile=dockerfile or "Dockerfile"))
+
+
+def write_archive(root: str, files: list[str], added: list[tuple[str, str]], out: IO[bytes]) -> None:
+    """The tar of `files` (paths under `root`) and of `added` (name, text) files."""
+    # Short names first, in order: a folder still comes before what it holds.
+    files = sorted(files, key=lambda name: (len(name.encode()) > 99, name))
+    extra = {name for name, _ in added}
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in files:
+            if name in extra:
+                continue
+            info = tar.gettarinfo(os.path.join(root, name), arcname=name)
+            if info is None:  # a socket: nothing a build can use
+                continue
+            info.mtime = int(info.mtime)
+            if info.isfile():
+                with open(os.path.join(root, name), "rb") as file:
+                    tar.addfile(info, file)
+            else:
+                tar.addfile(info)
+        for name, text in added:
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
 
 
 def _added_name(text: str) -> str:
@@ -89,8 +119,7 @@ def build_context(spec: BuildSpec) -> Iterator[Context]:
     dockerfile, added = _dockerfile(spec, root, patterns)
     with tempfile.TemporaryFile(prefix="xcompose-context-") as archive:
         try:
-            files = context_files(root, patterns, dockerfile)
-            create_archive(root, files=files, fileobj=archive, extra_files=added)
+            write_archive(root, context_files(root, patterns, dockerfile), added, archive)
         except OSError as error:
             raise StepFailed(f"build context {root}: {error}") from error
         size = archive.seek(0, os.SEEK_END)
