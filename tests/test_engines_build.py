@@ -38,7 +38,7 @@ def context(tmp_path: Path) -> Path:
         "node_modules/left-pad/index.js": "x",
         "docs/keep.md": "kept by an exception",
         "docs/drop.md": "dropped",
-        ".dockerignore": "# comment\n\n**/*.pyc\nsecret.env\n/node_modules\ndocs\n!docs/keep.md\nDockerfile\n",
+        ".dockerignore": "# comment\n\n**/*.pyc\nsecret.env\n/node_modules\ndocs\n!docs/keep.md\nDockerfile\n.dockerignore\n",
     }.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)

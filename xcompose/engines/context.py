@@ -4,11 +4,11 @@ less what its `.dockerignore` excludes (Docker's pattern rules, `!` exceptions i
 The tar goes to a temporary file, written file by file, so that a large context is never
 held in memory; both executors stream it from there. It is a GNU tar with whole-second
 times and its first entry a short name: `docker build -` tells a tar from a Dockerfile by
-reading its first header alone, which a pax header (Python's default) would hide. A
-Dockerfile outside the folder, or
-written inline, is added under a name of its own, and that name is appended to the
-`.dockerignore` sent along, so the engine reads it but leaves it out of `COPY . .` (what
-the docker CLI does for a Dockerfile outside the context).
+reading its first header alone, which a pax header (Python's default) would hide.
+
+A Dockerfile outside the folder, or written inline, is added under a name of its own, and
+that name is appended to the `.dockerignore` sent along, so the engine reads it but leaves
+it out of `COPY . .` (what the docker CLI does for a Dockerfile outside the context).
 """
 
 from __future__ import annotations
@@ -54,8 +54,10 @@ def read_ignore_file(root: str) -> list[str]:
 
 def context_files(root: str, patterns: list[str], dockerfile: str | None) -> list[str]:
     """The paths under `root` (files and folders, relative, `/`-separated) that go into the
-    context: all but those the patterns exclude. The Dockerfile always goes."""
-    return sorted(exclude_paths(root, list(patterns), dockerfile=dockerfile or "Dockerfile"))
+    context: all but those the patterns exclude. The Dockerfile and `.dockerignore` always
+    go, as with the docker CLI: the engine reads both, then drops those the file names."""
+    keep = [*patterns, f"!{IGNORE_FILE}"]
+    return sorted(exclude_paths(root, keep, dockerfile=dockerfile or "Dockerfile"))
 
 
 def write_archive(root: str, files: list[str], added: list[tuple[str, str]], out: IO[bytes]) -> None:
