@@ -3,16 +3,19 @@ layer. The end-to-end tests hold the real executors to the same behaviour on the
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import tarfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import IO
 
 from xcompose.engines.base import Executor
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.naming import LABEL_PROJECT
-from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
 
 _ids = itertools.count(1)
 
@@ -31,6 +34,11 @@ class FakeEngine:
     calls: list[str] = field(default_factory=list)
     down: bool = False
     fail_create: set[str] = field(default_factory=set)  # container names whose create fails
+    fail_build: set[str] = field(default_factory=set)  # images whose build fails
+    # Images whose id is not `sha256:IMAGE`: those built here, whose id follows their context.
+    image_ids: dict[str, str] = field(default_factory=dict)
+    # What each build received: the spec as the engine saw it and the names in its context.
+    builds: list[tuple[BuildSpec, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Shared by the engines of one test, so that order across hosts can be checked.
     timeline: list[str] = field(default_factory=list)
@@ -88,7 +96,9 @@ class FakeExecutor(Executor):
         self.engine.volumes.pop(name, None)
 
     def image_id(self, image: str) -> str | None:
-        return f"sha256:{image}" if image in self.engine.images else None
+        if image not in self.engine.images:
+            return None
+        return self.engine.image_ids.get(image, f"sha256:{image}")
 
     def image_ports(self, image: str) -> tuple[str, ...] | None:
         return self.engine.image_ports.get(image, ()) if image in self.engine.images else None
@@ -96,6 +106,28 @@ class FakeExecutor(Executor):
     def pull(self, image: str) -> None:
         self._record(f"pull {image}")
         raise DockerError(f"pull access denied for {image}, repository does not exist")
+
+    def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
+        """As an engine does, as far as `up` can tell: the same spec and context give the
+        same image id (the build cache), anything changed a new one."""
+        self._record(f"build {spec.image}")
+        names: list[str] = []
+        digest = hashlib.sha256(repr((replace(spec, no_cache=False, pull=False), spec.args)).encode())
+        if context is not None:
+            with tarfile.open(fileobj=context, mode="r|") as tar:
+                for member in tar:
+                    names.append(member.name)
+                    digest.update(member.name.encode())
+                    data = tar.extractfile(member) if member.isfile() else None
+                    digest.update(data.read() if data is not None else b"")
+        progress(f"Step 1/1 : FROM {spec.image}")
+        if spec.image in self.engine.fail_build:
+            raise DockerError("The command '/bin/sh -c false' returned a non-zero code: 1")
+        with self.engine.lock:
+            self.engine.builds.append((spec, names))
+            self.engine.images.add(spec.image)
+            self.engine.image_ids[spec.image] = image_id = f"sha256:{digest.hexdigest()[:16]}"
+        return image_id
 
     def create(self, spec: ContainerSpec) -> str:
         self._record(f"create {spec.name}")
@@ -106,7 +138,7 @@ class FakeExecutor(Executor):
                 raise DockerError(f'Conflict. The container name "/{spec.name}" is already in use')
             cid = f"c{next(_ids):011d}"
             self.engine.containers[cid] = LiveContainer(
-                id=cid, name=spec.name, image=spec.image, image_id=f"sha256:{spec.image}",
+                id=cid, name=spec.name, image=spec.image, image_id=self.image_id(spec.image) or f"sha256:{spec.image}",
                 labels=spec.labels_with_hash(), state="created", health=None, ports=(),
             )
             self.engine.specs[cid] = spec

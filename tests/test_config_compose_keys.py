@@ -16,16 +16,10 @@ Errors = Callable[..., list[str]]
 
 
 def test_a_compose_service_key_the_model_lacks_is_refused_as_not_supported(load_errors: Errors) -> None:
-    text = "services:\n  app:\n    image: a\n    container_name: shop-app\n    build: .\n"
+    text = "services:\n  app:\n    image: a\n    use_api_socket: true\n    gpus: all\n"
     assert load_errors(text) == [
-        "xcompose.yaml:4: services.app.container_name: xcompose does not support the Compose key 'container_name' yet",
-        "xcompose.yaml:5: services.app.build: xcompose does not support the Compose key 'build' yet",
-    ]
-
-
-def test_a_build_only_service_is_not_also_told_that_image_is_missing(load_errors: Errors) -> None:
-    assert load_errors("services:\n  app:\n    build: .\n") == [
-        "xcompose.yaml:3: services.app.build: xcompose does not support the Compose key 'build' yet"
+        "xcompose.yaml:4: services.app.use_api_socket: xcompose does not support the Compose key 'use_api_socket' yet",
+        "xcompose.yaml:5: services.app.gpus: xcompose does not support the Compose key 'gpus' yet",
     ]
 
 

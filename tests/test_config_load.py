@@ -171,7 +171,7 @@ def test_extension_keys_are_allowed_anywhere(load_text: Load) -> None:
 
 def test_a_missing_required_key_is_located_at_its_parent(load_errors: Errors) -> None:
     assert load_errors("services:\n  app:\n    restart: always\n") == [
-        "xcompose.yaml:2: services.app: missing required key 'image'"
+        "xcompose.yaml:2: services.app: missing required key 'image' (or `build:`, to build the image)"
     ]
 
 

@@ -194,13 +194,13 @@ def test_an_error_about_a_service_points_at_its_definition_not_at_a_placement(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigErrors) as info:
         load_project(["compose.yaml", "xcompose.yaml"], environ={})
-    assert [str(e) for e in info.value.errors] == ["compose.yaml:4: services.db: missing required key 'image'"]
+    assert [str(e) for e in info.value.errors] == ["compose.yaml:4: services.db: missing required key 'image' (or `build:`, to build the image)"]
 
 
 def test_a_service_first_defined_in_the_override_is_located_there(merge) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigErrors) as info:
         merge("services:\n  worker:\n    host: web1\n")
-    assert [str(e) for e in info.value.errors] == ["over.yaml:2: services.worker: missing required key 'image'"]
+    assert [str(e) for e in info.value.errors] == ["over.yaml:2: services.worker: missing required key 'image' (or `build:`, to build the image)"]
 
 
 def test_an_empty_service_entry_is_where_the_service_is_defined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,7 +209,7 @@ def test_an_empty_service_entry_is_where_the_service_is_defined(tmp_path: Path, 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigErrors) as info:
         load_project(["compose.yaml", "xcompose.yaml"], environ={})
-    assert [str(e) for e in info.value.errors] == ["compose.yaml:2: services.web: missing required key 'image'"]
+    assert [str(e) for e in info.value.errors] == ["compose.yaml:2: services.web: missing required key 'image' (or `build:`, to build the image)"]
 
 
 def test_a_mapping_both_files_add_to_keeps_its_first_location(merge) -> None:  # type: ignore[no-untyped-def]

@@ -114,6 +114,9 @@ def _decide_container(step: ContainerStep, found: Sequence[Placed]) -> tuple[Ste
     if current.labels.get(LABEL_CONFIG_HASH) != want_hash:
         if current.image != step.container.image:
             return StepAction("recreate", f"image {current.image} -> {step.container.image}"), stale
+        built = step.container.image_id
+        if built is not None and current.image_id != built:
+            return StepAction("recreate", f"image {current.image} rebuilt"), stale
         wanted_ca = dict(step.container.labels).get(LABEL_TLS_CA)
         if wanted_ca == NEW_CA:
             return StepAction("recreate", "a new project CA"), stale

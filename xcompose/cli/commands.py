@@ -55,8 +55,10 @@ def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first
         return first
     images: dict[str, dict[str, bool]] = {}
     for service, image in first.needs_image_ports.items():
-        policy = project.topology.services[service].pull_policy
-        images.setdefault(project.host_of(service), {})[image] = pull and policy != "never"
+        declared = project.topology.services[service]
+        # An image with `build:` is built, never pulled, unless its pull policy says so.
+        may_pull = declared.pull_policy == "always" if declared.build else declared.pull_policy != "never"
+        images.setdefault(project.host_of(service), {})[image] = pull and may_pull
     return make_plan(project, credentials, fleet.image_ports(images))
 
 
@@ -108,6 +110,7 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
     the_plan = make_plan(project, credentials)
     with reached(the_plan) as fleet:
         the_plan = plan_against(fleet, project, credentials, the_plan, pull=False)
+        the_plan = pin_built_images(the_plan, fleet)
         live, failures = fleet.read_live(the_plan.project)
     if failures:
         raise failures[0]
@@ -115,8 +118,18 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
     out.print(render_plan(the_plan, fmt, convergence.actions, convergence.orphans), markup=False)
 
 
+def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:
+    """The plan with the ids the built images have on their hosts now (building none)."""
+    from xcompose.cli.output import QuietReporter
+    from xcompose.run.images import build_images, pin_images
+
+    return pin_images(the_plan, build_images(the_plan, fleet, QuietReporter()))
+
+
 @cli.command()
 @click.argument("services", nargs=-1)
+@click.option("--build", "build", is_flag=True,
+              help="Build the images of services with `build:` first, even those already built.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one event object a line, for scripts.")
@@ -125,10 +138,12 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
 @pass_options
 @handles_errors
-def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeout: float,
+def up(options: Options, services: tuple[str, ...], build: bool, quiet: bool, fmt: str, timeout: float,
        lock_wait: float) -> None:
     """Create or converge the project on every host (SERVICE…: those and what they need)."""
     from xcompose.cli.output import make_reporter
+    from xcompose.plan.steps import ServiceStep
+    from xcompose.run.images import build_images, pin_images
     from xcompose.run.lock import project_lock
     from xcompose.run.up import up as run_up
 
@@ -139,9 +154,15 @@ def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeo
     unknown = [s for s in services if StepId.service(s) not in the_plan]
     if unknown:
         raise UsageError(f"no such service: {', '.join(unknown)}")
+    in_scope = set(project.topology.services)
+    if services:
+        todo = the_plan.needed_for(StepId.service(s) for s in services)
+        in_scope = {step.service for step in todo.steps() if isinstance(step, ServiceStep)}
     reporter = make_reporter(fmt, quiet, err)
     try:
         with project_lock(the_plan.project, lock_wait, _say_waiting), reached(the_plan) as fleet:
+            # Images first, as Compose does: what a built image EXPOSEs is planned with.
+            built = build_images(the_plan, fleet, reporter, build=in_scope, force=build)
             the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)
             if the_plan.new_ca:  # the first `up` of a project with TLS ambassadors
                 credentials = store.ensure_ca()
@@ -149,7 +170,7 @@ def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeo
             store.save(credentials.new_identities().values())
             for note in the_plan.notes:
                 reporter.note(f"note: {note}")
-            result = run_up(the_plan, fleet, reporter, services=services, timeout=timeout)
+            result = run_up(pin_images(the_plan, built), fleet, reporter, services=services, timeout=timeout)
     finally:
         reporter.close()
     if not result.ok:
@@ -162,6 +183,39 @@ def up(options: Options, services: tuple[str, ...], quiet: bool, fmt: str, timeo
         changed = result.convergence.changes
         err.print(f"{the_plan.project} is up: {f'{changed} step(s) changed' if changed else 'nothing to change'}",
                   markup=False)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("--no-cache", is_flag=True, help="Do not use the build cache.")
+@click.option("--pull", is_flag=True, help="Pull newer versions of the base images first.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
+@pass_options
+@handles_errors
+def build(options: Options, services: tuple[str, ...], no_cache: bool, pull: bool, quiet: bool) -> None:
+    """Build or rebuild the images of services with `build:`, each on its service's host."""
+    from xcompose.cli.output import make_reporter
+    from xcompose.engines.fleet import reach
+    from xcompose.run.images import build_images, built_steps
+
+    the_plan = make_plan(load(options))
+    unknown = [s for s in services if StepId.service(s) not in the_plan]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    steps = built_steps(the_plan)
+    chosen = [s for s in services or sorted(steps) if s in steps]
+    reporter = make_reporter("text", quiet, err)
+    try:
+        for service in [s for s in services if s not in steps]:
+            reporter.note(f"{service} has no `build:` section: nothing to build")
+        if not chosen:
+            return
+        with reach(the_plan.hosts[h] for h in sorted({steps[s].host for s in chosen})) as fleet:
+            if fleet.errors:
+                fail(1, [f"error: {e}" for e in fleet.errors] + ["nothing was built"])
+            build_images(the_plan, fleet, reporter, build=chosen, force=True, no_cache=no_cache, pull=pull)
+    finally:
+        reporter.close()
 
 
 def _say_waiting(holder: str) -> None:

@@ -11,6 +11,7 @@ import time
 from typing import IO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
@@ -62,6 +63,10 @@ class ConsoleReporter:
         with self._lock:
             self.console.print(f"  {text}", highlight=False)
 
+    def build_output(self, service: str, host: str, line: str) -> None:
+        with self._lock:
+            self.console.print(f"  [dim]{escape(service)} |[/] {escape(line)}", highlight=False)
+
     def close(self) -> None:
         if self._status is not None:
             self._status.stop()
@@ -77,12 +82,17 @@ class QuietReporter:
     def note(self, text: str) -> None:
         pass
 
+    def build_output(self, service: str, host: str, line: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
 class JsonReporter:
-    """One event a line: {"event": "step", "id", "host", "action", "status", "seconds"}."""
+    """One event a line: {"event": "step", "id", "host", "action", "status", "seconds"};
+    {"event": "note", "text"}; {"event": "build", "service", "host", "line"}, a line of a
+    build's output."""
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
@@ -108,6 +118,9 @@ class JsonReporter:
 
     def note(self, text: str) -> None:
         self._emit({"event": "note", "text": text})
+
+    def build_output(self, service: str, host: str, line: str) -> None:
+        self._emit({"event": "build", "service": service, "host": host, "line": line})
 
     def close(self) -> None:
         pass

@@ -31,7 +31,13 @@ def dump_config(project: Project, *, redact: bool = True) -> str:
     data["name"] = project.name
     for name, service in topology.services.items():
         out = data["services"][name]
-        out["image"] = service.image  # required, so never left out
+        if service.image is not None:
+            out["image"] = service.image
+        if service.build is not None:
+            out["build"] = {"context": service.build.context,
+                            **service.build.model_dump(mode="json", exclude_defaults=True)}
+            if redact and service.build.args:  # build arguments may carry tokens, as environment values do
+                out["build"]["args"] = dict.fromkeys(service.build.args, REDACTED)
         if service.expose:
             out["expose"] = [p.short() for entry in service.expose for p in entry]
         if service.ports:

@@ -248,6 +248,12 @@ def _finish(
     """Resolve what Compose resolves at load time: env files, pass-through variables, name."""
     services = dict(topology.services)
     for key, service in topology.services.items():
+        build = service.build
+        if build is not None and None in build.args.values():
+            # `args: [VERSION]` takes VERSION from the environment; unset, it is not passed.
+            args = {k: lookup.get(k) if v is None else v for k, v in build.args.items()}
+            build = build.model_copy(update={"args": {k: v for k, v in args.items() if v is not None}})
+            service = services[key] = service.model_copy(update={"build": build})
         passed = any(v is None for v in service.environment.values())
         if not (passed or service.env_file or key in env_files):
             continue

@@ -4,7 +4,8 @@ Mappings merge key by key and scalars from the later file win. Inside a service,
 keys follow Compose's own rules: list keys that accumulate (`ports`, `links`, …) are
 concatenated without duplicates, `environment`/`labels` merge by variable name whatever
 form each file used, `command`/`entrypoint` are replaced whole, and `volumes`, `secrets` and
-`configs` are merged by their target path. A later file may tag a value `!reset` (the key is
+`configs` are merged by their target path, and `build: PATH` merges with a long-form
+`build:` as its `context`. A later file may tag a value `!reset` (the key is
 removed) or `!override` (the value replaces the earlier one whole), as Compose defines them.
 
 A value keeps the location of the file that set it last; a mapping or list that both files
@@ -27,6 +28,8 @@ _CONCATENATED = frozenset({"ports", "expose", "links", "cap_add", "cap_drop", "e
 _ONE_OR_MANY = frozenset({"env_file", "cap_add", "cap_drop"})
 _BY_NAME = frozenset({"environment", "labels"})
 _REPLACED = frozenset({"command", "entrypoint"})
+_BUILD_BY_NAME = frozenset({"args", "labels"})
+_BUILD_CONCATENATED = frozenset({"cache_from", "tags", "extra_hosts"})
 
 
 def merge_documents(docs: Sequence[LMap]) -> tuple[LMap, list[ConfigError]]:
@@ -105,6 +108,8 @@ class _Merger:
                 merged = self.listish(old, value, child, old_loc, loc, False, _same_target)
             elif key in ("secrets", "configs"):
                 merged = self.listish(old, value, child, old_loc, loc, False, _same_grant_target)
+            elif key == "build":
+                merged = self.build(old, value, child, old_loc, loc)
             else:
                 merged = self.value(old, value, child, old_loc, loc)
             result.put(key, merged, _kept(old, value, merged, old_loc, loc) or loc)
@@ -129,6 +134,27 @@ class _Merger:
         if as_map_base is None or as_map_over is None:
             return self.value(base, over, path, base_loc, over_loc)
         return self.mapping(as_map_base, as_map_over, path)
+
+    def build(self, base: Any, over: Any, path: KeyPath, base_loc: Loc | None, over_loc: Loc) -> Any:
+        """`build: PATH` stands for `build: {context: PATH}`, so either form merges with the
+        other; inside, `args` and `labels` merge by name and lists accumulate."""
+        base, over = _build_map(base, base_loc), _build_map(over, over_loc)
+        if not (isinstance(base, dict) and isinstance(over, dict)):
+            return self.value(base, over, path, base_loc, over_loc)
+        result = _copy_map(base)
+        over_locs: dict[str, Loc] = getattr(over, "locs", {})
+        for key, value in over.items():
+            loc = over_locs.get(key) or result.locs.get(key) or over_loc
+            if key in result:
+                old, old_loc, child = result[key], result.locs.get(key), (*path, key)
+                if key in _BUILD_BY_NAME:
+                    value = self.by_name(old, value, child, old_loc, loc)
+                elif key in _BUILD_CONCATENATED:
+                    value = self.listish(old, value, child, old_loc, loc, False, _same)
+                else:
+                    value = self.value(old, value, child, old_loc, loc)
+            result.put(key, value, loc)
+        return result
 
     def depends_on(self, base: Any, over: Any, path: KeyPath, base_loc: Loc | None, over_loc: Loc) -> Any:
         if isinstance(base, list) and isinstance(over, list):
@@ -190,6 +216,14 @@ def _seq(items: list[tuple[Any, Loc | None]]) -> LSeq:
 def _listed(value: Any, loc: Loc | None) -> Any:
     if isinstance(value, str):
         return _seq([(value, loc)])
+    return value
+
+
+def _build_map(value: Any, loc: Loc | None) -> Any:
+    if isinstance(value, str):
+        result = LMap()
+        result.put("context", value, loc or ("<merged>", 0))
+        return result
     return value
 
 

@@ -18,12 +18,13 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from xcompose.config.build_model import Build
+from xcompose.config.strict import Strict
 from xcompose.config.syntax import (
     Link,
     PortPublish,
@@ -44,19 +45,6 @@ NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 # Where a secret lands when its target is a bare name (configs land in `/`), as in Compose.
 SECRETS_DIR = "/run/secrets"
 DEFAULT_FILE_MODE = 0o444
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors; `x-*` extension keys are dropped before validation."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_extensions(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
-        return data
 
 
 class HostTLS(Strict):
@@ -275,7 +263,12 @@ GrantEntry = Annotated[Grant, BeforeValidator(grant_entry, json_schema_input_typ
 
 
 class Service(Strict):
-    image: str = Field(description="Image to run, e.g. postgres:16.")
+    image: str | None = Field(
+        default=None, description="Image to run, e.g. postgres:16; with `build:`, the name of the built image."
+    )
+    build: Build | None = Field(
+        default=None, description="Build the image on the service's host: a context folder, or the long form."
+    )
     host: str | None = Field(default=None, description="The host this service runs on.")
     command: list[str] | str | None = None
     entrypoint: list[str] | str | None = None
@@ -298,7 +291,7 @@ class Service(Strict):
     cap_add: list[str] = Field(default_factory=list)
     cap_drop: list[str] = Field(default_factory=list)
     privileged: bool = False
-    pull_policy: Literal["missing", "always", "never"] = "missing"
+    pull_policy: Literal["missing", "always", "never", "build"] = "missing"
     profiles: list[str] = Field(
         default_factory=list, description="Left out unless one of these profiles is active."
     )
@@ -328,6 +321,17 @@ class Service(Strict):
             raise ValueError(f"'{value}': use host, none, bridge or service:NAME "
                              "(container:NAME names no service of the file, so xcompose cannot place it)")
         return value
+
+    @field_validator("build", mode="before", json_schema_input_type=str | Build | None)
+    @classmethod
+    def _build_short_form(cls, value: Any) -> Any:
+        return {"context": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _image_or_build(self) -> Service:
+        if self.image is None and self.build is None:
+            raise ValueError("missing required key 'image' (or `build:`, to build the image)")
+        return self
 
     def network_settings(self) -> dict[str, ServiceNetwork]:
         """The networks the service joins and its settings on each: `default` when it names

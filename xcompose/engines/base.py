@@ -13,12 +13,13 @@ import re
 import tarfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.specs import (
+    BuildSpec,
     ContainerSpec,
     HostTarget,
     NetworkSpec,
@@ -30,6 +31,8 @@ from xcompose.plan.specs import (
 # Stop and pull get their own, longer budgets.
 DEFAULT_TIMEOUT_S = 120.0
 PULL_TIMEOUT_S = 900.0
+# A build may stay silent for long (a RUN that compiles): this bounds one wait for output.
+BUILD_TIMEOUT_S = 3600.0
 # sshd's default MaxSessions is 10: stay below it with room for one interactive session.
 MAX_CHANNELS = 8
 
@@ -78,6 +81,14 @@ class Executor(ABC):
 
     @abstractmethod
     def pull(self, image: str) -> None: ...
+
+    @abstractmethod
+    def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
+        """Build the image `spec` names on this host and return its id. `context` is the
+        tar to build from, with `spec.dockerfile` a path inside it (engines/context.py makes
+        both); None when `spec.context` is a URL the engine fetches. Each line of the
+        builder's output goes to `progress`; a failed build raises DockerError with the
+        builder's own message."""
 
     @abstractmethod
     def create(self, spec: ContainerSpec) -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -19,6 +19,7 @@ from docker.utils import parse_repository_tag
 
 from xcompose.engines.apiclient import SharedPoolSSHAdapter, host_error, make_client
 from xcompose.engines.base import (
+    BUILD_TIMEOUT_S,
     MAX_CHANNELS,
     TIMED_OUT,
     Executor,
@@ -30,7 +31,7 @@ from xcompose.engines.base import (
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
-from xcompose.plan.specs import ContainerSpec, Endpoint, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, Endpoint, HostTarget, NetworkSpec, VolumeSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NS = 1_000_000_000
@@ -255,6 +256,39 @@ class ApiExecutor(Executor):
             for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
                 if isinstance(event, dict) and event.get("error"):
                     raise DockerError(str(event["error"]))
+
+    def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
+        options: dict[str, Any] = {
+            "tag": spec.image, "dockerfile": spec.dockerfile, "buildargs": dict(spec.args) or None,
+            "target": spec.target, "labels": dict(spec.labels) or None, "network_mode": spec.network,
+            "shmsize": spec.shm_size, "extra_hosts": list(spec.extra_hosts) or None, "nocache": spec.no_cache,
+            "pull": spec.pull, "cache_from": list(spec.cache_from) or None, "platform": spec.platform,
+            "isolation": spec.isolation, "rm": True, "decode": True, "timeout": round(BUILD_TIMEOUT_S),
+        }
+        with self._call():
+            if context is None:  # a URL: the engine fetches it
+                events = self.api.build(path=spec.context, **options)
+            else:
+                events = self.api.build(fileobj=context, custom_context=True, **options)
+            # The build's errors arrive inside a 200 stream, as the pull's do.
+            for event in events:
+                if not isinstance(event, dict):
+                    continue
+                if event.get("error") or event.get("errorDetail"):
+                    detail = event.get("errorDetail") or {}
+                    raise DockerError(str(event.get("error") or detail.get("message") or event).strip())
+                text = event.get("stream") or event.get("status")
+                if isinstance(text, str):
+                    for line in text.splitlines():
+                        if line.strip():
+                            progress(line.rstrip())
+            for extra in spec.tags:
+                repository, tag = parse_repository_tag(extra)
+                self.api.tag(spec.image, repository, tag or "latest")
+        image_id = self.image_id(spec.image)
+        if image_id is None:
+            raise DockerError(f"the build ended without an image named {spec.image}")
+        return image_id
 
     # --- containers ----------------------------------------------------------------------
 

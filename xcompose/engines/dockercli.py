@@ -8,8 +8,9 @@ import csv
 import io
 import shlex
 
+from xcompose.engines.base import daemon_message
 from xcompose.errors import DockerError
-from xcompose.plan.specs import ContainerSpec, Endpoint, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, Endpoint, NetworkSpec, VolumeSpec
 
 
 def go_duration(seconds: float) -> str:
@@ -172,3 +173,53 @@ def create_network_argv(spec: NetworkSpec) -> list[str]:
 
 def create_volume_argv(spec: VolumeSpec) -> list[str]:
     return ["volume", "create", *_options(spec), spec.name]
+
+
+def build_argv(spec: BuildSpec, context: str) -> list[str]:
+    """`docker build …` for the spec, mirroring ApiExecutor.build; `context` is `-` for a
+    tar on stdin, or the URL the engine fetches. Build arguments are words of the command
+    line here, as with `docker build` itself: Docker keeps them in the image's history
+    anyway, and says they are not for secrets."""
+    argv = ["build", "--tag", spec.image]
+    for tag in spec.tags:
+        argv += ["--tag", tag]
+    if spec.dockerfile is not None:
+        argv += ["--file", spec.dockerfile]
+    for key, value in spec.args:
+        argv += ["--build-arg", f"{key}={value}"]
+    if spec.target is not None:
+        argv += ["--target", spec.target]
+    for key, value in spec.labels:
+        argv += ["--label", f"{key}={value}"]
+    if spec.network is not None:
+        argv += ["--network", spec.network]
+    if spec.shm_size is not None:
+        argv += ["--shm-size", str(spec.shm_size)]
+    for entry in spec.extra_hosts:
+        argv += ["--add-host", entry]
+    if spec.no_cache:
+        argv.append("--no-cache")
+    if spec.pull:
+        argv.append("--pull")
+    for image in spec.cache_from:
+        argv += ["--cache-from", image]
+    if spec.platform is not None:
+        argv += ["--platform", spec.platform]
+    if spec.isolation is not None:
+        argv += ["--isolation", spec.isolation]
+    return [*argv, context]
+
+
+def build_failure(stderr_lines: list[str]) -> str:
+    """The builder's own message from `docker build`'s stderr, without the notice a CLI
+    without buildx prints before every build (the engine's builder is used all the same)."""
+    kept: list[str] = []
+    notice = False
+    for line in stderr_lines:
+        if line.startswith("DEPRECATED: The legacy builder is deprecated"):
+            notice = True
+        elif notice and not line.strip():
+            notice = False
+        elif not notice:
+            kept.append(line)
+    return daemon_message("\n".join(kept[-20:]))

@@ -14,14 +14,16 @@ import json
 import shlex
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import paramiko
 
 from xcompose.engines import sshconfig
 from xcompose.engines.base import (
+    BUILD_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
     MAX_CHANNELS,
     PULL_TIMEOUT_S,
@@ -35,6 +37,8 @@ from xcompose.engines.base import (
 )
 from xcompose.engines.dockercli import (
     SUDO_DOCKER,
+    build_argv,
+    build_failure,
     connect_argvs,
     create_argv,
     create_network_argv,
@@ -44,7 +48,7 @@ from xcompose.engines.dockercli import (
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog, is_silence
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
-from xcompose.plan.specs import ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
 
 # --- the executor ---------------------------------------------------------------------------
 
@@ -286,6 +290,44 @@ class SshExecutor(Executor):
     def pull(self, image: str) -> None:
         self.run(["pull", "--quiet", image], timeout=PULL_TIMEOUT_S)
 
+    def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
+        command = self.command_line(build_argv(spec, spec.context if context is None else "-"))
+        errors: deque[str] = deque(maxlen=200)
+        with self._slots:
+            channel = self._channel(BUILD_TIMEOUT_S)
+            try:
+                channel.exec_command(command)
+                # The tar goes in while the output comes out: neither side may wait for the other.
+                feeder = threading.Thread(target=_feed, args=(channel, context), daemon=True)
+                feeder.start()
+
+                def read_errors() -> None:
+                    with contextlib.suppress(paramiko.SSHException, OSError, EOFError):  # stdout reports it
+                        for line in line_splitter(iter(lambda: channel.recv_stderr(65536), b"")):
+                            errors.append(line)
+                            progress(line)
+
+                reader = threading.Thread(target=read_errors, daemon=True)
+                reader.start()
+                for line in line_splitter(iter(lambda: channel.recv(65536), b"")):
+                    if line.strip():
+                        progress(line)
+                code = channel.recv_exit_status()
+                reader.join(BUILD_TIMEOUT_S)
+            except TimeoutError as error:
+                message = f"docker build of {spec.image} gave no sign of life for {BUILD_TIMEOUT_S:g}s"
+                raise HostError(self.target.name, self.url, message) from error
+            except (paramiko.SSHException, OSError, EOFError) as error:
+                raise self._lost(error) from error
+            finally:
+                channel.close()
+        if code != 0:
+            raise DockerError(build_failure(list(errors)))
+        image_id = self.image_id(spec.image)
+        if image_id is None:
+            raise DockerError(f"the build ended without an image named {spec.image}")
+        return image_id
+
     # --- containers ----------------------------------------------------------------------
 
     def create(self, spec: ContainerSpec) -> str:
@@ -349,6 +391,16 @@ class SshExecutor(Executor):
             raise self._lost(error) from error
         finally:
             channel.close()
+
+
+def _feed(channel: paramiko.Channel, source: IO[bytes] | None) -> None:
+    """Send a file to the command's stdin in chunks, then end its input."""
+    # A command that ended early stops reading: its exit code and stderr say why.
+    with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
+        if source is not None:
+            for chunk in iter(lambda: source.read(65536), b""):
+                channel.sendall(chunk)
+        channel.shutdown_write()
 
 
 def _read_all(recv: Callable[[int], bytes]) -> bytes:

@@ -26,6 +26,7 @@ from xcompose.errors import ConfigError, ConfigErrors
 from xcompose.pki import Credentials, Identity
 from xcompose.plan.alloc import paused_gc
 from xcompose.plan.checks import NameClaims, PortClaims, check_cycles
+from xcompose.plan.images import build_spec, image_of
 from xcompose.plan.naming import (
     LABEL_FILES_DIGEST,
     container_labels,
@@ -194,13 +195,17 @@ class _Planner:
     def _notes(self) -> tuple[str, ...]:
         """What the plan could not know or cannot do, said to the reader: services that
         declare no port, reached from other hosts only through the ports of their image."""
-        unread, absent, portless = [], [], []
+        unread: list[str] = []
+        absent: list[str] = []
+        unbuilt: list[str] = []
+        portless: list[str] = []
         for target in sorted(self.unreached):
-            image = self.topology.services[target].image
+            image = self._image(target)
             if self.image_ports is None:
                 unread.append(f"'{target}'")
             elif self.image_ports.get(image) is None:
-                absent.append(f"'{target}' ({image} is not on host {self.host_of[target]} yet)")
+                missing = unbuilt if self.topology.services[target].build else absent
+                missing.append(f"'{target}' ({image} is not on host {self.host_of[target]} yet)")
             else:
                 portless.append(f"'{target}'")
         notes = []
@@ -209,6 +214,8 @@ class _Planner:
                          "images expose, read when planning against the hosts")
         if absent:
             notes.append(f"not reached from other hosts until their images are pulled: {', '.join(absent)}")
+        if unbuilt:
+            notes.append(f"not reached from other hosts until their images are built: {', '.join(unbuilt)}")
         if portless:
             notes.append(f"{', '.join(portless)} offer no port, in the file or in the image: other hosts do not "
                          "reach them (add `expose:` if they listen)")
@@ -289,7 +296,7 @@ class _Planner:
             ports = self._ports(target)
             if not ports:
                 self.unreached[target] |= by_host.keys()
-                self.needs_image_ports[target] = self.topology.services[target].image
+                self.needs_image_ports[target] = self._image(target)
                 self._needed_without_ports(target, by_host)
             elif self._can_cross(target, ports, min(by_host)):
                 for host, joined in by_host.items():
@@ -332,7 +339,7 @@ class _Planner:
     def _needed_without_ports(self, target: str, by_host: Mapping[str, set[str]]) -> None:
         """A consumer that waits for a target (depends_on) on another host must be able to
         reach it: without a port that is an error, once the image has been read."""
-        if self.image_ports is None or self.image_ports.get(self.topology.services[target].image) is None:
+        if self.image_ports is None or self.image_ports.get(self._image(target)) is None:
             return  # not known yet: the plan says so, `up` reads the image first
         for consumer, service in self.topology.services.items():
             if target in service.depends_on and self.host_of[consumer] in by_host:
@@ -348,7 +355,7 @@ class _Planner:
             service = self.topology.services[target]
             ports = declared_ports(service)
             if not ports and self.image_ports is not None:
-                ports = sorted(self.image_ports.get(service.image) or (), key=lambda p: (p.port, p.protocol))
+                ports = sorted(self.image_ports.get(self._image(target)) or (), key=lambda p: (p.port, p.protocol))
             self.ports_of[target] = ports
         return ports
 
@@ -358,6 +365,9 @@ class _Planner:
         step_id = step.id
         self.nodes[step_id] = step
         self.edges += [(before, step_id) for before in after]
+
+    def _image(self, service: str) -> str:
+        return image_of(self.name, service, self.topology.services[service])
 
     def _tls(self, service: Service) -> bool:
         own = service.ambassador.tls
@@ -490,7 +500,7 @@ class _Planner:
             health = hc.command() if hc is not None else None
             spec = ContainerSpec(
                 name=container_name(self.name, step_id),
-                image=service.image,
+                image=self._image(name),
                 networks=self._endpoints(name, host, names),
                 network_mode=mode,
                 command=_split(service.command),
@@ -514,7 +524,8 @@ class _Planner:
                 privileged=service.privileged,
                 pull_policy=service.pull_policy,
             )
-            self._add(ServiceStep(step_id, host, spec, files), list(dict.fromkeys(after)))
+            build = build_spec(self.name, name, service, self.project.working_dir, self.fail)
+            self._add(ServiceStep(step_id, host, spec, files, build), list(dict.fromkeys(after)))
 
     def _files(self, name: str, service: Service, mounts: tuple[Mount, ...]) -> tuple[UploadFile, ...]:
         """The service's secrets (in /run/secrets) and configs (in /) as the files uploaded

@@ -109,7 +109,10 @@ class ContainerSpec:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     privileged: bool = False
-    pull_policy: Literal["missing", "always", "never"] = "missing"
+    pull_policy: Literal["missing", "always", "never", "build"] = "missing"
+    # The id of the image a service built on its host has now (read there, never planned):
+    # a rebuilt image under the same name changes the hash, so the container is re-created.
+    image_id: str | None = None
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the spec (sorted keys, compact). Fields left at
@@ -122,6 +125,30 @@ class ContainerSpec:
 
     def labels_with_hash(self) -> dict[str, str]:
         return {**dict(self.labels), LABEL_CONFIG_HASH: self.config_hash()}
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """How a service's image is built on its host: the context (a folder on this machine,
+    resolved, not read; or a URL the engine fetches) and the options of an engine build."""
+
+    image: str  # the name the built image gets
+    context: str
+    remote: bool = False  # the context is a URL
+    dockerfile: str | None = None  # relative to the context, or absolute; None: Dockerfile
+    dockerfile_inline: str | None = None
+    args: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold tokens
+    target: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    network: str | None = None
+    shm_size: int | None = None
+    extra_hosts: tuple[str, ...] = ()  # NAME:ADDRESS
+    no_cache: bool = False
+    pull: bool = False
+    cache_from: tuple[str, ...] = ()
+    platform: str | None = None
+    tags: tuple[str, ...] = ()  # more names for the image
+    isolation: str | None = None
 
 
 @dataclass(frozen=True)

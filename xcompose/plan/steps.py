@@ -14,6 +14,7 @@ from typing import Literal, NamedTuple
 import networkx as nx
 
 from xcompose.plan.specs import (
+    BuildSpec,
     ContainerSpec,
     HostTarget,
     NetworkSpec,
@@ -113,6 +114,7 @@ class ServiceStep:
     container: ContainerSpec
     # The service's secrets and configs, uploaded between create and start.
     files: tuple[UploadFile, ...] = ()
+    build: BuildSpec | None = None  # the image is built on the host, not pulled
 
     @property
     def service(self) -> str:
@@ -233,6 +235,13 @@ class Plan:
         sub = self._graph.subgraph(keep)
         return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
                     notes=self._notes, needs_image_ports=self.needs_image_ports)
+
+    def replacing(self, steps: Iterable[Step]) -> Plan:
+        """The same plan with these steps in place of those with the same ids."""
+        new = {step.id: step for step in steps}
+        return Plan(self.project, self.hosts, (new.get(i) or self.step(i) for i in self._graph),
+                    self._graph.edges, new_ca=self.new_ca, notes=self._notes,
+                    needs_image_ports=self.needs_image_ports)
 
     @property
     def notes(self) -> tuple[str, ...]:

@@ -15,7 +15,6 @@ from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import Placed
 from xcompose.plan.naming import LABEL_TLS_CERT
-from xcompose.plan.specs import ContainerSpec
 from xcompose.plan.steps import (
     AMBASSADOR_STEPS,
     CONTAINER_STEPS,
@@ -26,6 +25,7 @@ from xcompose.plan.steps import (
     Step,
     StepId,
 )
+from xcompose.run.images import ensure_built
 from xcompose.run.walk import StepResult, WalkResult, walk
 
 DEFAULT_TIMEOUT = 120.0
@@ -35,6 +35,7 @@ class Reporter(Protocol):
     def step_started(self, step: Step, action: StepAction) -> None: ...
     def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None: ...
     def note(self, text: str) -> None: ...
+    def build_output(self, service: str, host: str, line: str) -> None: ...
 
 
 @dataclass
@@ -89,7 +90,7 @@ def up(
             if action.action != "keep":
                 executor.ensure_network(step.network)
         elif isinstance(step, CONTAINER_STEPS):
-            _converge_container(step, action, convergence.replaced.get(step_id, []), fleet, timeout)
+            _converge_container(step, action, convergence.replaced.get(step_id, []), fleet, reporter, timeout)
         else:
             executor.ensure_volume(step.volume)
 
@@ -118,7 +119,7 @@ def _stop_and_remove(executor: Executor, container_id: str) -> None:
 
 
 def _converge_container(
-    step: ContainerStep, action: StepAction, stale: list[Placed], fleet: Fleet, timeout: float
+    step: ContainerStep, action: StepAction, stale: list[Placed], fleet: Fleet, reporter: Reporter, timeout: float
 ) -> None:
     spec = step.container
     executor = fleet.executors[step.host]
@@ -126,7 +127,7 @@ def _converge_container(
         for placed in stale:  # duplicates left by an interrupted run
             fleet.executors[placed.host].remove(placed.container.id)
         return
-    _ensure_image(executor, spec)
+    _ensure_image(executor, step, reporter)
     here = [p for p in stale if p.host == step.host]
     for placed in stale:
         if placed.host != step.host:  # the service moved: its old place goes first
@@ -154,7 +155,17 @@ def _converge_container(
     wait_ready(step, container_id, executor, timeout)
 
 
-def _ensure_image(executor: Executor, spec: ContainerSpec) -> None:
+def _ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter) -> None:
+    spec = step.container
+    if isinstance(step, ServiceStep) and step.build is not None:
+        # Built before the walk (run/images.py): built here only if it is missing all the
+        # same (removed meanwhile, or `up` called without that phase). Never pulled here.
+        if executor.image_id(spec.image) is None:
+            try:
+                ensure_built(executor, step, reporter)
+            except DockerError as error:
+                raise StepFailed(f"building {spec.image}: {error}") from error
+        return
     policy = spec.pull_policy
     if policy == "always" or (policy == "missing" and executor.image_id(spec.image) is None):
         try:
