@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from xcompose.cli import cli
+from xcompose.plan.specs import HostTarget
 
 TOPOLOGY = """\
 name: shop
@@ -77,3 +80,30 @@ def test_help_lists_every_command_and_does_not_load_the_lab() -> None:
         assert f"\n  {command} " in done.stdout
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert "xcompose.cli" in imported and not {m for m in imported if m.startswith("xcompose.lab")}
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("7", 7.0), ("1m30s", 90.0)])
+def test_host_timeout_bounds_every_host_without_its_own(
+    state: Path, monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    from xcompose.engines import fleet
+
+    seen: list[float | None] = []
+    real_reach = fleet.reach
+
+    def spy(targets: Iterable[HostTarget], make: Any = None, *, lost_after: float | None = None) -> fleet.Fleet:
+        seen.append(lost_after)
+        return real_reach(targets, make, lost_after=lost_after)
+
+    monkeypatch.setattr(fleet, "reach", spy)
+    CliRunner().invoke(cli, ["--host-timeout", value, "-f", "t.yaml", "ps"], prog_name="xcompose")
+    monkeypatch.setenv("XCOMPOSE_HOST_TIMEOUT", value)
+    run("ps")
+    assert seen == [seconds, seconds]
+
+
+@pytest.mark.parametrize("value", ["0.5", "abc", "inf", "-3"])
+def test_a_host_timeout_that_is_no_bound_is_a_usage_error(state: Path, value: str) -> None:
+    result = CliRunner().invoke(cli, ["--host-timeout", value, "-f", "t.yaml", "ps"], prog_name="xcompose")
+    assert result.exit_code == 2
+    assert "Invalid value for '--host-timeout'" in result.stderr

@@ -69,12 +69,12 @@ def keystore(project: Project) -> KeyStore:
 
 
 @contextmanager
-def reached(plan: Plan, *, all_needed: bool = True) -> Iterator[Fleet]:
+def reached(plan: Plan, options: Options, *, all_needed: bool = True) -> Iterator[Fleet]:
     """Every host of the plan connected. With `all_needed` (commands that change things),
     a host that does not answer stops the command before anything changes."""
     from xcompose.engines.fleet import reach
 
-    fleet = reach(plan.hosts.values())
+    fleet = reach(plan.hosts.values(), lost_after=options.host_timeout)
     with fleet:
         if all_needed and fleet.errors:
             fail(1, [f"error: {e}" for e in fleet.errors]
@@ -108,7 +108,7 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
     # writes nothing, and a project without a CA is shown as getting a new one.
     credentials = keystore(project).read()
     the_plan = make_plan(project, credentials)
-    with reached(the_plan) as fleet:
+    with reached(the_plan, options) as fleet:
         the_plan = plan_against(fleet, project, credentials, the_plan, pull=False)
         the_plan = pin_built_images(the_plan, fleet)
         live, failures = fleet.read_live(the_plan.project)
@@ -160,7 +160,7 @@ def up(options: Options, services: tuple[str, ...], build: bool, quiet: bool, fm
         in_scope = {step.service for step in todo.steps() if isinstance(step, ServiceStep)}
     reporter = make_reporter(fmt, quiet, err)
     try:
-        with project_lock(the_plan.project, lock_wait, _say_waiting), reached(the_plan) as fleet:
+        with project_lock(the_plan.project, lock_wait, _say_waiting), reached(the_plan, options) as fleet:
             # Images first, as Compose does: what a built image EXPOSEs is planned with.
             built = build_images(the_plan, fleet, reporter, build=in_scope, force=build)
             the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)
@@ -210,7 +210,8 @@ def build(options: Options, services: tuple[str, ...], no_cache: bool, pull: boo
             reporter.note(f"{service} has no `build:` section: nothing to build")
         if not chosen:
             return
-        with reach(the_plan.hosts[h] for h in sorted({steps[s].host for s in chosen})) as fleet:
+        hosts = [the_plan.hosts[h] for h in sorted({steps[s].host for s in chosen})]
+        with reach(hosts, lost_after=options.host_timeout) as fleet:
             if fleet.errors:
                 fail(1, [f"error: {e}" for e in fleet.errors] + ["nothing was built"])
             build_images(the_plan, fleet, reporter, build=chosen, force=True, no_cache=no_cache, pull=pull)
@@ -238,7 +239,10 @@ def down(options: Options, volumes: bool, quiet: bool, lock_wait: float) -> None
     the_plan = make_plan(load(options))
     reporter = make_reporter("text", quiet, err)
     try:
-        with project_lock(the_plan.project, lock_wait, _say_waiting), reach(the_plan.hosts.values()) as fleet:
+        with (
+            project_lock(the_plan.project, lock_wait, _say_waiting),
+            reach(the_plan.hosts.values(), lost_after=options.host_timeout) as fleet,
+        ):
             result = run_down(the_plan.project, fleet, reporter, plan=the_plan, volumes=volumes)
     finally:
         reporter.close()
@@ -256,7 +260,7 @@ def ps(options: Options, fmt: str) -> None:
     from xcompose.cli.output import ps_rows, ps_table
 
     the_plan = make_plan(load(options))
-    with reached(the_plan, all_needed=False) as fleet:
+    with reached(the_plan, options, all_needed=False) as fleet:
         live, failures = fleet.read_live(the_plan.project)
     rows = ps_rows(live)
     out.print(json.dumps(rows, indent=2) if fmt == "json" else ps_table(rows), markup=False)
@@ -278,7 +282,7 @@ def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | 
     unknown = [s for s in services if StepId.service(s) not in the_plan]
     if unknown:
         raise UsageError(f"no such service: {', '.join(unknown)}")
-    with reached(the_plan, all_needed=False) as fleet:
+    with reached(the_plan, options, all_needed=False) as fleet:
         live, failures = fleet.read_live(the_plan.project)
         report = [*fleet.errors, *failures]
         for problem in report:
@@ -324,7 +328,7 @@ def check(options: Options, fmt: str) -> None:
     project = load(options)
     credentials = keystore(project).read()
     the_plan = make_plan(project, credentials)
-    with reached(the_plan, all_needed=False) as fleet:
+    with reached(the_plan, options, all_needed=False) as fleet:
         report = run_check(the_plan, fleet, credentials)
     out.print(report.to_json() if fmt == "json" else render_table(report), markup=False)
     if not report.ok:

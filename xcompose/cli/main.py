@@ -32,6 +32,30 @@ class Options:
     files: tuple[str, ...]
     project_name: str | None
     profiles: tuple[str, ...] = ()
+    host_timeout: float | None = None  # None: each host's `timeout:`, else 30s
+
+
+def host_timeout_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """`--host-timeout`: a Compose duration (`90s`, `1m30s`) or seconds, at least one."""
+    from xcompose.config.syntax import parse_duration
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(float(value) if _is_number(value) else value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    if seconds < 1:
+        raise click.BadParameter("a host timeout under 1s would call a healthy host lost")
+    return seconds
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def fail(code: int, lines: list[str]) -> None:
@@ -93,18 +117,25 @@ class _Commands(click.Group):
               help="Project name (default: the file's `name:` or its folder). Env: XCOMPOSE_PROJECT_NAME.")
 @click.option("--profile", "profiles", multiple=True, metavar="NAME",
               help="Activate a profile (repeatable; '*' for all). Env: XCOMPOSE_PROFILES, COMPOSE_PROFILES.")
+@click.option("--host-timeout", callback=host_timeout_option, envvar="XCOMPOSE_HOST_TIMEOUT", metavar="DURATION",
+              help="How long a host may stay silent before it counts as lost, for hosts without "
+              "`timeout:` (default 30s). Env: XCOMPOSE_HOST_TIMEOUT.")
 @click.version_option(__version__, prog_name="xcompose")
 @click.pass_context
-def cli(ctx: click.Context, files: tuple[str, ...], project_name: str | None, profiles: tuple[str, ...]) -> None:
+def cli(
+    ctx: click.Context, files: tuple[str, ...], project_name: str | None, profiles: tuple[str, ...],
+    host_timeout: float | None,
+) -> None:
     """Wire Docker containers across hosts.
 
     One YAML file declares hosts, services pinned to hosts, and links; xcompose inserts an
     ambassador pair for every link that crosses hosts and applies it in dependency order.
     """
-    ctx.obj = Options(files=files, project_name=project_name, profiles=profiles)
+    ctx.obj = Options(files=files, project_name=project_name, profiles=profiles, host_timeout=host_timeout)
 
 
 pass_options = click.make_pass_decorator(Options)
+
 
 
 def main() -> None:

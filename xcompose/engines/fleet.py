@@ -97,15 +97,16 @@ def reach(
     targets: Iterable[HostTarget],
     make: Callable[[HostTarget], Executor] | None = None,
     *,
-    lost_after: float = DEFAULT_LOST_AFTER_S,
+    lost_after: float | None = None,
 ) -> Fleet:
     """Connect to every host at once; a host that fails is reported, never skipped silently.
-    `lost_after`: how long a host that sets no `timeout` may stay silent."""
+    `lost_after`: how long a host that sets no `timeout` may stay silent (default 30s)."""
     if make is None:
         from xcompose.engines import connect
 
         make = connect
-    targets = [t if t.lost_after is not None else replace(t, lost_after=lost_after) for t in targets]
+    fallback = DEFAULT_LOST_AFTER_S if lost_after is None else lost_after
+    targets = [t if t.lost_after is not None else replace(t, lost_after=fallback) for t in targets]
     fleet = Fleet()
 
     def check(target: HostTarget) -> tuple[HostTarget, Executor | None, EngineInfo | HostError]:
