@@ -9,47 +9,44 @@ from __future__ import annotations
 
 import re
 import shlex
-import types
-import typing
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
+from pydantic import BeforeValidator, Field, field_validator
+
+from xcompose.config.mounts import VolumeMount, parse_volume
+from xcompose.config.options import (
+    ByteSize,
+    CpuCount,
+    Deploy,
+    DeviceEntry,
+    Duration,
+    ExtraHosts,
+    IpcMode,
+    Logging,
+    OneOrMany,
+    PidMode,
+    SecurityOpt,
+    SwapSize,
+    Sysctls,
+    TmpfsList,
+    Ulimits,
+    VolumesFromEntry,
+    Words,
+    constraint_host,
 )
-
+from xcompose.config.strict import Strict
 from xcompose.config.syntax import (
     Link,
     PortPublish,
     PortSpec,
-    VolumeMount,
     key_values,
     parse_duration,
     parse_expose,
     parse_link,
     parse_ports,
-    parse_volume,
 )
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors; `x-*` extension keys are dropped before validation."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_extensions(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
-        return data
 
 
 class HostTLS(Strict):
@@ -187,6 +184,46 @@ class Service(Strict):
         default=None, description="The project networks the service joins (default: the `default` network)."
     )
     network_mode: str | None = Field(default=None, description="host, none, or service:NAME (on the same host).")
+    container_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$",
+                                       description="The container's name; unique on its host.")
+    stop_signal: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+-]+$")
+    stop_grace_period: Duration | None = Field(default=None, description="How long a stop waits before SIGKILL.")
+    stdin_open: bool = False
+    tty: bool = False
+    init: bool | None = None
+    read_only: bool = False
+    sysctls: Sysctls = Field(default_factory=dict)
+    ulimits: Ulimits = Field(default_factory=dict)
+    shm_size: ByteSize | None = None
+    tmpfs: TmpfsList = Field(default_factory=list)
+    extra_hosts: ExtraHosts = Field(default_factory=list, description="HOST=IP entries; the IP may be host-gateway.")
+    dns: OneOrMany = Field(default_factory=list)
+    dns_search: OneOrMany = Field(default_factory=list)
+    dns_opt: list[str] = Field(default_factory=list)
+    devices: list[DeviceEntry] = Field(default_factory=list)
+    security_opt: list[SecurityOpt] = Field(default_factory=list)
+    mem_limit: ByteSize | None = None
+    memswap_limit: SwapSize | None = None
+    mem_reservation: ByteSize | None = None
+    cpus: CpuCount | None = None
+    cpu_shares: int | None = Field(default=None, ge=0)
+    cpuset: str | None = Field(default=None, pattern=r"^[0-9][0-9,-]*$")
+    pids_limit: int | None = Field(default=None, ge=-1)
+    oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
+    logging: Logging | None = None
+    pid: PidMode | None = Field(default=None, description="host, or service:NAME / container:NAME on the same host.")
+    ipc: IpcMode | None = Field(default=None, description="private, shareable, host, none, or service:NAME / "
+                            "container:NAME on the same host.")
+    volumes_from: list[VolumesFromEntry] = Field(default_factory=list, description="SERVICE[:ro] or "
+                                                 "container:NAME[:ro]; a service on the same host.")
+    platform: str | None = None
+    runtime: str | None = None
+    group_add: Words = Field(default_factory=list)
+    domainname: str | None = None
+    mac_address: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
+    userns_mode: str | None = None
+    cgroup_parent: str | None = None
+    deploy: Deploy | None = None
 
     @field_validator("networks", mode="before", json_schema_input_type=list[str] | dict[str, ServiceNetwork | None])
     @classmethod
@@ -211,6 +248,11 @@ class Service(Strict):
         if self.networks is None:
             return {"default": ServiceNetwork()}
         return {name: settings or ServiceNetwork() for name, settings in self.networks.items()}
+
+    def placement_host(self) -> str | None:
+        """The host a `deploy.placement` constraint names (`node.hostname == HOST`)."""
+        constraints = self.deploy.placement.constraints if self.deploy else []
+        return next((h for h in map(constraint_host, constraints) if h is not None), None)
 
     @field_validator(
         "environment", mode="before", json_schema_input_type=dict[str, str | float | bool | None] | list[str]
@@ -321,48 +363,3 @@ class Topology(Strict):
 
     def volume(self, name: str) -> VolumeDecl:
         return self.volumes.get(name) or VolumeDecl()
-
-
-def field_names_at(loc: Sequence[str | int]) -> list[str]:
-    """Field names of the model a validation error location points into (for suggestions)."""
-    current: Any = Topology
-    for part in loc:
-        current = _step(current, part)
-        if current is None:
-            return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(members) == 1:
-            return _unwrap(members[0])
-    return annotation
-
-
-def _step(annotation: Any, part: str | int) -> Any:
-    annotation = _unwrap(annotation)
-    origin = typing.get_origin(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(part))
-        # A part that is not a field is pydantic's tag for the model itself: stay.
-        return field.annotation if field is not None else annotation
-    if origin is dict:
-        return typing.get_args(annotation)[1]
-    if origin is list:
-        return typing.get_args(annotation)[0]
-    if origin in (Union, types.UnionType):
-        for member in typing.get_args(annotation):
-            if str(part) in (getattr(member, "__name__", None), str(member)):
-                return member
-        for member in typing.get_args(annotation):
-            found = _step(member, part)
-            if found is not None:
-                return found
-    return None

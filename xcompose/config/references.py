@@ -13,8 +13,9 @@ from typing import Any
 from xcompose.config.interpolate import read_env_file
 from xcompose.config.location import KeyPath
 from xcompose.config.model import NAME_PATTERN
+from xcompose.config.mounts import parse_volume
 from xcompose.config.project import IMPLICIT_HOST, Project
-from xcompose.config.syntax import parse_link, parse_volume
+from xcompose.config.syntax import parse_link
 from xcompose.errors import ConfigError
 
 

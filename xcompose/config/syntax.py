@@ -1,5 +1,5 @@
 """Compose's short syntaxes, one parser each: durations, exposed ports, published ports,
-volume mounts, links and `KEY=VALUE` lists.
+links and `KEY=VALUE` lists (volume mounts: mounts.py; container options: options.py).
 
 The models validate with these parsers, merging uses them to decide which entries are the
 same, and the reference checks use them to find the names an entry refers to: one syntax,
@@ -224,58 +224,6 @@ def _long_ports(value: dict[str, Any]) -> tuple[PortPublish, ...]:
     host_ip = value.get("host_ip")
     return tuple(PortPublish(target=port, published=host, host_ip=str(host_ip) if host_ip else None, protocol=checked)
                  for port, host in zip(targets, hosts, strict=True))
-
-
-# --- volumes --------------------------------------------------------------------------
-
-
-class VolumeMount(BaseModel):
-    """`volumes:` entry of a service: `NAME:/path[:ro]`, `./dir:/path`, `/path` or long form."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    type: Literal["volume", "bind", "tmpfs"] = "volume"
-    source: str | None = None
-    target: str
-    read_only: bool = False
-
-    def short(self) -> str | None:
-        """The `SOURCE:TARGET[:ro]` form when it reads back to the same mount, else None."""
-        if self.type == "tmpfs":
-            return None
-        text = self.target if self.source is None else f"{self.source}:{self.target}"
-        if self.read_only:
-            text = f"{text}:ro" if self.source is not None else ""
-        try:
-            return text if text and parse_volume(text) == self else None
-        except ValueError:
-            return None
-
-
-def parse_volume(value: Any) -> VolumeMount:
-    if isinstance(value, VolumeMount):
-        return value
-    if isinstance(value, dict):
-        return VolumeMount.model_validate(value)
-    text = str(value)
-    parts = text.split(":")
-    if len(parts) == 1:
-        return VolumeMount(type="volume", source=None, target=parts[0])
-    if len(parts) > 3:
-        raise ValueError(f"'{text}' is not a volume (use SOURCE:TARGET[:ro|rw])")
-    source, target = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise ValueError(f"'{text}': mode '{mode}' must be ro or rw")
-    kind: Literal["bind", "volume"] = "bind" if source.startswith(("/", ".", "~")) else "volume"
-    return VolumeMount(type=kind, source=source, target=target, read_only=mode == "ro")
-
-
-def volume_target(value: Any) -> Any:
-    """What makes two `volumes:` entries the same when files merge: the container path."""
-    try:
-        return parse_volume(value).target
-    except (ValueError, TypeError):
-        return value  # reported by validation; merged as an opaque value meanwhile
 
 
 # --- links ----------------------------------------------------------------------------
