@@ -14,6 +14,7 @@ from xcompose.config.interpolate import read_env_file
 from xcompose.config.location import KeyPath
 from xcompose.config.model import NAME_PATTERN
 from xcompose.config.mounts import parse_volume
+from xcompose.config.options import constraint_host
 from xcompose.config.project import IMPLICIT_HOST, Project
 from xcompose.config.syntax import parse_link
 from xcompose.errors import ConfigError
@@ -48,12 +49,14 @@ def check_references(
         if not isinstance(service, dict):
             continue
         base: KeyPath = ("services", name)
-        host = service.get("host")
+        host, where = service.get("host"), (*base, "host")
+        if host is None:  # `deploy.placement.constraints: [node.hostname == HOST]` stands for `host: HOST`
+            host, where = _constrained_host(service, base)
         if isinstance(host, str):
             if hosts and host not in hosts:
-                error((*base, "host"), f"unknown host '{host}'{suggest(host, list(hosts))}")
+                error(where, f"unknown host '{host}'{suggest(host, list(hosts))}")
             elif not hosts and host != IMPLICIT_HOST:
-                error((*base, "host"), f"unknown host '{host}': no hosts are declared (add it under hosts:)")
+                error(where, f"unknown host '{host}': no hosts are declared (add it under hosts:)")
         elif host is None and len(hosts) > 1:
             error(base, f"no host: the file declares several hosts ({', '.join(hosts)}); add host: to pin it")
         for index, entry in enumerate(_list(service.get("links"))):
@@ -126,6 +129,18 @@ def _check_networks(error: Callable[[KeyPath, str], None], base: KeyPath, servic
                "share the network of")
     if mode is not None and joined is not None:
         error((*base, "network_mode"), "a service with network_mode joins no networks: remove `networks:` or it")
+
+
+def _constrained_host(service: dict[str, Any], base: KeyPath) -> tuple[str | None, KeyPath]:
+    """The host a `node.hostname == HOST` placement constraint names, and where."""
+    deploy = service.get("deploy")
+    placement = deploy.get("placement") if isinstance(deploy, dict) else None
+    constraints = placement.get("constraints") if isinstance(placement, dict) else None
+    for index, constraint in enumerate(_list(constraints)):
+        host = constraint_host(constraint) if isinstance(constraint, str) else None
+        if host is not None:
+            return host, (*base, "deploy", "placement", "constraints", index)
+    return None, base
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
