@@ -249,6 +249,16 @@ def test_a_placement_constraint_must_name_a_declared_host(load_errors: Errors) -
     ]
 
 
+def test_shared_namespaces_and_volumes_name_known_services(load_errors: Errors) -> None:
+    text = "services:\n  db: {image: a}\n  app:\n    image: a\n    ipc: service:dbb\n    pid: service:app\n" \
+        "    volumes_from: [db, 'dbx:ro', 'container:other']\n"
+    assert load_errors(text) == [
+        "xcompose.yaml:5: services.app.ipc: unknown service 'dbb' (did you mean 'db'?)",
+        "xcompose.yaml:6: services.app.pid: a service cannot share the PID namespace of itself",
+        "xcompose.yaml:7: services.app.volumes_from[1]: unknown service 'dbx' (did you mean 'db'?)",
+    ]
+
+
 def test_a_named_volume_must_be_declared_at_the_top_level(load_errors: Errors) -> None:
     text = "services:\n  db:\n    image: a\n    volumes: ['pgdta:/data', './here:/x']\nvolumes:\n  pgdata:\n"
     assert load_errors(text) == [

@@ -14,7 +14,7 @@ from xcompose.config.interpolate import read_env_file
 from xcompose.config.location import KeyPath
 from xcompose.config.model import NAME_PATTERN
 from xcompose.config.mounts import parse_volume
-from xcompose.config.options import constraint_host
+from xcompose.config.options import constraint_host, parse_volumes_from
 from xcompose.config.project import IMPLICIT_HOST, Project
 from xcompose.config.syntax import parse_link
 from xcompose.errors import ConfigError
@@ -115,7 +115,8 @@ def _refer(
 
 def _check_networks(error: Callable[[KeyPath, str], None], base: KeyPath, service: dict[str, Any],
                     networks: Mapping[str, Any], services: Mapping[str, Any]) -> None:
-    """A service joins declared networks (or `default`), or shares another's network."""
+    """A service joins declared networks (or `default`), or shares another's network; the
+    services it shares namespaces or volumes with exist."""
     joined = service.get("networks")
     names = list(joined) if isinstance(joined, (list, dict)) else []
     for index, network in enumerate(names):
@@ -123,10 +124,19 @@ def _check_networks(error: Callable[[KeyPath, str], None], base: KeyPath, servic
         if isinstance(network, str) and network != "default" and network not in networks:
             error(where, f"network '{network}' is not declared under top-level networks:"
                          f"{suggest(network, list(networks))}")
+    for key, verb in (("network_mode", "share the network of"), ("ipc", "share the IPC namespace of"),
+                      ("pid", "share the PID namespace of")):
+        mode = service.get(key)
+        if isinstance(mode, str) and mode.startswith("service:"):
+            _refer(error, (*base, key), str(base[1]), mode.removeprefix("service:"), services, verb)
+    for index, entry in enumerate(_list(service.get("volumes_from"))):
+        try:
+            target = parse_volumes_from(entry)[0] if isinstance(entry, str) else None
+        except ValueError:
+            continue  # reported by validation
+        if target is not None:
+            _refer(error, (*base, "volumes_from", index), str(base[1]), target, services, "mount the volumes of")
     mode = service.get("network_mode")
-    if isinstance(mode, str) and mode.startswith("service:"):
-        _refer(error, (*base, "network_mode"), str(base[1]), mode.removeprefix("service:"), services,
-               "share the network of")
     if mode is not None and joined is not None:
         error((*base, "network_mode"), "a service with network_mode joins no networks: remove `networks:` or it")
 
