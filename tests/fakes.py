@@ -31,6 +31,7 @@ class FakeEngine:
     calls: list[str] = field(default_factory=list)
     down: bool = False
     fail_create: set[str] = field(default_factory=set)  # container names whose create fails
+    stop_timeouts: list[tuple[str, int | None]] = field(default_factory=list)  # (container, timeout) per stop
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Shared by the engines of one test, so that order across hosts can be checked.
     timeline: list[str] = field(default_factory=list)
@@ -106,6 +107,7 @@ class FakeExecutor(Executor):
             self.engine.containers[cid] = LiveContainer(
                 id=cid, name=spec.name, image=spec.image, image_id=f"sha256:{spec.image}",
                 labels=spec.labels_with_hash(), state="created", health=None, ports=(),
+                stop_timeout=spec.stop_timeout,
             )
             self.engine.specs[cid] = spec
         return cid
@@ -116,9 +118,10 @@ class FakeExecutor(Executor):
         health = "healthy" if self.engine.specs[current.id].healthcheck else None
         self.engine.containers[current.id] = replace(current, state="running", health=health)
 
-    def stop(self, container_id: str, timeout: int = 10) -> None:
+    def stop(self, container_id: str, timeout: int | None = None) -> None:
         current = self._find(container_id)
         self._record(f"stop {current.name}")
+        self.engine.stop_timeouts.append((current.name, timeout))
         self.engine.containers[current.id] = replace(current, state="exited", exit_code=0)
 
     def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:

@@ -206,6 +206,21 @@ def test_down_removes_consumers_before_what_they_consume(engines: dict[str, Fake
     assert removed == ["demo-redis-ambassador", "demo-redis"]
 
 
+def test_every_stop_waits_the_grace_period_the_container_was_made_with(engines: dict[str, FakeEngine]) -> None:
+    graceful = {"image": "redis:7", "host": "big-server", "expose": [6379], "stop_grace_period": "45s"}
+    extra = {"image": "redis:7", "host": "big-server", "stop_grace_period": "1m"}
+    plan = make_plan(redis_topology(redis=graceful, extra=extra))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    stops = engines["big-server"].stop_timeouts
+    # replaced (its new spec asks for 5 s, the running one was made with 45 s), orphan, then down
+    changed = make_plan(redis_topology(redis={**graceful, "stop_grace_period": "5s"}))
+    up(changed, connect_to(engines, changed), QuietReporter())
+    assert sorted(stops) == [("demo-extra", 60), ("demo-redis", 45)]
+    stops.clear()
+    down("demo", connect_to(engines, changed), plan=changed)
+    assert dict(stops) == {"demo-redis": 5, "demo-redis-ambassador": None}
+
+
 def test_down_with_one_host_unreachable_cleans_the_others_and_reports_it(
     engines: dict[str, FakeEngine],
 ) -> None:

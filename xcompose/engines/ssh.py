@@ -277,8 +277,9 @@ class SshExecutor(Executor):
     def start(self, container_id: str) -> None:
         self.run(["container", "start", container_id])
 
-    def stop(self, container_id: str, timeout: int = 10) -> None:
-        self.run(["container", "stop", "--time", str(timeout), container_id], timeout=DEFAULT_TIMEOUT_S + timeout)
+    def stop(self, container_id: str, timeout: int | None = None) -> None:
+        time = [] if timeout is None else ["--time", str(timeout)]
+        self.run(["container", "stop", *time, container_id], timeout=DEFAULT_TIMEOUT_S + (timeout or 10))
 
     def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:
         flags = (["--force"] if force else []) + (["--volumes"] if volumes else [])
