@@ -92,8 +92,8 @@ class FakeExecutor(Executor):
     def image_ports(self, image: str) -> tuple[str, ...] | None:
         return self.engine.image_ports.get(image, ()) if image in self.engine.images else None
 
-    def pull(self, image: str) -> None:
-        self._record(f"pull {image}")
+    def pull(self, image: str, platform: str | None = None) -> None:
+        self._record(f"pull {image}" + (f" for {platform}" if platform else ""))
         raise DockerError(f"pull access denied for {image}, repository does not exist")
 
     def create(self, spec: ContainerSpec) -> str:

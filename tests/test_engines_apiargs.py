@@ -79,4 +79,4 @@ def test_a_bind_mount_made_as_compose_makes_it_creates_its_host_folder() -> None
 
 def test_unset_options_leave_the_host_config_as_before() -> None:
     config = host_config(ContainerSpec(name="a", image="i", networks=(Endpoint("n"),)), VERSION)
-    assert config == {"NetworkMode": "n"}
+    assert config == {"NetworkMode": "n", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}}

@@ -165,6 +165,13 @@ def test_a_missing_image_that_cannot_be_pulled_fails_with_dockers_message(
     assert "pull access denied for postgres:16" in (result.walk.failed[0].error or "")
 
 
+def test_an_image_is_pulled_for_the_services_platform(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(redis={"image": "postgres:16", "host": "big-server", "expose": [5432],
+                                           "platform": "linux/arm64"}))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    assert "pull postgres:16 for linux/arm64" in engines["big-server"].calls
+
+
 def test_services_removed_from_the_file_are_removed_as_orphans(engines: dict[str, FakeEngine]) -> None:
     plan = make_plan(redis_topology(extra={"image": "redis:7", "host": "big-server"}))
     up(plan, connect_to(engines, plan), QuietReporter())

@@ -45,10 +45,9 @@ def host_config(spec: ContainerSpec, version: str) -> dict[str, Any]:
         bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(
             {"HostIp": port.host_ip or "", "HostPort": str(port.host_port or "")}
         )
-    restart: dict[str, str | int] | None = None
-    if spec.restart:
-        name, count = split_restart(spec.restart)
-        restart = {"Name": name, "MaximumRetryCount": count}
+    # `no` when unset, as the CLI sends it (the engine reads "" the same way)
+    name, count = split_restart(spec.restart or "no")
+    restart: dict[str, str | int] = {"Name": name, "MaximumRetryCount": count}
     binds = [m.as_bind() for m in spec.mounts]
     logging = None
     if spec.log_driver or spec.log_options:

@@ -78,7 +78,8 @@ class Executor(ABC):
         not on the host."""
 
     @abstractmethod
-    def pull(self, image: str) -> None: ...
+    def pull(self, image: str, platform: str | None = None) -> None:
+        """Pull the image (for `platform`, `os[/arch[/variant]]`, when given)."""
 
     @abstractmethod
     def create(self, spec: ContainerSpec) -> str:

@@ -311,11 +311,11 @@ class ApiExecutor(Executor):
 
     # --- images --------------------------------------------------------------------------
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, platform: str | None = None) -> None:
         repository, tag = parse_repository_tag(image)
         with self._call():
             # Pull errors often arrive inside a 200 stream, not as an HTTP status.
-            for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+            for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True, platform=platform):
                 if isinstance(event, dict) and event.get("error"):
                     raise DockerError(str(event["error"]))
 

@@ -262,8 +262,9 @@ class SshExecutor(Executor):
         found = self._unless_missing(["image", "inspect", "--format", "{{json .Config.ExposedPorts}}", image])
         return None if found is None else tuple(sorted(json.loads(found or "null") or {}))
 
-    def pull(self, image: str) -> None:
-        self.run(["pull", "--quiet", image], timeout=PULL_TIMEOUT_S)
+    def pull(self, image: str, platform: str | None = None) -> None:
+        chosen = [] if platform is None else ["--platform", platform]
+        self.run(["pull", "--quiet", *chosen, image], timeout=PULL_TIMEOUT_S)
 
     # --- containers ----------------------------------------------------------------------
 

@@ -156,7 +156,7 @@ def _ensure_image(executor: Executor, spec: ContainerSpec) -> None:
     policy = spec.pull_policy
     if policy == "always" or (policy == "missing" and executor.image_id(spec.image) is None):
         try:
-            executor.pull(spec.image)
+            executor.pull(spec.image, spec.platform)
         except DockerError as error:
             raise StepFailed(f"pulling {spec.image}: {error}") from error
     elif policy == "never" and executor.image_id(spec.image) is None:
