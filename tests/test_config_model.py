@@ -68,7 +68,9 @@ def test_container_options_read_back_from_their_dump() -> None:
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"container_name": "-bad"}, "should match pattern"),
+    ({"container_name": "-bad"}, "'-bad' is not a container name"),
+    ({"stop_signal": "term"}, "'term' is not a signal"),
+    ({"cpuset": "0-"}, "'0-' is not a CPU list"),
     ({"ipc": "bogus"}, "ipc must be private, shareable, host, none, service:NAME or container:NAME"),
     ({"pid": "private"}, "pid must be host, service:NAME or container:NAME"),
     ({"ulimits": {"nofiles": 1}}, "unknown ulimit 'nofiles'"),
@@ -77,7 +79,7 @@ def test_container_options_read_back_from_their_dump() -> None:
     ({"stop_grace_period": "soon"}, "is not a duration"),
     ({"volumes_from": ["db:rx"]}, "not a volumes_from entry"),
     ({"tmpfs": ["run"]}, "is not a tmpfs mount"),
-    ({"mac_address": "02:42"}, "should match pattern"),
+    ({"mac_address": "02:42"}, "'02:42' is not a MAC address"),
     ({"deploy": {"replicas": 2}}, "Extra inputs are not permitted"),
 ])
 def test_a_bad_container_option_is_refused(data: dict[str, object], message: str) -> None:

@@ -16,16 +16,20 @@ from pydantic import BeforeValidator, Field, field_validator
 from xcompose.config.mounts import VolumeMount, parse_volume
 from xcompose.config.options import (
     ByteSize,
+    ContainerName,
     CpuCount,
+    CpuSet,
     Deploy,
     DeviceEntry,
     Duration,
     ExtraHosts,
     IpcMode,
     Logging,
+    MacAddress,
     OneOrMany,
     PidMode,
     SecurityOpt,
+    Signal,
     SwapSize,
     Sysctls,
     TmpfsList,
@@ -184,9 +188,8 @@ class Service(Strict):
         default=None, description="The project networks the service joins (default: the `default` network)."
     )
     network_mode: str | None = Field(default=None, description="host, none, or service:NAME (on the same host).")
-    container_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$",
-                                       description="The container's name; unique on its host.")
-    stop_signal: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+-]+$")
+    container_name: ContainerName | None = Field(default=None, description="The container's name; unique on its host.")
+    stop_signal: Signal | None = None
     stop_grace_period: Duration | None = Field(default=None, description="How long a stop waits before SIGKILL.")
     stdin_open: bool = False
     tty: bool = False
@@ -207,7 +210,7 @@ class Service(Strict):
     mem_reservation: ByteSize | None = None
     cpus: CpuCount | None = None
     cpu_shares: int | None = Field(default=None, ge=0)
-    cpuset: str | None = Field(default=None, pattern=r"^[0-9][0-9,-]*$")
+    cpuset: CpuSet | None = None
     pids_limit: int | None = Field(default=None, ge=-1)
     oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
     logging: Logging | None = None
@@ -220,7 +223,7 @@ class Service(Strict):
     runtime: str | None = None
     group_add: Words = Field(default_factory=list)
     domainname: str | None = None
-    mac_address: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
+    mac_address: MacAddress | None = None
     userns_mode: str | None = None
     cgroup_parent: str | None = None
     deploy: Deploy | None = None

@@ -78,6 +78,24 @@ def strings(value: Any) -> Any:
     return value
 
 
+def matching(pattern: str, what: str) -> Any:
+    """A checker for a word of a given form, whose message says which form."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not compiled.fullmatch(value):
+            raise ValueError(f"'{value}' is not {what}")
+        return value
+
+    return check
+
+
+ContainerName = Annotated[str, BeforeValidator(matching(
+    r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", "a container name (letters, digits, '_', '.', '-'; a letter or digit first)"))]
+MacAddress = Annotated[str, BeforeValidator(matching(
+    r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}", "a MAC address such as 02:42:ac:11:00:02"))]
+CpuSet = Annotated[str, BeforeValidator(matching(r"\d+(-\d+)?(,\d+(-\d+)?)*", "a CPU list such as 0-3 or 0,2"))]
+Signal = Annotated[str, BeforeValidator(matching(r"(SIG)?[A-Z0-9+-]+|\d+", "a signal such as SIGTERM or 9"))]
 ByteSize = Annotated[int, BeforeValidator(parse_bytes, json_schema_input_type=int | str)]
 Duration = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=str | float)]
 Sysctls = Annotated[
