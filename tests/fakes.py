@@ -39,6 +39,7 @@ class FakeEngine:
     image_ids: dict[str, str] = field(default_factory=dict)
     # What each build received: the spec as the engine saw it and the names in its context.
     builds: list[tuple[BuildSpec, list[str]]] = field(default_factory=list)
+    stop_timeouts: list[tuple[str, int | None]] = field(default_factory=list)  # (container, timeout) per stop
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Shared by the engines of one test, so that order across hosts can be checked.
     timeline: list[str] = field(default_factory=list)
@@ -103,8 +104,8 @@ class FakeExecutor(Executor):
     def image_ports(self, image: str) -> tuple[str, ...] | None:
         return self.engine.image_ports.get(image, ()) if image in self.engine.images else None
 
-    def pull(self, image: str) -> None:
-        self._record(f"pull {image}")
+    def pull(self, image: str, platform: str | None = None) -> None:
+        self._record(f"pull {image}" + (f" for {platform}" if platform else ""))
         raise DockerError(f"pull access denied for {image}, repository does not exist")
 
     def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
@@ -140,6 +141,7 @@ class FakeExecutor(Executor):
             self.engine.containers[cid] = LiveContainer(
                 id=cid, name=spec.name, image=spec.image, image_id=self.image_id(spec.image) or f"sha256:{spec.image}",
                 labels=spec.labels_with_hash(), state="created", health=None, ports=(),
+                stop_timeout=spec.stop_timeout,
             )
             self.engine.specs[cid] = spec
         return cid
@@ -150,9 +152,10 @@ class FakeExecutor(Executor):
         health = "healthy" if self.engine.specs[current.id].healthcheck else None
         self.engine.containers[current.id] = replace(current, state="running", health=health)
 
-    def stop(self, container_id: str, timeout: int = 10) -> None:
+    def stop(self, container_id: str, timeout: int | None = None) -> None:
         current = self._find(container_id)
         self._record(f"stop {current.name}")
+        self.engine.stop_timeouts.append((current.name, timeout))
         self.engine.containers[current.id] = replace(current, state="exited", exit_code=0)
 
     def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:

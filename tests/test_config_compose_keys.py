@@ -28,8 +28,8 @@ def test_a_compose_service_key_the_model_lacks_is_refused_as_not_supported(load_
     ("networks:\n  n: {enable_ipv4: false}\nservices: {}\n", "xcompose.yaml:2: networks.n.enable_ipv4: xcompose does not support the Compose key 'enable_ipv4' yet"),
     ("services:\n  a:\n    image: a\n    healthcheck: {start_interval: 1s}\n",
      "xcompose.yaml:4: services.a.healthcheck.start_interval: xcompose does not support the Compose key 'start_interval' yet"),
-    ("services:\n  a:\n    image: a\n    volumes:\n      - {type: bind, source: ., target: /x, bind: {selinux: z}}\n",
-     "xcompose.yaml:5: services.a.volumes[0].bind: xcompose does not support the Compose key 'bind' yet"),
+    ("services:\n  a:\n    image: a\n    volumes:\n      - {type: volume, source: v, target: /x, volume: {subpath: a}}\nvolumes: {v: {}}\n",
+     "xcompose.yaml:5: services.a.volumes[0].volume.subpath: xcompose does not support the Compose key 'subpath' yet"),
     ("services:\n  a:\n    image: a\n    env_file:\n      - {path: a.env, format: raw}\n",
      "xcompose.yaml:5: services.a.env_file[0].format: xcompose does not support the Compose key 'format' yet"),
 ])
@@ -62,7 +62,7 @@ def test_deploy_and_develop_are_ignored_with_a_located_warning(load_text: Load) 
       a:
         image: a
         deploy:
-          replicas: 2
+          replicas: 1
           restart_policy: {condition: on-failure}
         develop:
           watch: [{path: ., action: rebuild}]
@@ -76,11 +76,11 @@ def test_deploy_and_develop_are_ignored_with_a_located_warning(load_text: Load) 
     ]
 
 
-def test_deploy_resources_and_placement_are_refused_not_ignored(load_errors: Errors) -> None:
-    text = "services:\n  a:\n    image: a\n    deploy:\n      resources: {limits: {memory: 1G}}\n      placement: {constraints: []}\n"
+def test_deploy_replicas_above_one_is_refused_not_ignored(load_errors: Errors) -> None:
+    text = "services:\n  a:\n    image: a\n    deploy:\n      replicas: 3\n      resources: {limits: {memory: 1G}}\n"
     assert load_errors(text) == [
-        "xcompose.yaml:5: services.a.deploy.resources: xcompose does not support the Compose key 'deploy.resources' yet",
-        "xcompose.yaml:6: services.a.deploy.placement: xcompose does not support the Compose key 'deploy.placement' yet",
+        "xcompose.yaml:5: services.a.deploy.replicas: xcompose does not support the Compose key 'deploy.replicas' yet: "
+        "one container a service",
     ]
 
 

@@ -305,6 +305,38 @@ def test_a_host_without_a_hosts_section_is_an_error(load_errors: Errors) -> None
     ]
 
 
+def test_a_hostname_placement_constraint_pins_a_service_without_host(load_text: Load) -> None:
+    constraints = "    deploy: {placement: {constraints: ['node.role == worker', 'node.hostname == web1']}}\n"
+    project = load_text(TWO_HOSTS + "services:\n  db:\n    image: a\n" + constraints
+                        + "  app:\n    image: a\n    host: db1\n" + constraints)
+    assert (project.host_of("db"), project.host_of("app")) == ("web1", "db1")
+    assert project.warnings == [
+        "xcompose.yaml:7: services.db.deploy.placement.constraints[0]: 'node.role == worker' is a Swarm "
+        "constraint; xcompose places services by host and ignores it",
+        "xcompose.yaml:11: services.app.deploy.placement.constraints[0]: 'node.role == worker' is a Swarm "
+        "constraint; xcompose places services by host and ignores it",
+        "xcompose.yaml:11: services.app.deploy.placement.constraints[1]: ignored: `host: db1` places the service",
+    ]
+
+
+def test_a_placement_constraint_must_name_a_declared_host(load_errors: Errors) -> None:
+    text = TWO_HOSTS + "services:\n  db:\n    image: a\n    deploy:\n      placement:\n        constraints:\n" \
+        "          - node.hostname == db2\n"
+    assert load_errors(text) == [
+        "xcompose.yaml:10: services.db.deploy.placement.constraints[0]: unknown host 'db2' (did you mean 'db1'?)"
+    ]
+
+
+def test_shared_namespaces_and_volumes_name_known_services(load_errors: Errors) -> None:
+    text = "services:\n  db: {image: a}\n  app:\n    image: a\n    ipc: service:dbb\n    pid: service:app\n" \
+        "    volumes_from: [db, 'dbx:ro', 'container:other']\n"
+    assert load_errors(text) == [
+        "xcompose.yaml:5: services.app.ipc: unknown service 'dbb' (did you mean 'db'?)",
+        "xcompose.yaml:6: services.app.pid: a service cannot share the PID namespace of itself",
+        "xcompose.yaml:7: services.app.volumes_from[1]: unknown service 'dbx' (did you mean 'db'?)",
+    ]
+
+
 def test_a_named_volume_must_be_declared_at_the_top_level(load_errors: Errors) -> None:
     text = "services:\n  db:\n    image: a\n    volumes: ['pgdta:/data', './here:/x']\nvolumes:\n  pgdata:\n"
     assert load_errors(text) == [

@@ -87,6 +87,16 @@ def test_labels_merge_by_name(merge) -> None:  # type: ignore[no-untyped-def]
     assert app(merge("services:\n  app:\n    labels: [team=shop]\n")).labels == {"tier": "web", "team": "shop"}
 
 
+def test_container_option_lists_accumulate_and_sysctls_merge_by_name(merge) -> None:  # type: ignore[no-untyped-def]
+    base = BASE.replace("    cap_add: NET_ADMIN\n", "    cap_add: NET_ADMIN\n    dns: 1.1.1.1\n    tmpfs: /run\n"
+                        "    sysctls: {net.core.somaxconn: 1024}\n    extra_hosts: [a=10.0.0.1]\n")
+    service = app(merge("services:\n  app:\n    dns: [8.8.8.8]\n    tmpfs: /tmp\n"
+                        "    sysctls: [net.ipv4.tcp_syncookies=0]\n    extra_hosts: [b=10.0.0.2]\n", base))
+    assert (service.dns, service.tmpfs) == (["1.1.1.1", "8.8.8.8"], ["/run", "/tmp"])
+    assert service.sysctls == {"net.core.somaxconn": "1024", "net.ipv4.tcp_syncookies": "0"}
+    assert service.extra_hosts == ["a:10.0.0.1", "b:10.0.0.2"]
+
+
 def test_command_is_replaced_whole(merge) -> None:  # type: ignore[no-untyped-def]
     assert app(merge("services:\n  app:\n    command: serve --debug\n")).command == "serve --debug"
 

@@ -17,11 +17,13 @@ from xcompose.errors import DockerError
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT
 from xcompose.plan.specs import (
     ContainerSpec,
+    Device,
     Endpoint,
     HealthSpec,
     Mount,
     NetworkSpec,
     PortBinding,
+    Ulimit,
 )
 
 SECRET = "s3cr3t value; $(rm -rf /) 'quoted'"
@@ -42,9 +44,11 @@ RICH = ContainerSpec(
         PortBinding(6382, "tcp", 6382, None),
     ),
     mounts=(
-        Mount("volume", "shop_data", "/data"),
-        Mount("bind", "/srv/conf,v2", "/etc/redis", read_only=True),
-        Mount("tmpfs", None, "/run/cache"),
+        Mount("volume", "shop_data", "/data", no_copy=True),
+        Mount("bind", "/srv/conf,v2", "/etc/redis", read_only=True, create_host_path=False, propagation="rslave"),
+        Mount("tmpfs", None, "/run/cache", tmpfs_size=16 * 2**20, tmpfs_mode=0o1777),
+        Mount("bind", "/srv/logs", "/logs", selinux="z"),
+        Mount("volume", "shop_certs", "/certs", read_only=True, selinux="Z"),
     ),
     restart="on-failure:3",
     healthcheck=HealthSpec(("CMD", "redis-cli", "ping"), interval_s=1.5, timeout_s=2, retries=5, start_period_s=0.25),
@@ -75,9 +79,11 @@ def test_create_argv_for_a_rich_spec() -> None:
         "--publish", "6380/udp",
         "--publish", "[::1]::6381/tcp",
         "--publish", "6382:6382/tcp",
-        "--mount", "type=volume,source=shop_data,target=/data",
-        "--mount", 'type=bind,"source=/srv/conf,v2",target=/etc/redis,readonly',
-        "--mount", "type=tmpfs,target=/run/cache",
+        "--mount", "type=volume,source=shop_data,target=/data,volume-nocopy",
+        "--mount", 'type=bind,"source=/srv/conf,v2",target=/etc/redis,readonly,bind-propagation=rslave',
+        "--mount", "type=tmpfs,target=/run/cache,tmpfs-size=16777216,tmpfs-mode=1777",
+        "--volume", "/srv/logs:/logs:z",
+        "--volume", "shop_certs:/certs:ro,Z",
         "--restart", "on-failure:3",
         "--health-cmd", "redis-cli ping",
         "--health-interval", "1500ms",
@@ -93,6 +99,52 @@ def test_create_argv_for_a_rich_spec() -> None:
         "--entrypoint", "docker-entrypoint.sh",
         "redis:7", "--verbose", "redis-server", "--appendonly", "yes",
     ]
+
+
+OPTIONS = ContainerSpec(
+    name="shop-web", image="nginx", networks=(Endpoint("shop_default"),),
+    stop_signal="SIGQUIT", stop_timeout=30, stdin_open=True, tty=True, init=True, read_only=True,
+    sysctls=(("net.core.somaxconn", "1024"),), ulimits=(Ulimit("nofile", 1024, 2048),), shm_size=67108864,
+    tmpfs=(("/run", "size=16m,mode=1777"), ("/tmp", "")), extra_hosts=("db:10.0.0.5", "gw:host-gateway"),
+    dns=("9.9.9.9",), dns_search=("x.test",), dns_opt=("ndots:2",), devices=(Device("/dev/zero", "/dev/xzero", "r"),),
+    security_opt=("no-new-privileges:true",), mem_limit=67108864, memswap_limit=-1, mem_reservation=33554432,
+    nano_cpus=1_500_000_000, cpu_shares=512, cpuset="0-1", pids_limit=100, oom_score_adj=-10,
+    log_driver="json-file", log_options=(("max-size", "5m"),), pid="host", ipc="container:shop-db",
+    volumes_from=("shop-data:ro",), platform="linux/amd64", runtime="runc", group_add=("123",),
+    domainname="example.org", mac_address="02:42:ac:11:00:99", userns_mode="host", cgroup_parent="/xc",
+)
+
+
+def test_create_argv_for_the_container_options() -> None:
+    argv = create_argv(OPTIONS)
+    start, end = argv.index("--stop-signal"), argv.index("nginx")
+    assert argv[start:end] == [
+        "--stop-signal", "SIGQUIT", "--stop-timeout", "30", "--shm-size", "67108864",
+        "--memory", "67108864", "--memory-swap", "-1", "--memory-reservation", "33554432",
+        "--cpus", "1.5", "--cpu-shares", "512", "--cpuset-cpus", "0-1", "--pids-limit", "100",
+        "--oom-score-adj", "-10", "--log-driver", "json-file", "--pid", "host", "--ipc", "container:shop-db",
+        "--platform", "linux/amd64", "--runtime", "runc", "--domainname", "example.org",
+        "--mac-address", "02:42:ac:11:00:99", "--userns", "host", "--cgroup-parent", "/xc",
+        "--sysctl", "net.core.somaxconn=1024", "--ulimit", "nofile=1024:2048",
+        "--tmpfs", "/run:size=16m,mode=1777", "--tmpfs", "/tmp",
+        "--add-host", "db:10.0.0.5", "--add-host", "gw:host-gateway", "--dns", "9.9.9.9", "--dns-search", "x.test",
+        "--dns-option", "ndots:2", "--device", "/dev/zero:/dev/xzero:r", "--security-opt", "no-new-privileges:true",
+        "--log-opt", "max-size=5m", "--volumes-from", "shop-data:ro", "--group-add", "123",
+        "--interactive", "--tty", "--read-only", "--init",
+    ]
+
+
+@pytest.mark.parametrize(("nano", "text"), [(1_500_000_000, "1.5"), (2_000_000_000, "2"), (1, "0.000000001"),
+                                            (250_000_000, "0.25")])
+def test_cpus_are_written_as_the_exact_decimal(nano: int, text: str) -> None:
+    argv = create_argv(ContainerSpec(name="a", image="i", nano_cpus=nano))
+    assert argv[argv.index("--cpus") + 1] == text
+
+
+def test_init_false_is_said_and_an_unset_option_has_no_flag() -> None:
+    assert "--init=false" in create_argv(ContainerSpec(name="a", image="i", init=False))
+    plain = create_argv(ContainerSpec(name="a", image="i"))
+    assert not any(word.startswith(("--init", "--stop", "--memory", "--tty", "--interactive")) for word in plain)
 
 
 def test_minimal_spec_has_no_optional_flags() -> None:

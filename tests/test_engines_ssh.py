@@ -156,6 +156,9 @@ def test_pull_failure_carries_dockers_own_message() -> None:
     with pytest.raises(DockerError) as info:
         host.pull("nothere:1")
     assert str(info.value) == message
+    with pytest.raises(DockerError):
+        host.pull("nothere:1", "linux/arm64")
+    assert shlex.split(host.lines[-1])[1:] == ["pull", "--quiet", "--platform", "linux/arm64", "nothere:1"]
 
 
 def test_exec_returns_code_and_output_but_raises_when_the_container_is_gone() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,16 @@ from xcompose.errors import ConfigErrors
 from xcompose.pki import Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.naming import LABEL_HOST, LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
-from xcompose.plan.specs import ContainerSpec, RelaySetup
+from xcompose.plan.specs import (
+    ContainerSpec,
+    Device,
+    Endpoint,
+    HealthSpec,
+    Mount,
+    PortBinding,
+    RelaySetup,
+    Ulimit,
+)
 from xcompose.plan.steps import (
     AMBASSADOR_STEPS,
     CONTAINER_STEPS,
@@ -268,6 +278,152 @@ def test_service_spec_carries_the_compose_keys() -> None:
     assert (spec.healthcheck.interval_s, spec.healthcheck.retries) == (5.0, 2)
     assert (spec.restart, spec.user, spec.cap_add) == ("always", "nginx", ("NET_ADMIN",))
     assert [e.network for e in spec.networks] == ["shop_default"]
+
+
+def test_service_spec_carries_the_container_options() -> None:
+    spec = container(plan_of({"web": {
+        "image": "nginx", "stop_signal": "SIGQUIT", "stop_grace_period": "1500ms", "stdin_open": True, "tty": True,
+        "init": True, "read_only": True, "sysctls": {"net.core.somaxconn": 1024}, "ulimits": {"nofile": 1024},
+        "shm_size": "64m", "tmpfs": ["/run:size=16m", "/tmp"], "extra_hosts": ["db=10.0.0.5"], "dns": "9.9.9.9",
+        "dns_search": "x.test", "dns_opt": ["ndots:2"], "devices": ["/dev/zero:/dev/xzero:r"],
+        "security_opt": ["no-new-privileges:true"], "mem_limit": "64m", "memswap_limit": "128m",
+        "mem_reservation": "32m", "cpus": 0.5, "cpu_shares": 512, "cpuset": "0", "pids_limit": 100,
+        "oom_score_adj": 200, "logging": {"driver": "json-file", "options": {"max-size": "5m"}}, "pid": "host",
+        "ipc": "shareable", "platform": "linux/amd64", "runtime": "runc", "group_add": [123],
+        "domainname": "example.org", "mac_address": "02:42:ac:11:00:99", "userns_mode": "host",
+        "cgroup_parent": "/xc", "container_name": "web",
+    }}), "service:web")
+    assert (spec.name, spec.stop_signal, spec.stop_timeout) == ("web", "SIGQUIT", 2)  # rounded up
+    assert (spec.stdin_open, spec.tty, spec.init, spec.read_only) == (True, True, True, True)
+    assert spec.sysctls == (("net.core.somaxconn", "1024"),)
+    assert spec.ulimits == (Ulimit("nofile", 1024, 1024),)
+    assert spec.tmpfs == (("/run", "size=16m"), ("/tmp", ""))
+    assert (spec.extra_hosts, spec.dns, spec.dns_search, spec.dns_opt) == (
+        ("db:10.0.0.5",), ("9.9.9.9",), ("x.test",), ("ndots:2",))
+    assert spec.devices == (Device("/dev/zero", "/dev/xzero", "r"),)
+    assert (spec.shm_size, spec.mem_limit, spec.memswap_limit, spec.mem_reservation) == (
+        64 * 2**20, 64 * 2**20, 128 * 2**20, 32 * 2**20)
+    assert (spec.nano_cpus, spec.cpu_shares, spec.cpuset, spec.pids_limit, spec.oom_score_adj) == (
+        500_000_000, 512, "0", 100, 200)
+    assert (spec.log_driver, spec.log_options) == ("json-file", (("max-size", "5m"),))
+    assert (spec.pid, spec.ipc, spec.platform, spec.runtime, spec.group_add) == (
+        "host", "shareable", "linux/amd64", "runc", ("123",))
+    assert (spec.domainname, spec.mac_address, spec.userns_mode, spec.cgroup_parent) == (
+        "example.org", "02:42:ac:11:00:99", "host", "/xc")
+
+
+def test_volume_options_reach_the_mounts() -> None:
+    spec = container(plan_of({"app": {"image": "a", "volumes": [
+        "./conf:/conf:ro,Z,rshared", "data:/data:nocopy",
+        {"type": "bind", "source": "/srv", "target": "/srv", "bind": {"create_host_path": False}},
+        {"type": "tmpfs", "target": "/scratch", "tmpfs": {"size": "16m", "mode": 0o1777}},
+    ]}}, volumes={"data": None}), "service:app")
+    conf, data, srv, scratch = spec.mounts
+    assert (conf.source, conf.read_only, conf.selinux, conf.propagation) == ("/srv/conf", True, "Z", "rshared")
+    assert conf.as_bind() == "/srv/conf:/conf:ro,Z,rshared"
+    assert (data.source, data.no_copy, data.as_bind()) == ("shop_data", True, None)
+    assert (srv.create_host_path, srv.as_bind()) == (False, None)
+    assert (scratch.tmpfs_size, scratch.tmpfs_mode) == (16 * 2**20, 0o1777)
+
+
+def test_a_spec_without_the_new_options_keeps_its_hash() -> None:
+    """Containers made before the container options existed are kept by the next `up`."""
+    spec = ContainerSpec(
+        name="shop-db", image="redis:7", networks=(Endpoint("shop_default", ("db",)),),
+        mounts=(Mount("volume", "shop_data", "/data"), Mount("bind", "/srv", "/srv", True), Mount("tmpfs", None, "/t")),
+        ports=(PortBinding(6379, "tcp", 16379, "10.0.0.1"),), healthcheck=HealthSpec(("CMD", "x")), restart="always",
+    )
+    assert spec.config_hash() == "d6a44232235a16af60bdb28d8ea3e9c669b6a883810e867b676e8484f3e3c531"
+    assert dataclasses.replace(spec, tty=True).config_hash() != spec.config_hash()
+    moved = dataclasses.replace(spec, mounts=(dataclasses.replace(spec.mounts[0], no_copy=True), *spec.mounts[1:]))
+    assert moved.config_hash() != spec.config_hash()
+
+
+def test_deploy_resources_stand_in_for_the_service_keys() -> None:
+    deploy = {"resources": {"limits": {"cpus": "1.5", "memory": "300M", "pids": 50},
+                            "reservations": {"memory": "100M"}}}
+    spec = container(plan_of({"app": {"image": "a", "deploy": deploy}}), "service:app")
+    assert (spec.nano_cpus, spec.mem_limit, spec.pids_limit, spec.mem_reservation) == (
+        1_500_000_000, 300 * 2**20, 50, 100 * 2**20)
+    own = container(plan_of({"app": {"image": "a", "deploy": deploy, "mem_limit": "300m", "cpus": 1.5}}), "service:app")
+    assert (own.mem_limit, own.nano_cpus) == (300 * 2**20, 1_500_000_000)
+
+
+def test_service_keys_and_deploy_resources_must_agree() -> None:
+    errors = errors_of({"app": {"image": "a", "mem_limit": "1g",
+                                "deploy": {"resources": {"limits": {"memory": "2g"}}}}})
+    assert errors == ["/srv/t.yaml: services.app.deploy.resources.limits.memory: deploy.resources.limits.memory is "
+                      "2147483648 but mem_limit is 1073741824; they must agree (or set only one)"]
+
+
+def test_a_swap_limit_needs_a_memory_limit_below_it() -> None:
+    assert errors_of({"app": {"image": "a", "memswap_limit": "1g"}}) == [
+        "/srv/t.yaml: services.app.memswap_limit: a swap limit needs a memory limit: set mem_limit too"]
+    assert "cannot be below mem_limit" in errors_of({"app": {"image": "a", "mem_limit": "2g",
+                                                             "memswap_limit": "1g"}})[0]
+    assert container(plan_of({"app": {"image": "a", "memswap_limit": -1}}), "service:app").memswap_limit == -1
+
+
+def test_a_hostname_constraint_places_the_service_on_that_host() -> None:
+    services = {"db": {"image": "p", "deploy": {"placement": {"constraints": ["node.hostname == b"]}}}}
+    assert plan_of(services, TWO_HOSTS).step(S("service:db")).host == "b"
+
+
+def test_ipc_pid_and_volumes_from_name_the_other_container_and_wait_for_it() -> None:
+    plan = plan_of({
+        "db": {"image": "p", "host": "a", "ipc": "shareable", "container_name": "the-db"},
+        "data": {"image": "d", "host": "a"},
+        "app": {"image": "x", "host": "a", "ipc": "service:db", "pid": "service:db",
+                "volumes_from": ["data:ro", "container:elsewhere", "db"]},
+    }, TWO_HOSTS)
+    app = container(plan, "service:app")
+    assert (app.ipc, app.pid) == ("container:the-db", "container:the-db")
+    assert app.volumes_from == ("shop-data:ro", "elsewhere", "the-db")
+    assert edge(plan, "service:db", "service:app") and edge(plan, "service:data", "service:app")
+
+
+def test_a_namespace_or_volumes_are_shared_on_one_host_only() -> None:
+    errors = errors_of({
+        "db": {"image": "p", "host": "a"},
+        "app": {"image": "x", "host": "b", "ipc": "service:db", "volumes_from": ["db:ro"]},
+    }, TWO_HOSTS)
+    assert errors == [
+        "/srv/t.yaml: services.app.ipc: 'app' shares the IPC namespace of 'db', so both must run on one host, "
+        "but 'app' is on host b and 'db' on host a",
+        "/srv/t.yaml: services.app.volumes_from[0]: 'app' mounts the volumes of 'db', so both must run on one "
+        "host, but 'app' is on host b and 'db' on host a",
+    ]
+
+
+def test_container_name_is_used_and_names_the_link_variables() -> None:
+    plan = plan_of({"db": {"image": "p", "expose": [5432]},
+                    "app": {"image": "x", "container_name": "shop-frontend", "links": ["db"]}})
+    app = container(plan, "service:app")
+    assert app.name == "shop-frontend"
+    assert dict(app.environment)["DB_NAME"] == "/shop-frontend/db"
+
+
+def test_a_container_name_is_unique_on_its_host() -> None:
+    services = {
+        "a1": {"image": "x", "host": "a", "container_name": "web"},
+        "a2": {"image": "x", "host": "a", "container_name": "web"},
+        "b1": {"image": "x", "host": "b", "container_name": "web"},  # another host: fine
+        "a3": {"image": "x", "host": "a", "container_name": "shop-a4"},
+        "a4": {"image": "x", "host": "a"},
+    }
+    assert errors_of(services, TWO_HOSTS) == [
+        "/srv/t.yaml: services.a2.container_name: container name 'web' on host a is taken by both service 'a1' "
+        "and service 'a2'; container names must be unique on a host",
+        "/srv/t.yaml: services.a3.container_name: container name 'shop-a4' on host a is taken by both service "
+        "'a3' and service 'a4'; container names must be unique on a host",
+    ]
+
+
+def test_a_container_name_may_not_take_an_ambassadors_name() -> None:
+    services = {**redis_pair(), "x": {"image": "x", "host": "a", "container_name": "shop-redis-ambassador"}}
+    assert errors_of(services, TWO_HOSTS) == [
+        "/srv/t.yaml: services.x.container_name: container name 'shop-redis-ambassador' on host a is taken by "
+        "both service 'x' and the server ambassador of 'redis'; container names must be unique on a host"]
 
 
 def test_consumer_environment_wins_over_link_variables() -> None:

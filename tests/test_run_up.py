@@ -167,6 +167,13 @@ def test_a_missing_image_that_cannot_be_pulled_fails_with_dockers_message(
     assert "pull access denied for postgres:16" in (result.walk.failed[0].error or "")
 
 
+def test_an_image_is_pulled_for_the_services_platform(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(redis={"image": "postgres:16", "host": "big-server", "expose": [5432],
+                                           "platform": "linux/arm64"}))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    assert "pull postgres:16 for linux/arm64" in engines["big-server"].calls
+
+
 def test_services_removed_from_the_file_are_removed_as_orphans(engines: dict[str, FakeEngine]) -> None:
     plan = make_plan(redis_topology(extra={"image": "redis:7", "host": "big-server"}))
     up(plan, connect_to(engines, plan), QuietReporter())
@@ -206,6 +213,21 @@ def test_down_removes_consumers_before_what_they_consume(engines: dict[str, Fake
     down("demo", connect_to(engines, plan), plan=plan)
     removed = [c.split()[1] for c in engines["big-server"].calls if c.startswith("remove")]
     assert removed == ["demo-redis-ambassador", "demo-redis"]
+
+
+def test_every_stop_waits_the_grace_period_the_container_was_made_with(engines: dict[str, FakeEngine]) -> None:
+    graceful = {"image": "redis:7", "host": "big-server", "expose": [6379], "stop_grace_period": "45s"}
+    extra = {"image": "redis:7", "host": "big-server", "stop_grace_period": "1m"}
+    plan = make_plan(redis_topology(redis=graceful, extra=extra))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    stops = engines["big-server"].stop_timeouts
+    # replaced (its new spec asks for 5 s, the running one was made with 45 s), orphan, then down
+    changed = make_plan(redis_topology(redis={**graceful, "stop_grace_period": "5s"}))
+    up(changed, connect_to(engines, changed), QuietReporter())
+    assert sorted(stops) == [("demo-extra", 60), ("demo-redis", 45)]
+    stops.clear()
+    down("demo", connect_to(engines, changed), plan=changed)
+    assert dict(stops) == {"demo-redis": 5, "demo-redis-ambassador": None}
 
 
 def test_down_with_one_host_unreachable_cleans_the_others_and_reports_it(

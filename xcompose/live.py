@@ -26,6 +26,7 @@ class LiveContainer:
     health: str | None  # healthy|unhealthy|starting, None when no healthcheck
     ports: tuple[str, ...]  # human form "10.0.0.1:6379->6379/tcp"
     exit_code: int | None = None
+    stop_timeout: int | None = None  # seconds a stop waits before SIGKILL; None: Docker's default
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Service keys of Compose that xcompose accepts without using them: `deploy` (Swarm) and
-`develop` (development tooling). Each is taken out of the data before validation, with a
-located warning; the parts of `deploy` that decide where a container runs and what it may
-use are refused instead of ignored. (The obsolete top-level `version` is set aside as each
-file is read, since Compose warns about it file by file.)"""
+"""Service keys of Compose that xcompose accepts without using them: `develop` (development
+tooling) and the Swarm settings of `deploy`. Each is taken out of the data before
+validation, with a located warning; what `deploy` says of resources and placement stays,
+for the model to read, and `replicas` above one is refused instead of ignored. (The
+obsolete top-level `version` is set aside as each file is read, since Compose warns about
+it file by file.)"""
 
 from __future__ import annotations
 
@@ -34,33 +35,46 @@ def set_aside_ignored(data: dict[str, Any], project: Project) -> list[ConfigErro
         if not isinstance(service, dict):
             continue
         for key in [k for k in service if k in compose_keys.IGNORED_SERVICE_KEYS]:
-            value, path = service.pop(key), ("services", name, key)
+            path = ("services", name, key)
             if key == "develop":
+                service.pop(key)
                 warn(path, "ignored: 'develop' configures development tooling (compose watch), "
                            "which xcompose does not run")
             else:
-                errors.extend(_deploy(value, path, project, warn))
+                errors.extend(_deploy(service, path, project, warn))
     return errors
 
 
-def _deploy(deploy: Any, path: KeyPath, project: Project, warn: Warn) -> list[ConfigError]:
-    """Errors for what `deploy` may not say; a warning for what xcompose leaves aside."""
+def _deploy(service: dict[str, Any], path: KeyPath, project: Project, warn: Warn) -> list[ConfigError]:
+    """Errors for what `deploy` may not say; a warning for what xcompose leaves aside. The
+    keys xcompose reads stay in the service's data; `deploy` goes when none is left."""
+    deploy = service["deploy"]
     if deploy is None:
+        service.pop("deploy")
         return []
     if not isinstance(deploy, dict):
         return [project.error(path, f"must be a mapping, not {kind_of(deploy)}")]
     errors: list[ConfigError] = []
     ignored: list[str] = []
-    for key in deploy:
-        if key.startswith("x-"):
+    for key in list(deploy):
+        if key.startswith("x-") or key in compose_keys.DEPLOY_READ:
             continue
-        if key in compose_keys.DEPLOY_REFUSED:
-            errors.append(project.error((*path, key), unsupported(f"deploy.{key}")))
+        if key == "replicas" and _more_than_one(deploy[key]):
+            errors.append(project.error((*path, key), unsupported("deploy.replicas") + ": one container a service"))
         elif key in compose_keys.DEPLOY:
             ignored.append(key)
         else:
             hint = suggest(key, sorted(compose_keys.DEPLOY))
             errors.append(project.error((*path, key), f"unknown key '{key}'{hint}"))
+        del deploy[key]  # said here; the model is not to say it again
     if ignored:
         warn(path, f"ignored: xcompose does not use the Swarm settings under 'deploy' ({', '.join(ignored)})")
+    if not deploy:
+        service.pop("deploy")
     return errors
+
+
+def _more_than_one(replicas: Any) -> bool:
+    """`replicas: 2`, or `"2"` as an interpolated value reads."""
+    text = str(replicas).strip() if not isinstance(replicas, bool) else ""
+    return not (text.isdigit() and int(text) <= 1)

@@ -51,6 +51,11 @@ SERVICE_VOLUME = frozenset({
     "bind", "consistency", "image", "read_only", "source", "target", "tmpfs", "type", "volume",
 })
 
+# The options of each mount type in that long form.
+BIND_OPTIONS = frozenset({"create_host_path", "propagation", "selinux"})
+VOLUME_OPTIONS = frozenset({"nocopy", "subpath"})
+TMPFS_OPTIONS = frozenset({"mode", "size"})
+
 # A service's `ports:` entry in the long form.
 PORT = frozenset({"app_protocol", "host_ip", "mode", "name", "protocol", "published", "target"})
 
@@ -66,11 +71,17 @@ DEPLOY = frozenset({
     "rollback_config", "update_config",
 })
 
-# Read by Swarm or by development tooling only: accepted and ignored with a warning. Under
-# `deploy`, these keys are refused instead: they decide where a container runs and what it
-# may use, so ignoring them would change what runs.
+RESOURCES = frozenset({"limits", "reservations"})
+RESOURCE_LIMITS = frozenset({"cpus", "memory", "pids"})
+RESOURCE_RESERVATIONS = frozenset({"cpus", "devices", "generic_resources", "memory"})
+PLACEMENT = frozenset({"constraints", "max_replicas_per_node", "preferences"})
+
+# Read by Swarm or by development tooling only: accepted and ignored with a warning. Of
+# `deploy`, xcompose reads the container's resources and a `node.hostname` placement (they
+# decide what runs where, as `docker compose up` reads them); `replicas` above one is
+# refused, since running one container instead of several would change what runs.
 IGNORED_SERVICE_KEYS = frozenset({"deploy", "develop"})
-DEPLOY_REFUSED = frozenset({"placement", "resources"})
+DEPLOY_READ = frozenset({"placement", "resources"})
 
 # The key sets by the name of the model that validates that place of the file.
 BY_MODEL: dict[str, frozenset[str]] = {
@@ -81,5 +92,13 @@ BY_MODEL: dict[str, frozenset[str]] = {
     "Healthcheck": HEALTHCHECK,
     "DependsOn": DEPENDS_ON,
     "VolumeMount": SERVICE_VOLUME,
+    "BindOptions": BIND_OPTIONS,
+    "VolumeOptions": VOLUME_OPTIONS,
+    "TmpfsOptions": TMPFS_OPTIONS,
     "EnvFileEntry": ENV_FILE,
+    "Deploy": DEPLOY,
+    "Resources": RESOURCES,
+    "ResourceLimits": RESOURCE_LIMITS,
+    "ResourceReservations": RESOURCE_RESERVATIONS,
+    "Placement": PLACEMENT,
 }

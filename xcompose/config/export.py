@@ -50,6 +50,8 @@ def dump_config(project: Project, *, redact: bool = True) -> str:
             out["volumes"] = [
                 m.short() or m.model_dump(mode="json", exclude_defaults=True) for m in service.volumes
             ]
+        if service.stop_grace_period is not None:
+            out["stop_grace_period"] = format_duration(service.stop_grace_period)
         if service.healthcheck is not None and "healthcheck" in out:
             for key in ("interval", "timeout", "start_period"):
                 if key in out["healthcheck"]:

@@ -28,6 +28,7 @@ from xcompose.config.interpolate import interpolate_tree, read_env_file, warn_un
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.merge import merge_documents
 from xcompose.config.model import Topology
+from xcompose.config.options import constraint_host
 from xcompose.config.profiles import active_profiles, leave_out_disabled
 from xcompose.config.project import Project
 from xcompose.config.references import check_references
@@ -111,6 +112,7 @@ def load_project(
     project.name = name
     project.topology = _finish(topology, name, env_files, lookup, first_dir)
     project.contents = contents
+    project.warnings += _placement_warnings(project)
     return project
 
 
@@ -176,6 +178,24 @@ class _Files:
         if key not in self._extended:
             self._extended[key] = (context.lookup, self.read(path, context.lookup, whole=False))
         return self._extended[key][1]
+
+
+def _placement_warnings(project: Project) -> list[str]:
+    """Placement constraints xcompose does not act on: Swarm's own (`node.role == manager`),
+    and a `node.hostname` that `host:` overrides. Said, not silently dropped."""
+    warnings = []
+    for name, service in project.topology.services.items():
+        for index, constraint in enumerate(service.deploy.placement.constraints if service.deploy else []):
+            path = ("services", name, "deploy", "placement", "constraints", index)
+            host = constraint_host(constraint)
+            if host is None:
+                why = "a Swarm constraint; xcompose places services by host and ignores it"
+            elif service.host is not None and host != service.host:
+                why = f"ignored: `host: {service.host}` places the service"
+            else:
+                continue
+            warnings.append(str(project.error(path, f"'{constraint}' is {why}" if host is None else why)))
+    return warnings
 
 
 def _resolve_files(files: Sequence[str | Path], env: Mapping[str, str]) -> list[tuple[Path, Path]]:

@@ -20,13 +20,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from xcompose.config.location import KeyPath, Loc, format_key_path
+from xcompose.config.mounts import volume_target
 from xcompose.config.source import LMap, LSeq, kind_of
-from xcompose.config.syntax import grant_target, split_key_value, volume_target
+from xcompose.config.syntax import grant_target, split_key_value
 from xcompose.errors import ConfigError
 
-_CONCATENATED = frozenset({"ports", "expose", "links", "cap_add", "cap_drop", "env_file"})
-_ONE_OR_MANY = frozenset({"env_file", "cap_add", "cap_drop"})
-_BY_NAME = frozenset({"environment", "labels"})
+_CONCATENATED = frozenset({"ports", "expose", "links", "cap_add", "cap_drop", "env_file", "dns", "dns_search",
+                           "dns_opt", "tmpfs", "security_opt", "devices", "volumes_from", "group_add",
+                           "extra_hosts"})
+_ONE_OR_MANY = frozenset({"env_file", "cap_add", "cap_drop", "dns", "dns_search", "tmpfs"})
+_BY_NAME = frozenset({"environment", "labels", "sysctls"})
 _REPLACED = frozenset({"command", "entrypoint"})
 _BUILD_BY_NAME = frozenset({"args", "labels"})
 _BUILD_CONCATENATED = frozenset({"cache_from", "tags", "extra_hosts"})

@@ -10,26 +10,43 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-import types
 import typing
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from xcompose.config.build_model import Build
+from xcompose.config.mounts import VolumeMount, parse_volume
+from xcompose.config.options import (
+    ByteSize,
+    ContainerName,
+    CpuCount,
+    CpuSet,
+    Deploy,
+    DeviceEntry,
+    Duration,
+    ExtraHosts,
+    IpcMode,
+    Logging,
+    MacAddress,
+    OneOrMany,
+    PidMode,
+    SecurityOpt,
+    Signal,
+    SwapSize,
+    Sysctls,
+    TmpfsList,
+    Ulimits,
+    VolumesFromEntry,
+    Words,
+    constraint_host,
+)
 from xcompose.config.strict import Strict
 from xcompose.config.syntax import (
     Link,
     PortPublish,
     PortSpec,
-    VolumeMount,
     grant_entry,
     key_values,
     parse_duration,
@@ -38,7 +55,6 @@ from xcompose.config.syntax import (
     parse_mode,
     parse_owner,
     parse_ports,
-    parse_volume,
 )
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
@@ -306,6 +322,45 @@ class Service(Strict):
     configs: list[GrantEntry] = Field(
         default_factory=list, description="Top-level configs given to the service, as files in /."
     )
+    container_name: ContainerName | None = Field(default=None, description="The container's name; unique on its host.")
+    stop_signal: Signal | None = None
+    stop_grace_period: Duration | None = Field(default=None, description="How long a stop waits before SIGKILL.")
+    stdin_open: bool = False
+    tty: bool = False
+    init: bool | None = None
+    read_only: bool = False
+    sysctls: Sysctls = Field(default_factory=dict)
+    ulimits: Ulimits = Field(default_factory=dict)
+    shm_size: ByteSize | None = None
+    tmpfs: TmpfsList = Field(default_factory=list)
+    extra_hosts: ExtraHosts = Field(default_factory=list, description="HOST=IP entries; the IP may be host-gateway.")
+    dns: OneOrMany = Field(default_factory=list)
+    dns_search: OneOrMany = Field(default_factory=list)
+    dns_opt: list[str] = Field(default_factory=list)
+    devices: list[DeviceEntry] = Field(default_factory=list)
+    security_opt: list[SecurityOpt] = Field(default_factory=list)
+    mem_limit: ByteSize | None = None
+    memswap_limit: SwapSize | None = None
+    mem_reservation: ByteSize | None = None
+    cpus: CpuCount | None = None
+    cpu_shares: int | None = Field(default=None, ge=0)
+    cpuset: CpuSet | None = None
+    pids_limit: int | None = Field(default=None, ge=-1)
+    oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
+    logging: Logging | None = None
+    pid: PidMode | None = Field(default=None, description="host, or service:NAME / container:NAME on the same host.")
+    ipc: IpcMode | None = Field(default=None, description="private, shareable, host, none, or service:NAME / "
+                            "container:NAME on the same host.")
+    volumes_from: list[VolumesFromEntry] = Field(default_factory=list, description="SERVICE[:ro] or "
+                                                 "container:NAME[:ro]; a service on the same host.")
+    platform: str | None = None
+    runtime: str | None = None
+    group_add: Words = Field(default_factory=list)
+    domainname: str | None = None
+    mac_address: MacAddress | None = None
+    userns_mode: str | None = None
+    cgroup_parent: str | None = None
+    deploy: Deploy | None = None
 
     @field_validator("networks", mode="before", json_schema_input_type=list[str] | dict[str, ServiceNetwork | None])
     @classmethod
@@ -341,6 +396,11 @@ class Service(Strict):
         if self.networks is None:
             return {"default": ServiceNetwork()}
         return {name: settings or ServiceNetwork() for name, settings in self.networks.items()}
+
+    def placement_host(self) -> str | None:
+        """The host a `deploy.placement` constraint names (`node.hostname == HOST`)."""
+        constraints = self.deploy.placement.constraints if self.deploy else []
+        return next((h for h in map(constraint_host, constraints) if h is not None), None)
 
     @field_validator(
         "environment", mode="before", json_schema_input_type=dict[str, str | float | bool | None] | list[str]
@@ -525,54 +585,3 @@ class Topology(Strict):
 
     def volume(self, name: str) -> VolumeDecl:
         return self.volumes.get(name) or VolumeDecl()
-
-
-def model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
-    """The model a validation error location points into, if it is one."""
-    current: Any = Topology
-    for part in loc:
-        current = _step(current, part)
-        if current is None:
-            return None
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return current
-    return None
-
-
-def field_names_at(loc: Sequence[str | int]) -> list[str]:
-    """Field names of the model a validation error location points into (for suggestions)."""
-    model = model_at(loc)
-    return list(model.model_fields) if model is not None else []
-
-
-def _unwrap(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(members) == 1:
-            return _unwrap(members[0])
-    return annotation
-
-
-def _step(annotation: Any, part: str | int) -> Any:
-    annotation = _unwrap(annotation)
-    origin = typing.get_origin(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(part))
-        # A part that is not a field is pydantic's tag for the model itself: stay.
-        return field.annotation if field is not None else annotation
-    if origin is dict:
-        return typing.get_args(annotation)[1]
-    if origin is list:
-        return typing.get_args(annotation)[0]
-    if origin in (Union, types.UnionType):
-        for member in typing.get_args(annotation):
-            if str(part) in (getattr(member, "__name__", None), str(member)):
-                return member
-        for member in typing.get_args(annotation):
-            found = _step(member, part)
-            if found is not None:
-                return found
-    return None

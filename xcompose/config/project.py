@@ -47,8 +47,10 @@ class Project:
         return list(self.topology.hosts) or [IMPLICIT_HOST]
 
     def host_of(self, service: str) -> str:
-        """The host a service is pinned to (the only host when there is one)."""
-        declared = self.topology.services[service].host
+        """The host a service is pinned to, by `host:` or else by a `node.hostname == HOST`
+        placement constraint (the only host when there is one)."""
+        found = self.topology.services[service]
+        declared = found.host if found.host is not None else found.placement_host()
         if declared is not None:
             return declared
         return self.host_names()[0]

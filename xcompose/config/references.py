@@ -13,8 +13,10 @@ from typing import Any
 from xcompose.config.interpolate import read_env_file
 from xcompose.config.location import KeyPath
 from xcompose.config.model import NAME_PATTERN
+from xcompose.config.mounts import parse_volume
+from xcompose.config.options import constraint_host, parse_volumes_from
 from xcompose.config.project import IMPLICIT_HOST, Project
-from xcompose.config.syntax import parse_link, parse_volume
+from xcompose.config.syntax import parse_link
 from xcompose.errors import ConfigError
 
 
@@ -63,12 +65,14 @@ def check_references(
         if not isinstance(service, dict):
             continue
         base: KeyPath = ("services", name)
-        host = service.get("host")
+        host, where = service.get("host"), (*base, "host")
+        if host is None:  # `deploy.placement.constraints: [node.hostname == HOST]` stands for `host: HOST`
+            host, where = _constrained_host(service, base)
         if isinstance(host, str):
             if hosts and host not in hosts:
-                error((*base, "host"), f"unknown host '{host}'{suggest(host, list(hosts))}")
+                error(where, f"unknown host '{host}'{suggest(host, list(hosts))}")
             elif not hosts and host != IMPLICIT_HOST:
-                error((*base, "host"), f"unknown host '{host}': no hosts are declared (add it under hosts:)")
+                error(where, f"unknown host '{host}': no hosts are declared (add it under hosts:)")
         elif host is None and len(hosts) > 1:
             error(base, f"no host: the file declares several hosts ({', '.join(hosts)}); add host: to pin it")
         for index, entry in enumerate(_list(service.get("links"))):
@@ -144,7 +148,14 @@ def _env_files(
 
 def _check_networks(error: Callable[[KeyPath, str], None], problem: Callable[[str, str, str], str | None],
                     base: KeyPath, service: dict[str, Any], networks: Mapping[str, Any]) -> None:
-    """A service joins declared networks (or `default`), or shares another's network."""
+    """A service joins declared networks (or `default`), or shares another's network; the
+    services it shares namespaces or volumes with exist."""
+
+    def refer(path: KeyPath, target: str, verb: str) -> None:
+        found = problem(str(base[1]), target, verb)
+        if found:
+            error(path, found)
+
     joined = service.get("networks")
     names = list(joined) if isinstance(joined, (list, dict)) else []
     for index, network in enumerate(names):
@@ -152,13 +163,33 @@ def _check_networks(error: Callable[[KeyPath, str], None], problem: Callable[[st
         if isinstance(network, str) and network != "default" and network not in networks:
             error(where, f"network '{network}' is not declared under top-level networks:"
                          f"{suggest(network, list(networks))}")
+    for key, verb in (("network_mode", "share the network of"), ("ipc", "share the IPC namespace of"),
+                      ("pid", "share the PID namespace of")):
+        mode = service.get(key)
+        if isinstance(mode, str) and mode.startswith("service:"):
+            refer((*base, key), mode.removeprefix("service:"), verb)
+    for index, entry in enumerate(_list(service.get("volumes_from"))):
+        try:
+            target = parse_volumes_from(entry)[0] if isinstance(entry, str) else None
+        except ValueError:
+            continue  # reported by validation
+        if target is not None:
+            refer((*base, "volumes_from", index), target, "mount the volumes of")
     mode = service.get("network_mode")
-    found = problem(str(base[1]), mode.removeprefix("service:"), "share the network of") \
-        if isinstance(mode, str) and mode.startswith("service:") else None
-    if found:
-        error((*base, "network_mode"), found)
     if mode is not None and joined is not None:
         error((*base, "network_mode"), "a service with network_mode joins no networks: remove `networks:` or it")
+
+
+def _constrained_host(service: dict[str, Any], base: KeyPath) -> tuple[str | None, KeyPath]:
+    """The host a `node.hostname == HOST` placement constraint names, and where."""
+    deploy = service.get("deploy")
+    placement = deploy.get("placement") if isinstance(deploy, dict) else None
+    constraints = placement.get("constraints") if isinstance(placement, dict) else None
+    for index, constraint in enumerate(_list(constraints)):
+        host = constraint_host(constraint) if isinstance(constraint, str) else None
+        if host is not None:
+            return host, (*base, "deploy", "placement", "constraints", index)
+    return None, base
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:

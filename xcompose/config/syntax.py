@@ -1,6 +1,6 @@
 """Compose's short syntaxes, one parser each: durations, exposed ports, published ports,
-volume mounts, links, `KEY=VALUE` lists, and the secrets and configs granted to a service
-(with their file modes and owners).
+links, `KEY=VALUE` lists, and the secrets and configs granted to a service (with their file
+modes and owners). Volume mounts: mounts.py; container options: options.py.
 
 The models validate with these parsers, merging uses them to decide which entries are the
 same, and the reference checks use them to find the names an entry refers to: one syntax,
@@ -225,69 +225,6 @@ def _long_ports(value: dict[str, Any]) -> tuple[PortPublish, ...]:
     host_ip = value.get("host_ip")
     return tuple(PortPublish(target=port, published=host, host_ip=str(host_ip) if host_ip else None, protocol=checked)
                  for port, host in zip(targets, hosts, strict=True))
-
-
-# --- volumes --------------------------------------------------------------------------
-
-
-class VolumeMount(BaseModel):
-    """`volumes:` entry of a service: `NAME:/path[:ro]`, `./dir:/path`, `/path` or long form."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    type: Literal["volume", "bind", "tmpfs"] = "volume"
-    source: str | None = None
-    target: str
-    read_only: bool = False
-
-    def short(self) -> str | None:
-        """The `SOURCE:TARGET[:ro]` form when it reads back to the same mount, else None."""
-        if self.type == "tmpfs":
-            return None
-        text = self.target if self.source is None else f"{self.source}:{self.target}"
-        if self.read_only:
-            text = f"{text}:ro" if self.source is not None else ""
-        try:
-            return text if text and parse_volume(text) == self else None
-        except ValueError:
-            return None
-
-
-# Options of the short form that Compose reads besides ro and rw: SELinux relabelling,
-# no copy of the image's content into a new volume, bind propagation.
-_COMPOSE_VOLUME_OPTIONS = frozenset({
-    "z", "Z", "nocopy", "shared", "rshared", "slave", "rslave", "private", "rprivate",
-})
-
-
-def parse_volume(value: Any) -> VolumeMount:
-    if isinstance(value, VolumeMount):
-        return value
-    if isinstance(value, dict):
-        return VolumeMount.model_validate(value)
-    text = str(value)
-    parts = text.split(":")
-    if len(parts) == 1:
-        return VolumeMount(type="volume", source=None, target=parts[0])
-    if len(parts) > 3:
-        raise ValueError(f"'{text}' is not a volume (use SOURCE:TARGET[:ro|rw])")
-    source, target = parts[0], parts[1]
-    read_only = False
-    for option in (parts[2] if len(parts) == 3 else "rw").split(","):
-        if option in _COMPOSE_VOLUME_OPTIONS:
-            raise ValueError(f"'{text}': xcompose does not support the Compose volume option '{option}' yet")
-        if option not in ("ro", "rw"):
-            raise ValueError(f"'{text}': mode '{option}' must be ro or rw")
-        read_only = option == "ro"
-    kind: Literal["bind", "volume"] = "bind" if source.startswith(("/", ".", "~")) else "volume"
-    return VolumeMount(type=kind, source=source, target=target, read_only=read_only)
-
-
-def volume_target(value: Any) -> Any:
-    """What makes two `volumes:` entries the same when files merge: the container path."""
-    try:
-        return parse_volume(value).target
-    except (ValueError, TypeError):
-        return value  # reported by validation; merged as an opaque value meanwhile
 
 
 # --- secrets and configs granted to a service ------------------------------------------

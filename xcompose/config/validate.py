@@ -3,13 +3,16 @@ key, a union's alternatives said once ("must be a string or a list, not a number
 
 from __future__ import annotations
 
-from typing import Any
+import types
+import typing
+from collections.abc import Sequence
+from typing import Annotated, Any, Union
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from xcompose.config import compose_keys
 from xcompose.config.location import KeyPath
-from xcompose.config.model import field_names_at, model_at
+from xcompose.config.model import Topology
 from xcompose.config.project import Project
 from xcompose.config.references import suggest
 from xcompose.config.source import kind_of
@@ -102,3 +105,52 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model a validation error location points into, if it is one."""
+    current: Any = Topology
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def field_names_at(loc: Sequence[str | int]) -> list[str]:
+    """Field names of the model a validation error location points into (for suggestions)."""
+    model = model_at(loc)
+    return list(model.model_fields) if model is not None else []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+    return annotation
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        # A part that is not a field is pydantic's tag for the model itself: stay.
+        return field.annotation if field is not None else annotation
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    if origin in (Union, types.UnionType):
+        for member in typing.get_args(annotation):
+            if str(part) in (getattr(member, "__name__", None), str(member)):
+                return member
+        for member in typing.get_args(annotation):
+            found = _step(member, part)
+            if found is not None:
+                return found
+    return None

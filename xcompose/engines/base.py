@@ -80,7 +80,8 @@ class Executor(ABC):
         not on the host."""
 
     @abstractmethod
-    def pull(self, image: str) -> None: ...
+    def pull(self, image: str, platform: str | None = None) -> None:
+        """Pull the image (for `platform`, `os[/arch[/variant]]`, when given)."""
 
     @abstractmethod
     def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
@@ -98,7 +99,9 @@ class Executor(ABC):
     def start(self, container_id: str) -> None: ...
 
     @abstractmethod
-    def stop(self, container_id: str, timeout: int = 10) -> None: ...
+    def stop(self, container_id: str, timeout: int | None = None) -> None:
+        """Stop the container: its stop signal, then SIGKILL after `timeout` seconds (None:
+        the container's own StopTimeout, from its `stop_grace_period`, else Docker's 10)."""
 
     @abstractmethod
     def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:
@@ -190,6 +193,7 @@ def live_container(data: Mapping[str, Any]) -> LiveContainer:
         health=str(health["Status"]) if health and health.get("Status") else None,
         ports=format_ports((data.get("NetworkSettings") or {}).get("Ports")),
         exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
+        stop_timeout=int(config["StopTimeout"]) if config.get("StopTimeout") is not None else None,
     )
 
 

@@ -17,6 +17,7 @@ import requests
 import urllib3
 from docker.utils import parse_repository_tag
 
+from xcompose.engines.apiargs import create_args, endpoint_args
 from xcompose.engines.apiclient import SharedPoolSSHAdapter, host_error, make_client
 from xcompose.engines.base import (
     BUILD_TIMEOUT_S,
@@ -26,12 +27,11 @@ from xcompose.engines.base import (
     line_splitter,
     live_container,
     project_filter,
-    split_restart,
 )
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
-from xcompose.plan.specs import BuildSpec, ContainerSpec, Endpoint, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NS = 1_000_000_000
@@ -47,23 +47,6 @@ def _ipam(spec: NetworkSpec) -> docker.types.IPAMConfig | None:
         pools.append(docker.types.IPAMPool(subnet=fields.get("subnet"), iprange=fields.get("ip_range"),
                                            gateway=fields.get("gateway"), aux_addresses=aux or None))
     return docker.types.IPAMConfig(driver=spec.ipam_driver or "default", pool_configs=pools)
-
-
-def _endpoint(endpoint: Endpoint) -> dict[str, Any]:
-    """docker-py's arguments for a container's place on one network."""
-    return {
-        "aliases": list(endpoint.aliases) or None,
-        "links": [tuple(link.split(":", 1)) for link in endpoint.links] or None,
-        "ipv4_address": endpoint.ipv4_address,
-        "ipv6_address": endpoint.ipv6_address,
-    }
-
-
-def _cap(name: str) -> str:
-    """Capability names as the docker CLI normalises them (`net_admin` -> `CAP_NET_ADMIN`),
-    so that both executors store the same HostConfig."""
-    name = name.upper()
-    return name if name == "ALL" or name.startswith("CAP_") else f"CAP_{name}"
 
 
 def _message(error: docker.errors.APIError) -> str:
@@ -249,11 +232,11 @@ class ApiExecutor(Executor):
 
     # --- images --------------------------------------------------------------------------
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, platform: str | None = None) -> None:
         repository, tag = parse_repository_tag(image)
         with self._call():
             # Pull errors often arrive inside a 200 stream, not as an HTTP status.
-            for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+            for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True, platform=platform):
                 if isinstance(event, dict) and event.get("error"):
                     raise DockerError(str(event["error"]))
 
@@ -294,72 +277,17 @@ class ApiExecutor(Executor):
 
     def create(self, spec: ContainerSpec) -> str:
         api = self.api
-        bindings: dict[int | str, list[dict[str, str]]] = {}
-        for port in spec.ports:
-            bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(
-                {"HostIp": port.host_ip or "", "HostPort": str(port.host_port or "")}
-            )
-        exposed = [(p, proto) for p, proto in spec.expose]
-        exposed += [(p.container_port, p.protocol) for p in spec.ports]
-        restart: dict[str, str | int] | None = None
-        if spec.restart:
-            name, count = split_restart(spec.restart)
-            restart = {"Name": name, "MaximumRetryCount": count}
-        health = None
-        if spec.healthcheck is not None:
-            h = spec.healthcheck
-            health = {
-                "test": list(h.test),
-                "interval": round(h.interval_s * NS),
-                "timeout": round(h.timeout_s * NS),
-                "retries": h.retries,
-                "start_period": round(h.start_period_s * NS),
-            }
-        mounts = [
-            docker.types.Mount(m.target, m.source if m.type != "tmpfs" else None, type=m.type, read_only=m.read_only)
-            for m in spec.mounts
-        ]
-        first, *others = spec.networks or (None,)
         with self._call():
-            host_config = api.create_host_config(
-                network_mode=spec.network_mode or (first.network if first else None),
-                port_bindings=bindings or None,
-                mounts=mounts or None,
-                restart_policy=restart,
-                cap_add=[_cap(c) for c in spec.cap_add] or None,
-                cap_drop=[_cap(c) for c in spec.cap_drop] or None,
-                privileged=spec.privileged,
-            )
-            # Engines before API 1.44 take one network at create: the others join before start.
-            networking = api.create_networking_config(
-                # types-docker wants one EndpointConfig; the API takes network name -> endpoint
-                {first.network: api.create_endpoint_config(**_endpoint(first))}  # type: ignore[arg-type]
-            ) if first else None
-            created = api.create_container(
-                spec.image,
-                command=list(spec.command) if spec.command is not None else None,
-                entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
-                name=spec.name,
-                environment=[f"{k}={v}" for k, v in spec.environment] or None,
-                labels=spec.labels_with_hash(),
-                ports=list(dict.fromkeys(exposed)) or None,
-                healthcheck=health,
-                user=spec.user,
-                working_dir=spec.working_dir,
-                hostname=spec.hostname,
-                host_config=host_config,
-                networking_config=networking,
-                detach=True,
-            )
-            for endpoint in [e for e in others if e is not None]:
-                api.connect_container_to_network(created["Id"], endpoint.network, **_endpoint(endpoint))
+            created = api.create_container(**create_args(spec, api.api_version))
+            for endpoint in spec.networks[1:]:
+                api.connect_container_to_network(created["Id"], endpoint.network, **endpoint_args(endpoint))
         return str(created["Id"])
 
     def start(self, container_id: str) -> None:
         with self._call():
             self.api.start(container_id)
 
-    def stop(self, container_id: str, timeout: int = 10) -> None:
+    def stop(self, container_id: str, timeout: int | None = None) -> None:
         with self._call():
             self.api.stop(container_id, timeout=timeout)
 

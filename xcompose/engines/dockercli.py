@@ -10,7 +10,7 @@ import shlex
 
 from xcompose.engines.base import daemon_message
 from xcompose.errors import DockerError
-from xcompose.plan.specs import BuildSpec, ContainerSpec, Endpoint, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, Endpoint, Mount, NetworkSpec, VolumeSpec
 
 
 def go_duration(seconds: float) -> str:
@@ -73,13 +73,7 @@ def create_argv(spec: ContainerSpec) -> list[str]:
     for p in spec.ports:
         argv += ["--publish", publish_arg(p.host_ip, p.host_port, p.container_port, p.protocol)]
     for m in spec.mounts:
-        fields = [f"type={m.type}"]
-        if m.source and m.type != "tmpfs":
-            fields.append(f"source={m.source}")
-        fields.append(f"target={m.target}")
-        if m.read_only:
-            fields.append("readonly")
-        argv += ["--mount", _csv_field(*fields)]
+        argv += _mount_args(m)
     if spec.restart:
         argv += ["--restart", spec.restart]
     if spec.healthcheck is not None:
@@ -96,6 +90,7 @@ def create_argv(spec: ContainerSpec) -> list[str]:
         argv += ["--cap-drop", cap]
     if spec.privileged:
         argv.append("--privileged")
+    argv += _option_args(spec)
     tail: list[str] = []
     if spec.entrypoint is not None:
         # --entrypoint takes one word; the rest of a longer entrypoint runs as the first
@@ -105,6 +100,70 @@ def create_argv(spec: ContainerSpec) -> list[str]:
     if spec.command is not None:
         tail += list(spec.command)
     return [*argv, spec.image, *tail]
+
+
+def _mount_args(m: Mount) -> list[str]:
+    """`--volume` where the mount needs the Binds form (see Mount.as_bind), else `--mount`."""
+    bind = m.as_bind()
+    if bind is not None:
+        return ["--volume", bind]
+    fields = [f"type={m.type}"]
+    if m.source and m.type != "tmpfs":
+        fields.append(f"source={m.source}")
+    fields.append(f"target={m.target}")
+    if m.read_only:
+        fields.append("readonly")
+    if m.propagation:
+        fields.append(f"bind-propagation={m.propagation}")
+    if m.no_copy:
+        fields.append("volume-nocopy")
+    if m.tmpfs_size is not None:
+        fields.append(f"tmpfs-size={m.tmpfs_size}")
+    if m.tmpfs_mode is not None:
+        fields.append(f"tmpfs-mode={m.tmpfs_mode:o}")  # the CLI reads it as octal
+    return ["--mount", _csv_field(*fields)]
+
+
+def _cpus(nano: int) -> str:
+    """NanoCpus as the decimal `--cpus` reads back exactly (1500000000 -> 1.5)."""
+    whole, fraction = divmod(nano, 1_000_000_000)
+    return f"{whole}.{fraction:09d}".rstrip("0").rstrip(".")
+
+
+def _option_args(spec: ContainerSpec) -> list[str]:
+    """The flags of Compose's container options, each only when set."""
+    args: list[str] = []
+    single = [
+        ("--stop-signal", spec.stop_signal), ("--stop-timeout", spec.stop_timeout), ("--shm-size", spec.shm_size),
+        ("--memory", spec.mem_limit), ("--memory-swap", spec.memswap_limit),
+        ("--memory-reservation", spec.mem_reservation),
+        ("--cpus", None if spec.nano_cpus is None else _cpus(spec.nano_cpus)), ("--cpu-shares", spec.cpu_shares),
+        ("--cpuset-cpus", spec.cpuset), ("--pids-limit", spec.pids_limit), ("--oom-score-adj", spec.oom_score_adj),
+        ("--log-driver", spec.log_driver), ("--pid", spec.pid), ("--ipc", spec.ipc), ("--platform", spec.platform),
+        ("--runtime", spec.runtime), ("--domainname", spec.domainname), ("--mac-address", spec.mac_address),
+        ("--userns", spec.userns_mode), ("--cgroup-parent", spec.cgroup_parent),
+    ]
+    for flag, value in single:
+        if value is not None:
+            args += [flag, str(value)]
+    repeated = [
+        ("--sysctl", [f"{k}={v}" for k, v in spec.sysctls]),
+        ("--ulimit", [f"{u.name}={u.soft}:{u.hard}" for u in spec.ulimits]),
+        ("--tmpfs", [f"{path}:{options}" if options else path for path, options in spec.tmpfs]),
+        ("--add-host", spec.extra_hosts), ("--dns", spec.dns), ("--dns-search", spec.dns_search),
+        ("--dns-option", spec.dns_opt),
+        ("--device", [f"{d.source}:{d.target}:{d.permissions}" for d in spec.devices]),
+        ("--security-opt", spec.security_opt), ("--log-opt", [f"{k}={v}" for k, v in spec.log_options]),
+        ("--volumes-from", spec.volumes_from), ("--group-add", spec.group_add),
+    ]
+    for flag, values in repeated:
+        for value in values:
+            args += [flag, value]
+    args += [flag for flag, on in (("--interactive", spec.stdin_open), ("--tty", spec.tty),
+                                   ("--read-only", spec.read_only)) if on]
+    if spec.init is not None:
+        args.append("--init" if spec.init else "--init=false")
+    return args
 
 
 def _health_args(spec: ContainerSpec) -> list[str]:

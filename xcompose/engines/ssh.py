@@ -287,8 +287,9 @@ class SshExecutor(Executor):
         found = self._unless_missing(["image", "inspect", "--format", "{{json .Config.ExposedPorts}}", image])
         return None if found is None else tuple(sorted(json.loads(found or "null") or {}))
 
-    def pull(self, image: str) -> None:
-        self.run(["pull", "--quiet", image], timeout=PULL_TIMEOUT_S)
+    def pull(self, image: str, platform: str | None = None) -> None:
+        chosen = [] if platform is None else ["--platform", platform]
+        self.run(["pull", "--quiet", *chosen, image], timeout=PULL_TIMEOUT_S)
 
     def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
         command = self.command_line(build_argv(spec, spec.context if context is None else "-"))
@@ -340,8 +341,9 @@ class SshExecutor(Executor):
     def start(self, container_id: str) -> None:
         self.run(["container", "start", container_id])
 
-    def stop(self, container_id: str, timeout: int = 10) -> None:
-        self.run(["container", "stop", "--time", str(timeout), container_id], timeout=DEFAULT_TIMEOUT_S + timeout)
+    def stop(self, container_id: str, timeout: int | None = None) -> None:
+        time = [] if timeout is None else ["--time", str(timeout)]
+        self.run(["container", "stop", *time, container_id], timeout=DEFAULT_TIMEOUT_S + (timeout or 10))
 
     def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:
         flags = (["--force"] if force else []) + (["--volumes"] if volumes else [])

@@ -11,59 +11,37 @@ name claims by host) so that planning stays linear in the size of the topology.
 
 from __future__ import annotations
 
-import os
-import posixpath
 import re
 import shlex
 from collections import defaultdict
 from collections.abc import Mapping
 
 from xcompose.config.location import KeyPath
-from xcompose.config.model import SECRETS_DIR, Service, ServiceNetwork
+from xcompose.config.model import Service, ServiceNetwork
 from xcompose.config.project import IMPLICIT_HOST, Project
 from xcompose.config.syntax import PortSpec
 from xcompose.errors import ConfigError, ConfigErrors
 from xcompose.pki import Credentials, Identity
 from xcompose.plan.alloc import paused_gc
-from xcompose.plan.checks import NameClaims, PortClaims, check_cycles
-from xcompose.plan.images import build_spec, image_of
-from xcompose.plan.naming import (
-    LABEL_FILES_DIGEST,
-    container_labels,
-    container_name,
-    network_name,
-    project_labels,
-    volume_name,
-)
+from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims, check_cycles
+from xcompose.plan.container import add_services
+from xcompose.plan.images import image_of
+from xcompose.plan.naming import container_labels, container_name, network_name, project_labels
 from xcompose.plan.relay import ambassador, relay_kind
-from xcompose.plan.specs import (
-    ContainerSpec,
-    Endpoint,
-    HealthSpec,
-    HostTarget,
-    Mount,
-    NetworkSpec,
-    PortBinding,
-    UploadFile,
-    VolumeSpec,
-    files_digest,
-)
+from xcompose.plan.specs import Endpoint, HostTarget, NetworkSpec
 from xcompose.plan.steps import (
     ClientAmbassadorStep,
     NetworkStep,
     Plan,
     ServerAmbassadorStep,
-    ServiceStep,
     Step,
     StepId,
-    VolumeStep,
 )
 from xcompose.plan.wiring import (
     Wire,
     client_relays,
     declared_ports,
     env_prefix,
-    link_environment,
     server_ports,
     server_relays,
 )
@@ -79,7 +57,7 @@ def build_plan(project: Project, credentials: Credentials, image_ports: ImagePor
     are not known, as for `config` and `plan --offline`); `image_ports` says which ports
     the images of services that declare none offer (None: not read)."""
     with paused_gc():
-        return _Planner(project, credentials, image_ports).build()
+        return Planner(project, credentials, image_ports).build()
 
 
 def host_targets(project: Project) -> dict[str, HostTarget]:
@@ -128,19 +106,10 @@ def names_host(names: set[str], service: Service) -> bool:
     return False
 
 
-def _split(value: list[str] | str | None) -> tuple[str, ...] | None:
-    """Compose splits a string command like a shell would, without running one."""
-    if value is None:
-        return None
-    return tuple(shlex.split(value)) if isinstance(value, str) else tuple(value)
+class Planner:
+    """One planning of a project: its indexes, the steps and edges found so far, and the
+    errors; the service steps are planned by plan/container.py."""
 
-
-def _below(path: str, folder: str) -> bool:
-    folder = posixpath.normpath(folder)
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-class _Planner:
     def __init__(self, project: Project, credentials: Credentials, image_ports: ImagePorts | None) -> None:
         self.project = project
         self.credentials = credentials
@@ -171,22 +140,23 @@ class _Planner:
         self.depends: list[tuple[str, str, KeyPath]] = []  # (before, after, origin) from depends_on
         self.volume_hosts: dict[str, tuple[str, KeyPath]] = {}  # named volume -> its host, first use
         self.bind_notes: list[str] = []  # relative bind paths on remote hosts
+        self.container_names = {s: container_name(self.name, StepId.service(s), service.container_name)
+                                for s, service in self.topology.services.items()}
         self.tls_without_ca = False
 
     def fail(self, path: KeyPath, message: str) -> None:
         self.errors.append(self.project.error(path, message))
 
     def build(self) -> Plan:
-        self._check_network_modes()
         self._resolve_links()
         self._resolve_depends_on()
         self._reach()
         self.errors += check_cycles(self.project, self.wires, self.depends)
-        names, ports = NameClaims(self.project), PortClaims(self.project)
+        names, ports, containers = NameClaims(self.project), PortClaims(self.project), ContainerNames(self.project)
         self._networks()
-        self._services(names, ports)
-        self._ambassadors(names, ports)
-        self.errors += names.errors + ports.errors
+        add_services(self, names, ports, containers)
+        self._ambassadors(names, ports, containers)
+        self.errors += names.errors + ports.errors + containers.errors
         if self.errors:
             raise ConfigErrors(self.errors)
         return Plan(self.name, self.hosts, self.nodes.values(), self.edges, new_ca=self.tls_without_ca,
@@ -200,7 +170,7 @@ class _Planner:
         unbuilt: list[str] = []
         portless: list[str] = []
         for target in sorted(self.unreached):
-            image = self._image(target)
+            image = self.image(target)
             if self.image_ports is None:
                 unread.append(f"'{target}'")
             elif self.image_ports.get(image) is None:
@@ -222,19 +192,6 @@ class _Planner:
         return (*notes, *self.bind_notes)
 
     # -- who reaches whom ------------------------------------------------------------------
-
-    def _check_network_modes(self) -> None:
-        for name, service in self.topology.services.items():
-            mode = service.network_mode or ""
-            if mode.startswith("service:"):
-                other = mode.removeprefix("service:")
-                if other not in self.host_of:
-                    self.fail(("services", name, "network_mode"), f"unknown service '{other}'")
-                elif self.host_of[other] != self.host_of[name]:
-                    self.fail(("services", name, "network_mode"),
-                              f"'{name}' shares the network of '{other}', so both must run on one host, "
-                              f"but '{name}' is on host {self.host_of[name]} and '{other}' on host "
-                              f"{self.host_of[other]}")
 
     def _resolve_links(self) -> None:
         services = self.topology.services
@@ -296,7 +253,7 @@ class _Planner:
             ports = self._ports(target)
             if not ports:
                 self.unreached[target] |= by_host.keys()
-                self.needs_image_ports[target] = self._image(target)
+                self.needs_image_ports[target] = self.image(target)
                 self._needed_without_ports(target, by_host)
             elif self._can_cross(target, ports, min(by_host)):
                 for host, joined in by_host.items():
@@ -339,7 +296,7 @@ class _Planner:
     def _needed_without_ports(self, target: str, by_host: Mapping[str, set[str]]) -> None:
         """A consumer that waits for a target (depends_on) on another host must be able to
         reach it: without a port that is an error, once the image has been read."""
-        if self.image_ports is None or self.image_ports.get(self._image(target)) is None:
+        if self.image_ports is None or self.image_ports.get(self.image(target)) is None:
             return  # not known yet: the plan says so, `up` reads the image first
         for consumer, service in self.topology.services.items():
             if target in service.depends_on and self.host_of[consumer] in by_host:
@@ -355,18 +312,19 @@ class _Planner:
             service = self.topology.services[target]
             ports = declared_ports(service)
             if not ports and self.image_ports is not None:
-                ports = sorted(self.image_ports.get(self._image(target)) or (), key=lambda p: (p.port, p.protocol))
+                ports = sorted(self.image_ports.get(self.image(target)) or (), key=lambda p: (p.port, p.protocol))
             self.ports_of[target] = ports
         return ports
 
     # -- steps -------------------------------------------------------------------------
 
-    def _add(self, step: Step, after: list[StepId] | tuple[StepId, ...] = ()) -> None:
+    def add(self, step: Step, after: list[StepId] | tuple[StepId, ...] = ()) -> None:
         step_id = step.id
         self.nodes[step_id] = step
         self.edges += [(before, step_id) for before in after]
 
-    def _image(self, service: str) -> str:
+    def image(self, service: str) -> str:
+        """The image the service runs: `image:`, or the name its build gets."""
         return image_of(self.name, service, self.topology.services[service])
 
     def _tls(self, service: Service) -> bool:
@@ -376,7 +334,7 @@ class _Planner:
     def _relay_image(self, service: Service) -> str:
         return service.ambassador.image or self.topology.ambassador.image
 
-    def _network_name(self, network: str) -> str:
+    def docker_network(self, network: str) -> str:
         decl = self.topology.network(network)
         return network_name(self.name, network, decl.name or (network if decl.external else None))
 
@@ -385,7 +343,7 @@ class _Planner:
             decl = self.topology.network(network)
             pools = decl.ipam.config if decl.ipam else []
             spec = NetworkSpec(
-                name=self._network_name(network),
+                name=self.docker_network(network),
                 driver=decl.driver,
                 driver_opts=tuple(sorted(decl.driver_opts.items())),
                 labels=project_labels(self.name, decl.labels),
@@ -399,165 +357,9 @@ class _Planner:
                                  for pool in pools),
             )
             for host in sorted(by_host):
-                self._add(NetworkStep(StepId.network(host, network), spec))
+                self.add(NetworkStep(StepId.network(host, network), spec))
 
-    def _mounts(self, name: str, service: Service, host: str) -> tuple[tuple[Mount, ...], list[StepId]]:
-        """The service's mounts, and the volume steps it needs (created on first use)."""
-        mounts: list[Mount] = []
-        needs: list[StepId] = []
-        for index, vol in enumerate(service.volumes):
-            source = vol.source
-            if vol.type == "bind" and source is not None:
-                # Relative to the topology file, as Compose resolves them.
-                written = source
-                source = os.path.normpath(
-                    os.path.join(os.path.abspath(self.project.working_dir), os.path.expanduser(source))
-                )
-                if written != source and self._remote(host):
-                    where = self.project.error(("services", name, "volumes", index), "")
-                    self.bind_notes.append(
-                        f"{str(where).rstrip(': ')}: {written} is this machine's {source}, but '{name}' runs "
-                        f"on host {host}: the folder must exist there at that path")
-            elif vol.type == "volume" and source is not None:
-                decl = self.topology.volume(source)
-                full = volume_name(self.name, source, decl.name, decl.external)
-                if not decl.external:
-                    step_id = StepId.volume(source, host)
-                    self._one_host_per_volume(source, host, ("services", name, "volumes", index))
-                    if step_id not in self.nodes:
-                        spec = VolumeSpec(
-                            name=full,
-                            driver=decl.driver,
-                            driver_opts=tuple(sorted(decl.driver_opts.items())),
-                            labels=project_labels(self.name, decl.labels),
-                        )
-                        # No edge from the network: volumes and networks are made in parallel.
-                        self._add(VolumeStep(step_id, spec))
-                    needs.append(step_id)
-                source = full
-            mounts.append(Mount(type=vol.type, source=source, target=vol.target, read_only=vol.read_only))
-        return tuple(mounts), needs
-
-    def _remote(self, host: str) -> bool:
-        """Whether the host's engine is reached over the network (not this machine's socket)."""
-        docker = self.hosts[host].docker
-        return docker is not None and not docker.startswith(("unix://", "npipe://"))
-
-    def _one_host_per_volume(self, volume: str, host: str, path: KeyPath) -> None:
-        first = self.volume_hosts.setdefault(volume, (host, path))
-        if first[0] != host:
-            user = path[1]
-            self.fail(path, f"named volume '{volume}' lives on one host: '{first[1][1]}' uses it on host "
-                            f"{first[0]} and '{user}' on host {host}; pin both to one host, or give each "
-                            "its own volume")
-
-    def _endpoints(self, name: str, host: str, names: NameClaims) -> tuple[Endpoint, ...]:
-        """The service's place on each of its networks: its name and aliases there for all,
-        its `links:` aliases for itself on the network it shares with each target."""
-        links: dict[str, list[str]] = defaultdict(list)
-        for wire in self.wires.get(name, ()):
-            links[wire.network].append(f"{wire.target}:{wire.alias}")
-        endpoints = []
-        for network, settings in sorted(self.nets[name].items()):
-            aliases = (name, *sorted(set(settings.aliases) - {name}))
-            docker_name = self._network_name(network)
-            for alias in aliases:
-                why = f"service '{name}' runs there" if alias == name else f"an alias of '{name}'"
-                names.claim(host, docker_name, alias, name, why, ("services", name, "networks", network))
-            endpoints.append(Endpoint(docker_name, aliases, tuple(sorted(links[network])),
-                                      settings.ipv4_address, settings.ipv6_address))
-        return tuple(endpoints)
-
-    def _services(self, names: NameClaims, ports: PortClaims) -> None:
-        services = self.topology.services
-        for name, service in services.items():
-            host = self.host_of[name]
-            step_id = StepId.service(name)
-            env: dict[str, str] = {}
-            after = [StepId.network(host, network) for network in sorted(self.nets[name])]
-            for wire in self.wires.get(name, ()):
-                env.update(link_environment(container_name(self.name, step_id), wire.alias, services[wire.target],
-                                            services[wire.target].exposed_ports()))
-                after.append(StepId.client(wire.target, host) if wire.cross_host else StepId.service(wire.target))
-            # The consumer's own environment wins over generated link variables.
-            env.update({k: v for k, v in service.environment.items() if v is not None})
-            mounts, volumes = self._mounts(name, service, host)
-            after += volumes
-            after += [self._reached_as(before, host) for before in service.depends_on]
-            mode = service.network_mode
-            if mode is not None and mode.startswith("service:"):
-                other = StepId.service(mode.removeprefix("service:"))
-                after.append(other)
-                mode = f"container:{container_name(self.name, other)}"
-            published = service.published_ports()
-            for index, port in published:
-                ports.claim_service_port(host, name, index, port)
-            files = self._files(name, service, mounts)
-            labels = container_labels(self.name, step_id, host, service.labels)
-            if files:  # the files' digest, never their content: a changed secret re-creates
-                labels = tuple(sorted({**dict(labels), LABEL_FILES_DIGEST: files_digest(files)}.items()))
-            hc = service.healthcheck
-            health = hc.command() if hc is not None else None
-            spec = ContainerSpec(
-                name=container_name(self.name, step_id),
-                image=self._image(name),
-                networks=self._endpoints(name, host, names),
-                network_mode=mode,
-                command=_split(service.command),
-                entrypoint=_split(service.entrypoint),
-                environment=tuple(sorted(env.items())),
-                labels=labels,
-                expose=tuple(sorted({(p.port, p.protocol) for p in service.exposed_ports()})),
-                ports=tuple(PortBinding(p.target, p.protocol, p.published, p.host_ip) for _, p in published),
-                mounts=mounts,
-                restart=service.restart,
-                healthcheck=(
-                    HealthSpec(health, hc.interval, hc.timeout, hc.retries, hc.start_period)
-                    if health is not None and hc is not None
-                    else None
-                ),
-                user=service.user,
-                working_dir=service.working_dir,
-                hostname=service.hostname,
-                cap_add=tuple(service.cap_add),
-                cap_drop=tuple(service.cap_drop),
-                privileged=service.privileged,
-                pull_policy=service.pull_policy,
-            )
-            build = build_spec(self.name, name, service, self.project.working_dir, self.fail)
-            self._add(ServiceStep(step_id, host, spec, files, build), list(dict.fromkeys(after)))
-
-    def _files(self, name: str, service: Service, mounts: tuple[Mount, ...]) -> tuple[UploadFile, ...]:
-        """The service's secrets (in /run/secrets) and configs (in /) as the files uploaded
-        into its container, with their mode and owner. Two at one path, or one below a
-        mount, are errors: an upload there would be written into the volume or the host's
-        folder, or hidden under the tmpfs."""
-        files: dict[str, tuple[UploadFile, str]] = {}
-        for kind, folder in (("secrets", SECRETS_DIR), ("configs", "/")):
-            for index, grant in enumerate(service.secrets if kind == "secrets" else service.configs):
-                where = ("services", name, kind, index)
-                singular = kind[:-1]
-                path = grant.path(folder)
-                data = self.project.contents.get((kind, grant.source))
-                if data is None:
-                    self.fail(where, f"the content of {singular} '{grant.source}' was not read")
-                    continue
-                if path in files:
-                    self.fail(where, f"{path} is already where {files[path][1]} goes; give one of them "
-                                     "another `target:`")
-                    continue
-                mount = next((m for m in mounts if _below(path, m.target)), None)
-                if mount is not None:
-                    into = {"tmpfs": "would be hidden under the tmpfs", "bind": "would be written into the host "
-                            "folder", "volume": "would be written into the volume"}[mount.type]
-                    self.fail(where, f"{path} is below the {mount.type} mount at {mount.target}: the {singular} "
-                                     f"{into}; give it a `target:` outside {mount.target}")
-                    continue
-                upload = UploadFile(path, data, grant.file_mode(), grant.uid or 0, grant.gid or 0)
-                files[path] = (upload, f"{singular} '{grant.source}'")
-        return tuple(upload for upload, _ in files.values())
-
-    def _reached_as(self, target: str, host: str) -> StepId:
+    def reached_as(self, target: str, host: str) -> StepId:
         """What a service on `host` waits for when it waits for `target`: the target itself,
         or, across hosts, the ambassador that brings it there."""
         if self.host_of[target] != host and host in self.remote.get(target, {}):
@@ -584,7 +386,7 @@ class _Planner:
                     chosen[target][p] = ports.claim_ambassador_port(host, address, target, p)
         return chosen
 
-    def _ambassadors(self, names: NameClaims, claims: PortClaims) -> None:
+    def _ambassadors(self, names: NameClaims, claims: PortClaims, containers: ContainerNames) -> None:
         services = self.topology.services
         self._need_addresses()
         published = self._published(claims)
@@ -598,27 +400,29 @@ class _Planner:
             tls, image, ports = self._tls(service), self._relay_image(service), self._ports(target)
             server_id = StepId.server(target)
             server_name = container_name(self.name, server_id)
+            containers.claim(host, server_name, f"the server ambassador of '{target}'")
             network = min(self.nets[target])  # any network of the target's: its name resolves there
             container, relay = ambassador(
                 role="ambassador-server",
                 name=server_name,
                 image=image,
-                networks=[Endpoint(self._network_name(network))],
+                networks=[Endpoint(self.docker_network(network))],
                 ports=server_relays(target, ports),
                 labels=container_labels(self.name, server_id, host),
                 published=server_ports(ports, published[target], address),
                 tls=tls,
                 identity=self._identity(server_name, tls),
             )
-            self._add(ServerAmbassadorStep(server_id, host, container, relay),
+            self.add(ServerAmbassadorStep(server_id, host, container, relay),
                       [StepId.network(host, network), StepId.service(target)])
             remote_relays = client_relays(ports, published[target], address)
             for consumer_host, networks in sorted(by_host.items()):
                 client_id = StepId.client(target, consumer_host)
                 client_name = container_name(self.name, client_id)
+                containers.claim(consumer_host, client_name, f"the client ambassador of '{target}'")
                 endpoints = []
                 for net in sorted(networks):
-                    docker_name = self._network_name(net)
+                    docker_name = self.docker_network(net)
                     aliases = (target, *sorted(set(self.nets[target][net].aliases) - {target}))
                     for alias in aliases:
                         names.claim(consumer_host, docker_name, alias, target,
@@ -636,7 +440,7 @@ class _Planner:
                     identity=self._identity(client_name, tls),
                     server_name=server_name,
                 )
-                self._add(ClientAmbassadorStep(client_id, container, relay),
+                self.add(ClientAmbassadorStep(client_id, container, relay),
                           [*(StepId.network(consumer_host, net) for net in sorted(networks)), server_id])
 
     def _need_addresses(self) -> None:

@@ -1,5 +1,5 @@
 """The planner's whole-topology checks: dependency cycles, the names on each network of
-each host, and the host ports published on each host.
+each host, the container names and the host ports on each host.
 
 Each check returns (or collects) located errors instead of raising, so that the planner
 reports every problem of a file at once.
@@ -72,6 +72,28 @@ class NameClaims:
             self.errors.append(self.project.error(
                 path, f"'{name}' on network {network} of host {host} would name both '{service}' and "
                       f"'{found[0]}' ({found[1]}); use another alias"))
+
+
+class ContainerNames:
+    """The container names on each host: Docker holds one container per name, so a
+    `container_name` may not repeat on a host, nor take the name xcompose gives another
+    container there. The error points at the `container_name` that makes the clash."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.errors: list[ConfigError] = []
+        self._owner: dict[tuple[str, str], tuple[str, KeyPath | None]] = {}  # (host, name) -> (owner, path)
+
+    def claim(self, host: str, name: str, owner: str, path: KeyPath | None = None) -> None:
+        """`path`: the service's `container_name` key when it sets one, else its entry."""
+        first = self._owner.setdefault((host, name), (owner, path))
+        if first[0] == owner:
+            return
+        chosen = path if path and path[-1] == "container_name" else first[1] or path
+        assert chosen is not None, "ambassadors never clash with each other"
+        self.errors.append(self.project.error(
+            chosen, f"container name '{name}' on host {host} is taken by both {first[0]} and {owner}; "
+                    "container names must be unique on a host"))
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,11 @@ _ROLES: dict[str, StepKind] = {"service": "service", "ambassador-server": "ambas
                                "ambassador-client": "ambassador-client"}
 
 
-def container_name(project: str, step_id: StepId) -> str:
-    """`PROJECT-SERVICE`, `PROJECT-SERVICE-ambassador`, `PROJECT-SERVICE-ambassador-HOST`."""
+def container_name(project: str, step_id: StepId, declared: str | None = None) -> str:
+    """`PROJECT-SERVICE` (or the service's own `container_name`, `declared`),
+    `PROJECT-SERVICE-ambassador`, `PROJECT-SERVICE-ambassador-HOST`."""
     if step_id.kind == "service":
-        return f"{project}-{step_id.name}"
+        return declared or f"{project}-{step_id.name}"
     if step_id.kind == "ambassador-server":
         return f"{project}-{step_id.name}-ambassador"
     if step_id.kind == "ambassador-client":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 Protocol = Literal["tcp", "udp"]
@@ -18,10 +18,17 @@ RelayKind = Literal["haproxy", "socat"]
 LABEL_CONFIG_HASH = "io.xcompose.config-hash"
 
 
+# A field added to a class nested in ContainerSpec after containers were made with it:
+# left out of the hash while at its default, so those containers keep their hash.
+ADDED = {"added": True}
+
+
 def to_json(value: Any) -> Any:
-    """Specs as plain JSON values: dataclasses as objects, tuples as lists."""
+    """Specs as plain JSON values: dataclasses as objects (fields marked ADDED only when not
+    at their default), tuples as lists."""
     if is_dataclass(value) and not isinstance(value, type):
-        return to_json(asdict(value))
+        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)
+                if not (f.metadata.get("added") and getattr(value, f.name) == f.default)}
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -61,6 +68,39 @@ class Mount:
     source: str | None  # full Docker volume name for type=volume
     target: str
     read_only: bool = False
+    propagation: str | None = field(default=None, metadata=ADDED)  # bind: rshared, rprivate, …
+    selinux: Literal["z", "Z"] | None = field(default=None, metadata=ADDED)  # relabel the source
+    create_host_path: bool = field(default=True, metadata=ADDED)  # bind: make a missing source folder
+    no_copy: bool = field(default=False, metadata=ADDED)  # volume: do not fill it from the image
+    tmpfs_size: int | None = field(default=None, metadata=ADDED)  # bytes
+    tmpfs_mode: int | None = field(default=None, metadata=ADDED)
+
+    def as_bind(self) -> str | None:
+        """The `SOURCE:TARGET[:OPTIONS]` form (HostConfig.Binds, `docker run --volume`) when
+        this mount needs it, else None (HostConfig.Mounts, `--mount`). Only that form makes
+        a missing host folder and relabels for SELinux, as Compose's short syntax does; a
+        path holding ':' cannot be written in it."""
+        wants = (self.type == "bind" and self.create_host_path) or self.selinux is not None
+        if not wants or self.type == "tmpfs" or not self.source or ":" in self.source + self.target:
+            return None
+        options = [word for word, on in (("ro", self.read_only), (self.selinux or "", bool(self.selinux)),
+                                         (self.propagation or "", bool(self.propagation)),
+                                         ("nocopy", self.no_copy)) if on]
+        return f"{self.source}:{self.target}" + (f":{','.join(options)}" if options else "")
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class Device:
+    source: str
+    target: str
+    permissions: str = "rwm"
 
 
 @dataclass(frozen=True)
@@ -113,6 +153,43 @@ class ContainerSpec:
     # The id of the image a service built on its host has now (read there, never planned):
     # a rebuilt image under the same name changes the hash, so the container is re-created.
     image_id: str | None = None
+    # Compose's container options: each as Docker names it, None or empty when not set.
+    stop_signal: str | None = None
+    stop_timeout: int | None = None  # whole seconds, as Docker keeps them
+    stdin_open: bool = False
+    tty: bool = False
+    init: bool | None = None
+    read_only: bool = False
+    sysctls: tuple[tuple[str, str], ...] = ()
+    ulimits: tuple[Ulimit, ...] = ()
+    shm_size: int | None = None
+    tmpfs: tuple[tuple[str, str], ...] = ()  # path, mount options
+    extra_hosts: tuple[str, ...] = ()  # HOST:IP
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    devices: tuple[Device, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    mem_limit: int | None = None
+    memswap_limit: int | None = None
+    mem_reservation: int | None = None
+    nano_cpus: int | None = None
+    cpu_shares: int | None = None
+    cpuset: str | None = None
+    pids_limit: int | None = None
+    oom_score_adj: int | None = None
+    log_driver: str | None = None
+    log_options: tuple[tuple[str, str], ...] = ()
+    pid: str | None = None  # host | container:NAME
+    ipc: str | None = None  # private | shareable | host | none | container:NAME
+    volumes_from: tuple[str, ...] = ()  # NAME[:ro]
+    platform: str | None = None
+    runtime: str | None = None
+    group_add: tuple[str, ...] = ()
+    domainname: str | None = None
+    mac_address: str | None = None
+    userns_mode: str | None = None
+    cgroup_parent: str | None = None
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the spec (sorted keys, compact). Fields left at

@@ -71,7 +71,7 @@ def down(
 
 def _stop_and_remove(executor: Executor, container: LiveContainer) -> None:
     if container.state in ("running", "restarting", "paused"):
-        executor.stop(container.id)
+        executor.stop(container.id, container.stop_timeout)
     executor.remove(container.id)
 
 

@@ -13,7 +13,7 @@ from xcompose.converge import Convergence, StepAction, decide
 from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
-from xcompose.live import Placed
+from xcompose.live import LiveContainer, Placed
 from xcompose.plan.naming import LABEL_TLS_CERT
 from xcompose.plan.steps import (
     AMBASSADOR_STEPS,
@@ -76,7 +76,7 @@ def up(
             container = orphan.placed.container
             where = f"removing orphan {container.name} on host {orphan.host}"
             try:
-                _stop_and_remove(fleet.executors[orphan.host], container.id)
+                _stop_and_remove(fleet.executors[orphan.host], container)
             except DockerError as error:
                 raise StepFailed(f"{where}: {error.message}") from error
             result.removed_orphans.append(f"{container.name} on {orphan.host}")
@@ -113,9 +113,10 @@ def up(
     return result
 
 
-def _stop_and_remove(executor: Executor, container_id: str) -> None:
-    executor.stop(container_id)
-    executor.remove(container_id)
+def _stop_and_remove(executor: Executor, container: LiveContainer) -> None:
+    """Within the container's own grace period (`stop_grace_period` when it was made)."""
+    executor.stop(container.id, container.stop_timeout)
+    executor.remove(container.id)
 
 
 def _converge_container(
@@ -131,11 +132,11 @@ def _converge_container(
     here = [p for p in stale if p.host == step.host]
     for placed in stale:
         if placed.host != step.host:  # the service moved: its old place goes first
-            _stop_and_remove(fleet.executors[placed.host], placed.container.id)
+            _stop_and_remove(fleet.executors[placed.host], placed.container)
     # As Compose does: the old container steps aside (stopped, renamed) until the new one
     # runs, so a failed create can put it back.
     for placed in here:
-        executor.stop(placed.container.id)
+        executor.stop(placed.container.id, placed.container.stop_timeout)
         executor.rename(placed.container.id, f"{spec.name}_old_{placed.container.id[:12]}")
     try:
         container_id = executor.create(spec)
@@ -169,7 +170,7 @@ def _ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter) -
     policy = spec.pull_policy
     if policy == "always" or (policy == "missing" and executor.image_id(spec.image) is None):
         try:
-            executor.pull(spec.image)
+            executor.pull(spec.image, spec.platform)
         except DockerError as error:
             raise StepFailed(f"pulling {spec.image}: {error}") from error
     elif policy == "never" and executor.image_id(spec.image) is None:
