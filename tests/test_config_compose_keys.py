@@ -98,3 +98,16 @@ def test_the_models_use_compose_words_for_compose_things(model: type, keys: froz
     """Every field that is not one of xcompose's own words is a Compose key of that place."""
     own = {"hosts", "ambassador", "host"}
     assert set(model.model_fields) - own <= keys
+
+
+def test_attach_is_accepted_since_up_never_follows_logs(load_text: Load) -> None:
+    project = load_text("services:\n  a:\n    image: a\n    attach: false\n")
+    assert project.warnings == [] and project.topology.services["a"].attach is False
+
+
+@pytest.mark.parametrize("scale", [0, 3])
+def test_a_scale_other_than_one_is_refused(load_errors: Errors, scale: int) -> None:
+    assert load_errors(f"services:\n  a:\n    image: a\n    scale: {scale}\n") == [
+        f"xcompose.yaml:4: services.a.scale: {scale}: xcompose does not support the Compose key 'scale' yet "
+        "(one container a service; to leave a service out, give it a profile)"
+    ]

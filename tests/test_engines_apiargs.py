@@ -29,7 +29,7 @@ def test_the_container_options_in_the_host_config() -> None:
         "Init", "ReadonlyRootfs", "Sysctls", "Ulimits", "ShmSize", "Tmpfs", "ExtraHosts", "Dns", "DnsSearch",
         "DnsOptions", "Devices", "SecurityOpt", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
         "CpuShares", "CpusetCpus", "PidsLimit", "OomScoreAdj", "LogConfig", "PidMode", "IpcMode", "VolumesFrom",
-        "Runtime", "GroupAdd", "UsernsMode", "CgroupParent", "NetworkMode")} == {
+        "Runtime", "GroupAdd", "UsernsMode", "CgroupParent", "CgroupnsMode", "NetworkMode")} == {
         "Init": True, "ReadonlyRootfs": True, "Sysctls": {"net.core.somaxconn": "1024"},
         "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}], "ShmSize": 67108864,
         "Tmpfs": {"/run": "size=16m,mode=1777", "/tmp": ""}, "ExtraHosts": ["db:10.0.0.5", "gw:host-gateway"],
@@ -39,7 +39,8 @@ def test_the_container_options_in_the_host_config() -> None:
         "MemoryReservation": 33554432, "NanoCpus": 1_500_000_000, "CpuShares": 512, "CpusetCpus": "0-1",
         "PidsLimit": 100, "OomScoreAdj": -10, "LogConfig": {"Type": "json-file", "Config": {"max-size": "5m"}},
         "PidMode": "host", "IpcMode": "container:shop-db", "VolumesFrom": ["shop-data:ro"], "Runtime": "runc",
-        "GroupAdd": ["123"], "UsernsMode": "host", "CgroupParent": "/xc", "NetworkMode": "shop_default",
+        "GroupAdd": ["123"], "UsernsMode": "host", "CgroupParent": "/xc", "CgroupnsMode": "host",
+        "NetworkMode": "shop_default",
     }
 
 

@@ -112,6 +112,7 @@ OPTIONS = ContainerSpec(
     log_driver="json-file", log_options=(("max-size", "5m"),), pid="host", ipc="container:shop-db",
     volumes_from=("shop-data:ro",), platform="linux/amd64", runtime="runc", group_add=("123",),
     domainname="example.org", mac_address="02:42:ac:11:00:99", userns_mode="host", cgroup_parent="/xc",
+    cgroupns="host",
 )
 
 
@@ -125,7 +126,7 @@ def test_create_argv_for_the_container_options() -> None:
         "--oom-score-adj", "-10", "--log-driver", "json-file", "--pid", "host", "--ipc", "container:shop-db",
         "--platform", "linux/amd64", "--runtime", "runc", "--domainname", "example.org",
         "--mac-address", "02:42:ac:11:00:99", "--userns", "host", "--cgroup-parent", "/xc",
-        "--sysctl", "net.core.somaxconn=1024", "--ulimit", "nofile=1024:2048",
+        "--cgroupns", "host", "--sysctl", "net.core.somaxconn=1024", "--ulimit", "nofile=1024:2048",
         "--tmpfs", "/run:size=16m,mode=1777", "--tmpfs", "/tmp",
         "--add-host", "db:10.0.0.5", "--add-host", "gw:host-gateway", "--dns", "9.9.9.9", "--dns-search", "x.test",
         "--dns-option", "ndots:2", "--device", "/dev/zero:/dev/xzero:r", "--security-opt", "no-new-privileges:true",

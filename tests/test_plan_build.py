@@ -291,7 +291,7 @@ def test_service_spec_carries_the_container_options() -> None:
         "oom_score_adj": 200, "logging": {"driver": "json-file", "options": {"max-size": "5m"}}, "pid": "host",
         "ipc": "shareable", "platform": "linux/amd64", "runtime": "runc", "group_add": [123],
         "domainname": "example.org", "mac_address": "02:42:ac:11:00:99", "userns_mode": "host",
-        "cgroup_parent": "/xc", "container_name": "web",
+        "cgroup_parent": "/xc", "cgroup": "host", "container_name": "web",
     }}), "service:web")
     assert (spec.name, spec.stop_signal, spec.stop_timeout) == ("web", "SIGQUIT", 2)  # rounded up
     assert (spec.stdin_open, spec.tty, spec.init, spec.read_only) == (True, True, True, True)
@@ -308,8 +308,8 @@ def test_service_spec_carries_the_container_options() -> None:
     assert (spec.log_driver, spec.log_options) == ("json-file", (("max-size", "5m"),))
     assert (spec.pid, spec.ipc, spec.platform, spec.runtime, spec.group_add) == (
         "host", "shareable", "linux/amd64", "runc", ("123",))
-    assert (spec.domainname, spec.mac_address, spec.userns_mode, spec.cgroup_parent) == (
-        "example.org", "02:42:ac:11:00:99", "host", "/xc")
+    assert (spec.domainname, spec.mac_address, spec.userns_mode, spec.cgroup_parent, spec.cgroupns) == (
+        "example.org", "02:42:ac:11:00:99", "host", "/xc", "host")
 
 
 def test_volume_options_reach_the_mounts() -> None:

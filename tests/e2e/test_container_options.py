@@ -72,6 +72,8 @@ services:
     domainname: example.org
     userns_mode: host
     cgroup_parent: /docker
+    cgroup: host
+    attach: false
     volumes:
       - ./made-by-docker:/made:ro,z
       - {{type: bind, source: ./exists, target: /exists, bind: {{create_host_path: false, propagation: rprivate}}}}
@@ -128,8 +130,8 @@ def test_every_option_reaches_the_container(deployed: dict[str, Deployment], exe
     db = inspect(app, "db")
     assert host["IpcMode"] == f"container:{db['Id']}"  # Docker keeps the id of the container named
     assert host["VolumesFrom"] == [f"{app.project}-data:ro"]
-    assert (host["Runtime"], host["GroupAdd"], host["UsernsMode"], host["CgroupParent"]) == (
-        "runc", ["123"], "host", "/docker")
+    assert (host["Runtime"], host["GroupAdd"], host["UsernsMode"], host["CgroupParent"], host["CgroupnsMode"]) == (
+        "runc", ["123"], "host", "/docker", "host")
     assert data["Platform"] == "linux"
     assert host["Binds"] == [f"{app.folder}/made-by-docker:/made:ro,z"]
     exists, scratch = sorted(host["Mounts"], key=lambda m: m["Target"])

@@ -360,7 +360,20 @@ class Service(Strict):
     mac_address: MacAddress | None = None
     userns_mode: str | None = None
     cgroup_parent: str | None = None
+    cgroup: Literal["host", "private"] | None = Field(default=None, description="The cgroup namespace.")
+    attach: bool = Field(
+        default=True, description="Compose: whether `up` follows the logs; `xcompose up` never does (no effect)."
+    )
+    scale: int = Field(default=1, description="Containers of the service: xcompose runs one.")
     deploy: Deploy | None = None
+
+    @field_validator("scale")
+    @classmethod
+    def _one_container(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(f"{value}: xcompose does not support the Compose key 'scale' yet (one container a "
+                             "service; to leave a service out, give it a profile)")
+        return value
 
     @field_validator("networks", mode="before", json_schema_input_type=list[str] | dict[str, ServiceNetwork | None])
     @classmethod

@@ -93,6 +93,8 @@ def host_config(spec: ContainerSpec, version: str) -> dict[str, Any]:
     )
     if spec.userns_mode:
         config["UsernsMode"] = spec.userns_mode  # docker-py takes `host` only; the engine decides
+    if spec.cgroupns:
+        config["CgroupnsMode"] = spec.cgroupns
     return config
 
 

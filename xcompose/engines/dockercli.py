@@ -142,6 +142,7 @@ def _option_args(spec: ContainerSpec) -> list[str]:
         ("--log-driver", spec.log_driver), ("--pid", spec.pid), ("--ipc", spec.ipc), ("--platform", spec.platform),
         ("--runtime", spec.runtime), ("--domainname", spec.domainname), ("--mac-address", spec.mac_address),
         ("--userns", spec.userns_mode), ("--cgroup-parent", spec.cgroup_parent),
+        ("--cgroupns", spec.cgroupns),
     ]
     for flag, value in single:
         if value is not None:

@@ -106,6 +106,7 @@ def runtime_options(name: str, service: Service, fail: Fail) -> dict[str, Any]:
         "mac_address": service.mac_address,
         "userns_mode": service.userns_mode,
         "cgroup_parent": service.cgroup_parent,
+        "cgroupns": service.cgroup,
     }
 
 

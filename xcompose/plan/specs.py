@@ -190,6 +190,7 @@ class ContainerSpec:
     mac_address: str | None = None
     userns_mode: str | None = None
     cgroup_parent: str | None = None
+    cgroupns: str | None = None  # host | private
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the spec (sorted keys, compact). Fields left at
