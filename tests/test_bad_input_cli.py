@@ -111,7 +111,7 @@ def test_every_command_refuses_each_bad_file_with_its_located_message(
 # One case of each family as a separate `python -m xcompose` process, a few at a time.
 SAMPLE = [
     "syntax-unclosed-flow", "unknown-key-service", "interpolation-required", "merge-conflict",
-    "bad-link-format", "plan/cycle", "plan/port-clash", "plan/cross-host-no-expose",
+    "bad-link-format", "plan/cycle", "plan/port-clash", "plan/udp-crosses-hosts",
 ]
 
 
@@ -133,7 +133,7 @@ def test_python_m_xcompose_refuses_the_sample_the_same_way(name: str, sample_run
 
 def test_the_corpus_has_planner_cases_of_every_kind() -> None:
     names = {p.stem for p in (BAD_INPUTS / "plan").glob("*.expect")}
-    assert {"cycle", "depends-on-cycle", "port-clash", "alias-clash", "cross-host-no-expose",
+    assert {"cycle", "depends-on-cycle", "port-clash", "alias-clash",
             "udp-crosses-hosts"} <= names
     for expect in CASES:
         assert _inputs_of(expect), f"{expect.name} has no .yaml beside it"

@@ -465,12 +465,22 @@ def test_cycle_is_an_error_that_prints_the_cycle() -> None:
                       "(links and depends_on must not loop)"]
 
 
-def test_cross_host_link_to_a_target_without_expose_says_what_to_add() -> None:
+def test_cross_host_link_to_a_target_without_any_port_says_what_to_add() -> None:
     services = redis_pair()
     del services["redis"]["expose"]
-    [error] = errors_of(services, TWO_HOSTS)
+    with pytest.raises(ConfigErrors) as caught:
+        build_plan(project(services, TWO_HOSTS), Credentials.none("shop"), {"redis:7": ()})
+    [error] = map(str, caught.value.errors)
     assert error.startswith("/srv/t.yaml: services.cli.links[0]: 'redis' runs on host a")
-    assert "redis declares none" in error and "add `expose: [PORT]` to redis" in error
+    assert "neither redis nor its image offers one" in error and "add `expose: [PORT]` to redis" in error
+
+
+def test_cross_host_link_to_a_target_without_a_declared_port_waits_for_its_image() -> None:
+    services = redis_pair()
+    del services["redis"]["expose"]
+    plan = plan_of(services, TWO_HOSTS)
+    assert plan.needs_image_ports == {"redis": "redis:7"}
+    assert any("'redis'" in note and "images expose" in note for note in plan.notes)
 
 
 def test_cross_host_link_needs_the_target_hosts_address() -> None:

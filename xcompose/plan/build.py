@@ -213,10 +213,10 @@ class Planner:
                     continue
                 wire = Wire(consumer, index, link.target, link.alias, self.host_of[consumer],
                             self.host_of[link.target], shared[0])
-                if wire.cross_host and not declared_ports(services[link.target]):
+                if wire.cross_host and not self._ports(link.target) and self._image_read(link.target):
                     self.fail(path, f"'{wire.target}' runs on host {wire.target_host} and '{consumer}' on host "
-                                    f"{wire.consumer_host}: a link across hosts needs a port, but "
-                                    f"{wire.target} declares none; add `expose: [PORT]` to {wire.target}")
+                                    f"{wire.consumer_host}: a link across hosts needs a port, but neither "
+                                    f"{wire.target} nor its image offers one; add `expose: [PORT]` to {wire.target}")
                     continue
                 self.wires[consumer].append(wire)
 
@@ -293,10 +293,14 @@ class Planner:
             return True
         return False
 
+    def _image_read(self, target: str) -> bool:
+        """Whether the ports the target's image exposes are known (read from its host)."""
+        return self.image_ports is not None and self.image_ports.get(self.image(target)) is not None
+
     def _needed_without_ports(self, target: str, by_host: Mapping[str, set[str]]) -> None:
         """A consumer that waits for a target (depends_on) on another host must be able to
         reach it: without a port that is an error, once the image has been read."""
-        if self.image_ports is None or self.image_ports.get(self.image(target)) is None:
+        if not self._image_read(target):
             return  # not known yet: the plan says so, `up` reads the image first
         for consumer, service in self.topology.services.items():
             if target in service.depends_on and self.host_of[consumer] in by_host:
