@@ -70,18 +70,17 @@ def test_deploy_and_develop_are_ignored_with_a_located_warning(load_text: Load) 
     project = load_text(text)
     assert project.warnings == [
         "xcompose.yaml:4: services.a.deploy: ignored: xcompose does not use the Swarm settings under 'deploy' "
-        "(replicas, restart_policy)",
+        "(restart_policy)",
         "xcompose.yaml:7: services.a.develop: ignored: 'develop' configures development tooling (compose watch), "
         "which xcompose does not run",
     ]
 
 
-def test_deploy_replicas_above_one_is_refused_not_ignored(load_errors: Errors) -> None:
-    text = "services:\n  a:\n    image: a\n    deploy:\n      replicas: 3\n      resources: {limits: {memory: 1G}}\n"
-    assert load_errors(text) == [
-        "xcompose.yaml:5: services.a.deploy.replicas: xcompose does not support the Compose key 'deploy.replicas' yet: "
-        "one container a service",
-    ]
+def test_deploy_replicas_and_resources_are_read_not_ignored(load_text: Load) -> None:
+    project = load_text("services:\n  a:\n    image: a\n    deploy:\n      replicas: 3\n"
+                        "      resources: {limits: {memory: 1G}}\n")
+    assert project.warnings == []
+    assert project.topology.services["a"].replicas() == 3
 
 
 def test_an_unknown_key_under_deploy_suggests_a_compose_one(load_errors: Errors) -> None:
@@ -105,9 +104,8 @@ def test_attach_is_accepted_since_up_never_follows_logs(load_text: Load) -> None
     assert project.warnings == [] and project.topology.services["a"].attach is False
 
 
-@pytest.mark.parametrize("scale", [0, 3])
-def test_a_scale_other_than_one_is_refused(load_errors: Errors, scale: int) -> None:
-    assert load_errors(f"services:\n  a:\n    image: a\n    scale: {scale}\n") == [
-        f"xcompose.yaml:4: services.a.scale: {scale}: xcompose does not support the Compose key 'scale' yet "
-        "(one container a service; to leave a service out, give it a profile)"
+def test_scale_zero_is_refused_with_what_to_do_instead(load_errors: Errors) -> None:
+    assert load_errors("services:\n  a:\n    image: a\n    scale: 0\n") == [
+        "xcompose.yaml:4: services.a.scale: 0: xcompose runs at least one container of a service "
+        "(to leave a service out, give it a profile)"
     ]

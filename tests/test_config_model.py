@@ -80,7 +80,7 @@ def test_container_options_read_back_from_their_dump() -> None:
     ({"volumes_from": ["db:rx"]}, "not a volumes_from entry"),
     ({"tmpfs": ["run"]}, "is not a tmpfs mount"),
     ({"mac_address": "02:42"}, "'02:42' is not a MAC address"),
-    ({"deploy": {"replicas": 2}}, "Extra inputs are not permitted"),
+    ({"deploy": {"replicas": 0}}, "xcompose runs at least one container"),
 ])
 def test_a_bad_container_option_is_refused(data: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):

@@ -31,6 +31,8 @@ from xcompose.plan.steps import (
     CONTAINER_STEPS,
     ClientAmbassadorStep,
     Plan,
+    ServerAmbassadorStep,
+    ServiceStep,
     VolumeStep,
 )
 
@@ -631,3 +633,32 @@ def test_a_udp_port_on_the_same_host_needs_no_relay() -> None:
     services = udp_pair()
     services["app"]["host"] = services["job"]["host"] = "a"
     assert not any(isinstance(s, AMBASSADOR_STEPS) for s in plan_of(services, TWO_HOSTS).steps())
+
+
+# -- replicas -----------------------------------------------------------------------------
+
+
+def test_scale_or_deploy_replicas_give_the_service_step_its_replicas() -> None:
+    for key in ({"scale": 3}, {"deploy": {"replicas": 3}}, {"scale": 3, "deploy": {"replicas": 3}}):
+        step = plan_of({"api": {"image": "a", **key}}).step(S("service:api"))
+        assert isinstance(step, ServiceStep) and step.replicas == 3
+
+
+def test_a_server_ambassador_balances_over_the_targets_replicas() -> None:
+    services = redis_pair()
+    services["redis"]["scale"] = 2
+    step = plan_of(services, TWO_HOSTS).step(S("ambassador-server:redis"))
+    assert isinstance(step, ServerAmbassadorStep)
+    assert b"server-template relay 2 redis:6379" in b"".join(f.data for f in step.relay.files)
+
+
+@pytest.mark.parametrize(("service", "wanted"), [
+    ({"scale": 2, "deploy": {"replicas": 3}}, "services.api.scale: scale is 2 but deploy.replicas is 3; they must agree"),
+    ({"scale": 2, "container_name": "api"}, "services.api.container_name: 'api' runs 2 containers, and a "
+                                            "container_name names one"),
+    ({"scale": 2, "ports": ["8080:80"]}, "services.api.ports[0]: host port 8080 can be published by one "
+                                         "container, and 'api' runs 2"),
+])
+def test_replicas_that_cannot_run_side_by_side_are_refused(service: dict[str, Any], wanted: str) -> None:
+    [error] = errors_of({"api": {"image": "a", **service}})
+    assert wanted in error

@@ -148,6 +148,13 @@ def test_config_has_one_frontend_and_backend_per_port() -> None:
     assert cfg.count("\nfrontend ") == 2 and cfg.count("\nbackend ") == 2 and "mode tcp" in cfg
 
 
+def test_a_server_relay_to_replicas_keeps_a_destination_for_each() -> None:
+    cfg = haproxy_config([Relay(80, "web", 80, to_count=3)], "ambassador-server", None)
+    assert "  server-template relay 3 web:80 resolvers sys init-addr none" in cfg.splitlines()
+    single = haproxy_config([Relay(80, "web", 80)], "ambassador-server", None)
+    assert "  server relay web:80 resolvers sys init-addr last,libc,none" in single.splitlines()
+
+
 def test_archive_holds_the_files_only_with_mode_and_owner() -> None:
     # No folder entries: Docker makes missing parents and leaves the image's own alone.
     files = [UploadFile("/a/b/c.txt", b"x", 0o600), UploadFile("/run/secrets/pw", b"pw", 0o440, 999, 998)]

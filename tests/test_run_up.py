@@ -359,3 +359,40 @@ def test_a_changed_secret_recreates_the_service_that_uses_it_and_nothing_else(
         ("service:redis", "recreate")]
     live, _ = connect_to(engines, plan).read_live("demo")
     assert decide(plan, live).actions[S("service:redis")] == StepAction("recreate", "secrets or configs changed")
+
+
+def redis_with_replicas(count: int) -> dict[str, Any]:
+    return redis_topology(redis={"image": "redis:7", "host": "big-server", "expose": [6379], "scale": count})
+
+
+def test_replicas_run_as_containers_named_by_number_on_the_services_host(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_with_replicas(3))
+    assert up(plan, connect_to(engines, plan), QuietReporter()).ok
+    assert names(engines["big-server"]) == {"demo-redis", "demo-redis-2", "demo-redis-3", "demo-redis-ambassador"}
+    assert all(c.state == "running" for c in engines["big-server"].containers.values())
+
+
+def test_scaling_up_keeps_the_running_replicas_and_adds_the_others(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_with_replicas(1))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    first = engines["big-server"].named("demo-redis").id  # type: ignore[union-attr]
+    more = make_plan(redis_with_replicas(3))
+    recorder = Recorder()
+    assert up(more, connect_to(engines, more), recorder).ok
+    assert ("service:redis", "recreate", "done") in recorder.finished
+    assert engines["big-server"].named("demo-redis").id == first  # type: ignore[union-attr]
+    assert {"demo-redis-2", "demo-redis-3"} <= names(engines["big-server"])
+
+
+def test_scaling_down_removes_the_highest_replicas_only(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_with_replicas(3))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    kept = {engines["big-server"].named(n).id for n in ("demo-redis", "demo-redis-2")}  # type: ignore[union-attr]
+    fewer = make_plan(redis_with_replicas(2))
+    decision = decide(fewer, connect_to(engines, fewer).read_live("demo")[0])
+    assert decision.actions[S("service:redis")] == StepAction("recreate", "3 containers -> 2")
+    assert up(fewer, connect_to(engines, fewer), QuietReporter()).ok
+    assert "demo-redis-3" not in names(engines["big-server"])
+    assert {engines["big-server"].named(n).id for n in ("demo-redis", "demo-redis-2")} == kept  # type: ignore[union-attr]
+    assert up(fewer, connect_to(engines, fewer), Recorder()).ok
+    assert decide(fewer, connect_to(engines, fewer).read_live("demo")[0]).changes == 0

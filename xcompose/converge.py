@@ -10,9 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from xcompose.live import LiveNetwork, LiveState, Placed
-from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_FILES_DIGEST, LABEL_TLS_CA, step_id_of
+from xcompose.live import LiveContainer, LiveNetwork, LiveState, Placed
+from xcompose.plan.naming import (
+    LABEL_CONFIG_HASH,
+    LABEL_FILES_DIGEST,
+    LABEL_REPLICA,
+    LABEL_TLS_CA,
+    containers_of,
+    step_id_of,
+)
 from xcompose.plan.relay import NEW_CA
+from xcompose.plan.specs import ContainerSpec
 from xcompose.plan.steps import (
     CONTAINER_STEPS,
     ContainerStep,
@@ -49,6 +57,8 @@ class Convergence:
     actions: dict[StepId, StepAction]
     # Live containers a step replaces or makes redundant, removed as part of that step.
     replaced: dict[StepId, list[Placed]]
+    # Which of a step's containers (naming.containers_of, by position) are made anew.
+    remake: dict[StepId, tuple[int, ...]]
     orphans: list[Orphan]
     # Project networks on hosts the plan no longer uses.
     stale_networks: dict[str, list[LiveNetwork]]
@@ -68,12 +78,15 @@ def decide(plan: Plan, live: LiveState) -> Convergence:
 
     actions: dict[StepId, StepAction] = {}
     replaced: dict[StepId, list[Placed]] = {}
+    remake: dict[StepId, tuple[int, ...]] = {}
     for step in plan.steps():
         if isinstance(step, CONTAINER_STEPS):
-            action, stale = _decide_container(step, by_step.pop(step.id, []))
+            action, stale, remade = _decide_container(step, by_step.pop(step.id, []))
             actions[step.id] = action
             if stale:
                 replaced[step.id] = stale
+            if remade:
+                remake[step.id] = remade
         elif isinstance(step, NetworkStep):
             present = any(n.name == step.network.name for n in live.networks.get(step.host, []))
             actions[step.id] = StepAction("keep" if present else "create")
@@ -86,44 +99,62 @@ def decide(plan: Plan, live: LiveState) -> Convergence:
     stale_networks = {
         host: networks for host, networks in live.networks.items() if host not in used_hosts and networks
     }
-    return Convergence(actions, replaced, orphans, stale_networks)
+    return Convergence(actions, replaced, remake, orphans, stale_networks)
 
 
-def _decide_container(step: ContainerStep, found: Sequence[Placed]) -> tuple[StepAction, list[Placed]]:
-    want_hash = step.container.config_hash()
+def _decide_container(
+    step: ContainerStep, found: Sequence[Placed]
+) -> tuple[StepAction, list[Placed], tuple[int, ...]]:
+    """The step's action, its live containers to remove, and which of its containers to
+    make. A container is kept when one of that name runs on the step's host with the
+    planned config; a service's replicas are decided one by one."""
+    wanted = containers_of(step)
     here = [p for p in found if p.host == step.host]
     elsewhere = [p for p in found if p.host != step.host]
-    keeper = next(
-        (
-            p
-            for p in here
-            if p.container.labels.get(LABEL_CONFIG_HASH) == want_hash
-            and p.container.state == "running"
-            and p.container.name == step.container.name
-        ),
-        None,
-    )
-    stale = [p for p in found if p is not keeper]
-    if keeper is not None:
-        return StepAction("keep"), stale
+    keepers: dict[int, Placed] = {}
+    for index, spec in enumerate(wanted):
+        want_hash = spec.config_hash()
+        keeper = next((p for p in here if p.container.name == spec.name and p.container.state == "running"
+                       and p.container.labels.get(LABEL_CONFIG_HASH) == want_hash), None)
+        if keeper is not None:
+            keepers[index] = keeper
+    kept = {id(p) for p in keepers.values()}
+    stale = [p for p in found if id(p) not in kept]
+    remake = tuple(index for index in range(len(wanted)) if index not in keepers)
+    if not remake:
+        # Replicas beyond the planned number go (duplicates left by an interrupted run too,
+        # which are not worth a word).
+        extra = [p for p in stale if p.host == step.host and LABEL_REPLICA in p.container.labels]
+        if extra:
+            return StepAction("recreate", f"{len(wanted) + len(extra)} containers -> {len(wanted)}"), stale, ()
+        return StepAction("keep"), stale, ()
     if not found:
-        return StepAction("create"), []
+        return StepAction("create"), [], remake
     if elsewhere and not here:
-        return StepAction("recreate", f"moved from host {elsewhere[0].host}"), stale
-    current = here[0].container
-    if current.labels.get(LABEL_CONFIG_HASH) != want_hash:
-        if current.image != step.container.image:
-            return StepAction("recreate", f"image {current.image} -> {step.container.image}"), stale
-        built = step.container.image_id
+        return StepAction("recreate", f"moved from host {elsewhere[0].host}"), stale, remake
+    spec = wanted[remake[0]]
+    current = next((p.container for p in here if p.container.name == spec.name), None)
+    if current is None:
+        if keepers:  # more replicas than run now
+            return StepAction("recreate", f"{len(keepers)} containers -> {len(wanted)}"), stale, remake
+        current = here[0].container
+    return StepAction("recreate", _why_recreate(spec, current)), stale, remake
+
+
+def _why_recreate(spec: ContainerSpec, current: LiveContainer) -> str:
+    if current.labels.get(LABEL_CONFIG_HASH) != spec.config_hash():
+        if current.image != spec.image:
+            return f"image {current.image} -> {spec.image}"
+        built = spec.image_id
         if built is not None and current.image_id != built:
-            return StepAction("recreate", f"image {current.image} rebuilt"), stale
-        wanted_ca = dict(step.container.labels).get(LABEL_TLS_CA)
+            return f"image {current.image} rebuilt"
+        wanted_ca = dict(spec.labels).get(LABEL_TLS_CA)
         if wanted_ca == NEW_CA:
-            return StepAction("recreate", "a new project CA"), stale
+            return "a new project CA"
         if wanted_ca is not None and current.labels.get(LABEL_TLS_CA) != wanted_ca:
-            return StepAction("recreate", "project CA changed"), stale
-        wanted_files = dict(step.container.labels).get(LABEL_FILES_DIGEST)
+            return "project CA changed"
+        wanted_files = dict(spec.labels).get(LABEL_FILES_DIGEST)
         if wanted_files is not None and current.labels.get(LABEL_FILES_DIGEST) != wanted_files:
-            return StepAction("recreate", "secrets or configs changed"), stale
-        return StepAction("recreate", "config changed"), stale
-    return StepAction("recreate", f"container is {current.state}"), stale
+            return "secrets or configs changed"
+        return "config changed"
+    return f"container is {current.state}"

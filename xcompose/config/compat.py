@@ -1,9 +1,8 @@
 """Service keys of Compose that xcompose accepts without using them: `develop` (development
 tooling) and the Swarm settings of `deploy`. Each is taken out of the data before
-validation, with a located warning; what `deploy` says of resources and placement stays,
-for the model to read, and `replicas` above one is refused instead of ignored. (The
-obsolete top-level `version` is set aside as each file is read, since Compose warns about
-it file by file.)"""
+validation, with a located warning; what `deploy` says of replicas, resources and placement
+stays, for the model to read. (The obsolete top-level `version` is set aside as each file is
+read, since Compose warns about it file by file.)"""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from xcompose.config.location import KeyPath
 from xcompose.config.project import Project
 from xcompose.config.references import suggest
 from xcompose.config.source import kind_of
-from xcompose.config.validate import unsupported
 from xcompose.errors import ConfigError
 
 Warn = Callable[[KeyPath, str], None]
@@ -59,9 +57,7 @@ def _deploy(service: dict[str, Any], path: KeyPath, project: Project, warn: Warn
     for key in list(deploy):
         if key.startswith("x-") or key in compose_keys.DEPLOY_READ:
             continue
-        if key == "replicas" and _more_than_one(deploy[key]):
-            errors.append(project.error((*path, key), unsupported("deploy.replicas") + ": one container a service"))
-        elif key in compose_keys.DEPLOY:
+        if key in compose_keys.DEPLOY:
             ignored.append(key)
         else:
             hint = suggest(key, sorted(compose_keys.DEPLOY))
@@ -73,8 +69,3 @@ def _deploy(service: dict[str, Any], path: KeyPath, project: Project, warn: Warn
         service.pop("deploy")
     return errors
 
-
-def _more_than_one(replicas: Any) -> bool:
-    """`replicas: 2`, or `"2"` as an interpolated value reads."""
-    text = str(replicas).strip() if not isinstance(replicas, bool) else ""
-    return not (text.isdigit() and int(text) <= 1)

@@ -77,11 +77,10 @@ RESOURCE_RESERVATIONS = frozenset({"cpus", "devices", "generic_resources", "memo
 PLACEMENT = frozenset({"constraints", "max_replicas_per_node", "preferences"})
 
 # Read by Swarm or by development tooling only: accepted and ignored with a warning. Of
-# `deploy`, xcompose reads the container's resources and a `node.hostname` placement (they
-# decide what runs where, as `docker compose up` reads them); `replicas` above one is
-# refused, since running one container instead of several would change what runs.
+# `deploy`, xcompose reads the replicas, the container's resources and a `node.hostname`
+# placement: they decide what runs where, as `docker compose up` reads them.
 IGNORED_SERVICE_KEYS = frozenset({"deploy", "develop"})
-DEPLOY_READ = frozenset({"placement", "resources"})
+DEPLOY_READ = frozenset({"placement", "replicas", "resources"})
 
 # The key sets by the name of the model that validates that place of the file.
 BY_MODEL: dict[str, frozenset[str]] = {

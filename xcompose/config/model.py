@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from xcompose.config.build_model import Build
 from xcompose.config.mounts import VolumeMount, parse_volume
 from xcompose.config.options import (
+    AT_LEAST_ONE,
     ByteSize,
     ContainerName,
     CpuCount,
@@ -364,16 +365,20 @@ class Service(Strict):
     attach: bool = Field(
         default=True, description="Compose: whether `up` follows the logs; `xcompose up` never does (no effect)."
     )
-    scale: int = Field(default=1, description="Containers of the service: xcompose runs one.")
+    scale: int | None = Field(default=None, description="Containers of the service, all on its host (default 1).")
     deploy: Deploy | None = None
 
     @field_validator("scale")
     @classmethod
-    def _one_container(cls, value: int) -> int:
-        if value != 1:
-            raise ValueError(f"{value}: xcompose does not support the Compose key 'scale' yet (one container a "
-                             "service; to leave a service out, give it a profile)")
+    def _some_containers(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"{value}: {AT_LEAST_ONE}")
         return value
+
+    def replicas(self) -> int:
+        """How many containers run: `scale`, else `deploy.replicas`, else one."""
+        deployed = self.deploy.replicas if self.deploy else None
+        return self.scale or deployed or 1
 
     @field_validator("networks", mode="before", json_schema_input_type=list[str] | dict[str, ServiceNetwork | None])
     @classmethod

@@ -347,9 +347,20 @@ class Placement(Strict):
         return value
 
 
-class Deploy(Strict):
-    """What xcompose reads of Compose's `deploy`: the container's resources, and the host a
-    `node.hostname` constraint names."""
+AT_LEAST_ONE = "xcompose runs at least one container of a service (to leave a service out, give it a profile)"
 
+
+class Deploy(Strict):
+    """What xcompose reads of Compose's `deploy`: the number of containers, their resources,
+    and the host a `node.hostname` constraint names."""
+
+    replicas: int | None = Field(default=None, description="Containers of the service, on its host.")
     resources: Resources = Field(default_factory=Resources)
+
+    @field_validator("replicas")
+    @classmethod
+    def _some_containers(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"{value}: {AT_LEAST_ONE}")
+        return value
     placement: Placement = Field(default_factory=Placement)

@@ -411,7 +411,7 @@ class Planner:
                 name=server_name,
                 image=image,
                 networks=[Endpoint(self.docker_network(network))],
-                ports=server_relays(target, ports),
+                ports=server_relays(target, ports, service.replicas()),
                 labels=container_labels(self.name, server_id, host),
                 published=server_ports(ports, published[target], address),
                 tls=tls,

@@ -189,8 +189,11 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
         host = p.host_of[name]
         step_id = StepId.service(name)
         own_name = p.container_names[name]
-        containers.claim(host, own_name, f"service '{name}'", ("services", name, "container_name")
-                         if service.container_name else ("services", name))
+        replicas = _replicas(name, service, p.fail)
+        for number in range(1, replicas + 1):
+            replica = own_name if number == 1 else f"{own_name}-{number}"
+            containers.claim(host, replica, f"service '{name}'", ("services", name, "container_name")
+                             if service.container_name else ("services", name))
         env: dict[str, str] = {}
         after = [StepId.network(host, network) for network in sorted(p.nets[name])]
         for wire in p.wires.get(name, ()):
@@ -207,6 +210,10 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
         published = service.published_ports()
         for index, port in published:
             ports.claim_service_port(host, name, index, port)
+            if replicas > 1 and port.published is not None:
+                p.fail(("services", name, "ports", index),
+                       f"host port {port.published} can be published by one container, and '{name}' runs "
+                       f"{replicas}: leave the host port out (Docker picks one per container)")
         files = _files(p, name, service, mounts)
         labels = container_labels(p.name, step_id, host, service.labels)
         if files:  # the files' digest, never their content: a changed secret re-creates
@@ -244,7 +251,21 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
             **runtime_options(name, service, p.fail),
         )
         build = build_spec(p.name, name, service, p.project.working_dir, p.fail)
-        p.add(ServiceStep(step_id, host, spec, files, build), list(dict.fromkeys(after)))
+        p.add(ServiceStep(step_id, host, spec, files, build, replicas), list(dict.fromkeys(after)))
+
+
+def _replicas(name: str, service: Service, fail: Fail) -> int:
+    """`scale` or `deploy.replicas` (they must agree, as in Compose). Several containers of
+    one service cannot share one container_name."""
+    deployed = service.deploy.replicas if service.deploy else None
+    if service.scale is not None and deployed is not None and service.scale != deployed:
+        fail(("services", name, "scale"), f"scale is {service.scale} but deploy.replicas is {deployed}; "
+                                          "they must agree (or set only one)")
+    replicas = service.replicas()
+    if replicas > 1 and service.container_name:
+        fail(("services", name, "container_name"), f"'{name}' runs {replicas} containers, and a container_name "
+                                                   "names one: remove container_name or the replicas")
+    return replicas
 
 
 def _split(value: list[str] | str | None) -> tuple[str, ...] | None:

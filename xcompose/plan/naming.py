@@ -3,10 +3,11 @@ object's labels to the step it belongs to. Nothing else builds or reads these st
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
-from xcompose.plan.specs import LABEL_CONFIG_HASH
-from xcompose.plan.steps import DEFAULT_NETWORK, StepId, StepKind
+from xcompose.plan.specs import LABEL_CONFIG_HASH, ContainerSpec
+from xcompose.plan.steps import DEFAULT_NETWORK, ContainerStep, ServiceStep, StepId, StepKind
 
 LABEL_PROJECT = "io.xcompose.project"
 LABEL_SERVICE = "io.xcompose.service"
@@ -17,10 +18,11 @@ LABEL_RELAY_DIGEST = "io.xcompose.relay-digest"  # sha256 of the relay's files, 
 LABEL_TLS_CERT = "io.xcompose.tls-cert"  # fingerprint of the ambassador's certificate
 LABEL_TLS_CA = "io.xcompose.tls-ca"  # fingerprint of the project CA
 LABEL_FILES_DIGEST = "io.xcompose.files-digest"  # sha256 of a service's secrets and configs as uploaded
+LABEL_REPLICA = "io.xcompose.replica"  # the number of a service's second, third, … container
 __all__ = [
     "LABEL_CONFIG_HASH", "LABEL_FILES_DIGEST", "LABEL_HOST", "LABEL_PROJECT", "LABEL_RELAY", "LABEL_RELAY_DIGEST",
-    "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA", "LABEL_TLS_CERT",
-    "container_labels", "container_name", "network_name", "project_labels", "role_of",
+    "LABEL_REPLICA", "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA", "LABEL_TLS_CERT",
+    "container_labels", "container_name", "containers_of", "network_name", "project_labels", "role_of",
     "step_id_of", "volume_name",
 ]
 
@@ -38,6 +40,20 @@ def container_name(project: str, step_id: StepId, declared: str | None = None) -
     if step_id.kind == "ambassador-client":
         return f"{project}-{step_id.name}-ambassador-{step_id.host}"
     raise ValueError(f"{step_id} is not a container step")
+
+
+def containers_of(step: ContainerStep) -> tuple[ContainerSpec, ...]:
+    """The containers a step runs: one, or a service's replicas. The first keeps the
+    service's name (and so a container made before it had replicas); replica N is named
+    `NAME-N` and labelled with its number."""
+    if not isinstance(step, ServiceStep) or step.replicas == 1:
+        return (step.container,)
+    first = step.container
+    return (first, *(
+        dataclasses.replace(first, name=f"{first.name}-{number}",
+                            labels=tuple(sorted({**dict(first.labels), LABEL_REPLICA: str(number)}.items())))
+        for number in range(2, step.replicas + 1)
+    ))
 
 
 def network_name(project: str, network: str = DEFAULT_NETWORK, declared: str | None = None) -> str:

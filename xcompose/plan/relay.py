@@ -158,6 +158,8 @@ def haproxy_config(relays: Sequence[RelayPort], role: str, tls: TlsFiles | None)
     for r in relays:
         bind = f"  bind :{r.listen_port}"
         server = f"  server relay {r.to_host}:{r.to_port} resolvers sys init-addr last,libc,none"
+        if r.to_count > 1:  # a slot per replica, filled from the name's addresses
+            server = f"  server-template relay {r.to_count} {r.to_host}:{r.to_port} resolvers sys init-addr none"
         if tls is not None and server_side:
             # Only clients holding a certificate of the project CA get past the handshake.
             bind += f" ssl crt {tls.cert} ca-file {tls.ca} verify required"

@@ -261,6 +261,9 @@ class RelayPort:
     to_host: str  # an address or a DNS name on the project network
     to_port: int
     protocol: Protocol = "tcp"
+    # How many containers answer to `to_host` (a service's replicas): a relay that balances
+    # over them keeps as many destinations as there are addresses.
+    to_count: int = 1
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,9 @@ class ServiceStep:
     # The service's secrets and configs, uploaded between create and start.
     files: tuple[UploadFile, ...] = ()
     build: BuildSpec | None = None  # the image is built on the host, not pulled
+    # Containers of the service on its host (`scale`, `deploy.replicas`): the first is
+    # `container`, the others its copies under their own names (naming.containers_of).
+    replicas: int = 1
 
     @property
     def service(self) -> str:

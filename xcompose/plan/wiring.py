@@ -76,10 +76,11 @@ def link_environment(consumer_container: str, alias: str, target: Service, ports
     return env
 
 
-def server_relays(target_name: str, ports: Sequence[PortSpec]) -> tuple[RelayPort, ...]:
+def server_relays(target_name: str, ports: Sequence[PortSpec], replicas: int = 1) -> tuple[RelayPort, ...]:
     """Server ambassador: each port, inside the container, on to the target by its service
-    name on a network of the target's host."""
-    return tuple(RelayPort(listen_port=p.port, to_host=target_name, to_port=p.port, protocol=p.protocol)
+    name on a network of the target's host (to each of its replicas in turn)."""
+    return tuple(RelayPort(listen_port=p.port, to_host=target_name, to_port=p.port, protocol=p.protocol,
+                           to_count=replicas)
                  for p in ports)
 
 

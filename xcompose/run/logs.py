@@ -13,7 +13,7 @@ from rich.markup import escape
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import UsageError
 from xcompose.live import LiveContainer, LiveState
-from xcompose.plan.naming import LABEL_SERVICE, role_of
+from xcompose.plan.naming import LABEL_REPLICA, LABEL_SERVICE, role_of
 
 COLOURS = ("cyan", "yellow", "green", "magenta", "blue", "bright_red", "bright_cyan",
            "bright_yellow", "bright_green", "bright_magenta")
@@ -40,7 +40,8 @@ def prefix_of(host: str, container: LiveContainer) -> str:
     service = container.labels.get(LABEL_SERVICE, container.name)
     role = role_of(container.labels) or "service"
     name = service if role == "service" else f"{service}-{role.removeprefix('ambassador-')}-amb"
-    return f"{name}@{host}"
+    replica = container.labels.get(LABEL_REPLICA)
+    return f"{name}-{replica}@{host}" if replica else f"{name}@{host}"
 
 
 def stream_logs(

@@ -14,7 +14,8 @@ from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import LiveContainer, Placed
-from xcompose.plan.naming import LABEL_TLS_CERT
+from xcompose.plan.naming import LABEL_TLS_CERT, containers_of
+from xcompose.plan.specs import ContainerSpec
 from xcompose.plan.steps import (
     AMBASSADOR_STEPS,
     CONTAINER_STEPS,
@@ -90,7 +91,8 @@ def up(
             if action.action != "keep":
                 executor.ensure_network(step.network)
         elif isinstance(step, CONTAINER_STEPS):
-            _converge_container(step, action, convergence.replaced.get(step_id, []), fleet, reporter, timeout)
+            _converge_container(step, convergence.remake.get(step_id, ()), convergence.replaced.get(step_id, []),
+                                fleet, reporter, timeout)
         else:
             executor.ensure_volume(step.volume)
 
@@ -120,40 +122,49 @@ def _stop_and_remove(executor: Executor, container: LiveContainer) -> None:
 
 
 def _converge_container(
-    step: ContainerStep, action: StepAction, stale: list[Placed], fleet: Fleet, reporter: Reporter, timeout: float
+    step: ContainerStep, remake: tuple[int, ...], stale: list[Placed], fleet: Fleet, reporter: Reporter,
+    timeout: float,
 ) -> None:
-    spec = step.container
+    """Make the step's containers in `remake` (by position in `containers_of`) and remove
+    the `stale` ones: those replaced, moved, or beyond the planned replicas."""
     executor = fleet.executors[step.host]
-    if action.action == "keep":
-        for placed in stale:  # duplicates left by an interrupted run
-            fleet.executors[placed.host].remove(placed.container.id)
+    if not remake:
+        for placed in stale:  # replicas no longer planned, duplicates left by an interrupted run
+            _stop_and_remove(fleet.executors[placed.host], placed.container)
         return
     _ensure_image(executor, step, reporter)
     here = [p for p in stale if p.host == step.host]
     for placed in stale:
         if placed.host != step.host:  # the service moved: its old place goes first
             _stop_and_remove(fleet.executors[placed.host], placed.container)
-    # As Compose does: the old container steps aside (stopped, renamed) until the new one
-    # runs, so a failed create can put it back.
+    # As Compose does: the old containers step aside (stopped, renamed) until the new ones
+    # run, so a failed create can put them back.
     for placed in here:
         executor.stop(placed.container.id, placed.container.stop_timeout)
-        executor.rename(placed.container.id, f"{spec.name}_old_{placed.container.id[:12]}")
+        executor.rename(placed.container.id, f"{placed.container.name}_old_{placed.container.id[:12]}")
+    specs = containers_of(step)
+    made: list[tuple[ContainerSpec, str]] = []
     try:
-        container_id = executor.create(spec)
-        # Before start: an ambassador's config and certificates, a service's secrets and configs.
-        files = step.files if isinstance(step, ServiceStep) else step.relay.files
-        if files:
-            executor.upload(container_id, files)
-        executor.start(container_id)
+        for index in remake:
+            spec = specs[index]
+            container_id = executor.create(spec)
+            made.append((spec, container_id))
+            # Before start: an ambassador's config and certificates, a service's secrets and configs.
+            files = step.files if isinstance(step, ServiceStep) else step.relay.files
+            if files:
+                executor.upload(container_id, files)
+            executor.start(container_id)
     except DockerError as error:
-        if here:  # put the old container back where it was
-            executor.remove(spec.name)
-            executor.rename(here[0].container.id, spec.name)
-            executor.start(here[0].container.id)
+        for index in remake:  # put the old containers back where they were
+            executor.remove(specs[index].name)
+        for placed in here:
+            executor.rename(placed.container.id, placed.container.name)
+            executor.start(placed.container.id)
         raise StepFailed(f"{step.id} on {step.host}: {error}") from error
     for placed in here:
         executor.remove(placed.container.id)
-    wait_ready(step, container_id, executor, timeout)
+    for spec, container_id in made:
+        wait_ready(step, spec, container_id, executor, timeout)
 
 
 def _ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter) -> None:
@@ -177,10 +188,9 @@ def _ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter) -
         raise StepFailed(f"image {spec.image} is not on the host and pull_policy is never")
 
 
-def wait_ready(step: ContainerStep, container_id: str, executor: Executor, timeout: float) -> None:
+def wait_ready(step: ContainerStep, spec: ContainerSpec, container_id: str, executor: Executor, timeout: float) -> None:
     """Running, healthy where a healthcheck exists, and for ambassadors relaying: the
-    dependents of a step start only after this returns."""
-    spec = step.container
+    dependents of a step start only after this returns (for each of its containers)."""
     probe = None if isinstance(step, ServiceStep) else step.relay.probe
     deadline = time.monotonic() + timeout
     pause = 0.05
