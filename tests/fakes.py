@@ -15,7 +15,7 @@ from xcompose.engines.base import Executor
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.naming import LABEL_PROJECT
-from xcompose.plan.specs import BuildSpec, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
 
 _ids = itertools.count(1)
 
@@ -40,6 +40,9 @@ class FakeEngine:
     # What each build received: the spec as the engine saw it and the names in its context.
     builds: list[tuple[BuildSpec, list[str]]] = field(default_factory=list)
     stop_timeouts: list[tuple[str, int | None]] = field(default_factory=list)  # (container, timeout) per stop
+    # Commands run in containers (container, argv, options), and what each argv answers.
+    execs: list[tuple[str, tuple[str, ...], ExecOptions | None]] = field(default_factory=list)
+    exec_results: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Shared by the engines of one test, so that order across hosts can be checked.
     timeline: list[str] = field(default_factory=list)
@@ -174,9 +177,12 @@ class FakeExecutor(Executor):
     def inspect(self, container_id: str) -> LiveContainer:
         return self._find(container_id)
 
-    def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
+    def exec(
+        self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None
+    ) -> tuple[int, str]:
         self._record(f"exec {self._find(container_id).name}")
-        return 0, ""
+        self.engine.execs.append((self._find(container_id).name, tuple(argv), options))
+        return self.engine.exec_results.get(tuple(argv), (0, ""))
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         name = self._find(container_id).name

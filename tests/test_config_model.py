@@ -104,3 +104,13 @@ def test_deploy_resources_in_compose_forms() -> None:
     limits = deploy.resources.limits
     assert (limits.cpus, limits.memory, limits.pids) == (0.25, 300 * 1024**2, 50)
     assert deploy.resources.reservations.memory == 100 * 1024**2
+
+
+def test_lifecycle_hooks_take_composes_long_form() -> None:
+    service = Service.model_validate({"image": "a", "post_start": [
+        {"command": "redis-cli ping", "user": "redis", "privileged": True, "working_dir": "/data",
+         "environment": ["A=1"]}], "pre_stop": [{"command": ["sync"]}]})
+    [hook] = service.post_start
+    assert (hook.command, hook.user, hook.privileged, hook.working_dir, hook.environment) == (
+        "redis-cli ping", "redis", True, "/data", {"A": "1"})
+    assert service.pre_stop[0].command == ["sync"]

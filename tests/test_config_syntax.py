@@ -93,6 +93,8 @@ def test_any_float_is_a_duration_or_a_clear_refusal(value: float) -> None:
     ("[::1]:80:80", ["[::1]:80:80"]),
     ("1.2.3.4:5000-5001:5000-5001/udp", ["1.2.3.4:5000:5000/udp", "1.2.3.4:5001:5001/udp"]),
     ("127.0.0.1::80", ["127.0.0.1::80"]),
+    ("6005-6015:80", ["6005-6015:80"]),
+    ("10.0.0.1:6005-6015:80/udp", ["10.0.0.1:6005-6015:80/udp"]),
 ])
 def test_published_port_ranges_and_ipv6_as_docker_run_reads_them(text: str, expected: list[str]) -> None:
     assert [p.short() for p in parse_ports(text)] == expected
@@ -100,11 +102,19 @@ def test_published_port_ranges_and_ipv6_as_docker_run_reads_them(text: str, expe
 
 def test_the_long_form_of_a_published_port_reads_as_the_short_one() -> None:
     assert parse_ports({"target": 80, "published": "8080", "protocol": "udp", "mode": "host"}) == parse_ports("8080:80/udp")
+    assert parse_ports({"target": 80, "published": "6005-6015"}) == parse_ports("6005-6015:80")
+
+
+def test_a_range_of_host_ports_for_one_container_port_is_any_free_one_of_them() -> None:
+    [port] = parse_ports("6005-6007:80")
+    assert (port.target, port.published, port.published_last) == (80, 6005, 6007)
+    assert list(port.host_ports()) == [6005, 6006, 6007]
 
 
 @pytest.mark.parametrize(("value", "message"), [
     ("0:80", "out of range"), ("80/sctp", "must be tcp or udp"), ("a:b", "is not a port mapping"),
     ({"published": 80}, "needs `target`"), ({"target": 80, "bogus": 1}, "unknown key 'bogus'"),
+    ("8010-8000:80", "the first port comes first"),
 ])
 def test_a_bad_published_port_says_why(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -43,7 +43,7 @@ REFUSED_BY_COMPOSE = {
 }
 # Of the files `docker compose` accepts, how many xcompose plans over two hosts: a floor
 # that rises as xcompose learns more of Compose. What it still refuses, and why: README.
-PLANNED_AT_LEAST = 83
+PLANNED_AT_LEAST = 85
 # A located message: `FILE:LINE: key.path: message` (or without a key path).
 LOCATED = re.compile(r"^\S+:\d+: .+")
 

@@ -9,7 +9,7 @@ import docker
 
 from tests.test_engines_dockercli import OPTIONS, RICH
 from xcompose.engines.apiargs import create_args, host_config
-from xcompose.plan.specs import ContainerSpec, Endpoint, Mount
+from xcompose.plan.specs import ContainerSpec, Endpoint, Mount, PortBinding
 
 VERSION = "1.41"
 
@@ -81,3 +81,9 @@ def test_a_bind_mount_made_as_compose_makes_it_creates_its_host_folder() -> None
 def test_unset_options_leave_the_host_config_as_before() -> None:
     config = host_config(ContainerSpec(name="a", image="i", networks=(Endpoint("n"),)), VERSION)
     assert config == {"NetworkMode": "n", "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}}
+
+
+def test_a_range_of_host_ports_is_bound_as_docker_run_binds_it() -> None:
+    spec = ContainerSpec(name="a", image="i", ports=(PortBinding(80, "tcp", 6005, None, 6015), PortBinding(443)))
+    assert host_config(spec, VERSION)["PortBindings"] == {
+        "80/tcp": [{"HostIp": "", "HostPort": "6005-6015"}], "443/tcp": [{"HostIp": "", "HostPort": ""}]}

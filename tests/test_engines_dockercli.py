@@ -10,6 +10,7 @@ from xcompose.engines.dockercli import (
     create_argv,
     create_network_argv,
     env_file,
+    exec_flags,
     go_duration,
     publish_arg,
 )
@@ -19,6 +20,7 @@ from xcompose.plan.specs import (
     ContainerSpec,
     Device,
     Endpoint,
+    ExecOptions,
     HealthSpec,
     Mount,
     NetworkSpec,
@@ -185,6 +187,7 @@ def test_go_duration(seconds: float, text: str) -> None:
         ((None, 80, 8080, "udp"), "80:8080/udp"),
         ((None, None, 8080, "tcp"), "8080/tcp"),
         (("fd00::1", 80, 80, "tcp"), "[fd00::1]:80:80/tcp"),
+        ((None, "6005-6015", 80, "tcp"), "6005-6015:80/tcp"),
     ],
 )
 def test_publish_arg(args: tuple, text: str) -> None:
@@ -219,3 +222,10 @@ def test_a_network_with_its_own_address_plan_and_a_second_network_to_join() -> N
 def test_a_network_mode_takes_the_place_of_networks() -> None:
     argv = create_argv(ContainerSpec(name="a", image="i", network_mode="container:shop-db"))
     assert argv[argv.index("--network") + 1] == "container:shop-db" and "--network-alias" not in argv
+
+
+def test_exec_flags_say_how_a_command_runs() -> None:
+    options = ExecOptions(user="redis", privileged=True, working_dir="/data", environment=(("A", "1"), ("B", "x y")))
+    assert exec_flags(options) == ["--user", "redis", "--privileged", "--workdir", "/data", "--env", "A=1",
+                                   "--env", "B=x y"]
+    assert exec_flags(ExecOptions()) == []

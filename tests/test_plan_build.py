@@ -658,7 +658,20 @@ def test_a_server_ambassador_balances_over_the_targets_replicas() -> None:
                                             "container_name names one"),
     ({"scale": 2, "ports": ["8080:80"]}, "services.api.ports[0]: host port 8080 can be published by one "
                                          "container, and 'api' runs 2"),
+    ({"scale": 3, "ports": ["8080-8081:80"]}, "services.api.ports[0]: host ports 8080-8081 can be published by 2 "
+                                              "containers, and 'api' runs 3"),
 ])
 def test_replicas_that_cannot_run_side_by_side_are_refused(service: dict[str, Any], wanted: str) -> None:
     [error] = errors_of({"api": {"image": "a", **service}})
     assert wanted in error
+
+
+def test_replicas_publish_a_range_of_host_ports_each_taking_one() -> None:
+    spec = container(plan_of({"api": {"image": "a", "scale": 3, "ports": ["6005-6007:80"]}}), "service:api")
+    [binding] = spec.ports
+    assert binding.host_ports == "6005-6007"
+
+
+def test_a_host_port_range_clashes_with_a_port_inside_it() -> None:
+    [error] = errors_of({"a": {"image": "a", "ports": ["6005-6015:80"]}, "b": {"image": "b", "ports": ["6010:80"]}})
+    assert "services.b.ports[0]: host" in error and "port 6010/tcp is already published by services.a.ports[0]" in error

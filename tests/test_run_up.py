@@ -396,3 +396,38 @@ def test_scaling_down_removes_the_highest_replicas_only(engines: dict[str, FakeE
     assert {engines["big-server"].named(n).id for n in ("demo-redis", "demo-redis-2")} == kept  # type: ignore[union-attr]
     assert up(fewer, connect_to(engines, fewer), Recorder()).ok
     assert decide(fewer, connect_to(engines, fewer).read_live("demo")[0]).changes == 0
+
+
+def redis_with_hooks(**hooks: Any) -> dict[str, Any]:
+    return redis_topology(redis={"image": "redis:7", "host": "big-server", "expose": [6379], **hooks})
+
+
+def test_post_start_runs_in_the_new_container_before_its_dependents_start(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_with_hooks(post_start=[{"command": "redis-cli set ready 1", "user": "redis",
+                                                   "environment": {"A": "1"}}]))
+    assert up(plan, connect_to(engines, plan), QuietReporter()).ok
+    [(name, argv, options)] = engines["big-server"].execs[:1]
+    assert (name, argv) == ("demo-redis", ("redis-cli", "set", "ready", "1"))
+    assert options is not None and (options.user, options.environment) == ("redis", (("A", "1"),))
+    timeline = engines["big-server"].timeline
+    assert timeline.index("exec demo-redis") < timeline.index("start demo-redis-ambassador")
+
+
+def test_a_failed_post_start_fails_the_step_and_the_next_up_runs_it_again(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_with_hooks(post_start=[{"command": ["false"]}]))
+    engines["big-server"].exec_results[("false",)] = (1, "no luck")
+    recorder = Recorder()
+    assert not up(plan, connect_to(engines, plan), recorder).ok
+    assert ("service:redis", "create", "failed") in recorder.finished
+    assert "demo-redis" not in names(engines["big-server"])  # so that the next up makes it and runs the hook
+    del engines["big-server"].exec_results[("false",)]
+    assert up(plan, connect_to(engines, plan), QuietReporter()).ok
+    assert [argv for _, argv, _ in engines["big-server"].execs].count(("false",)) == 2
+
+
+def test_pre_stop_runs_before_down_stops_the_container(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_with_hooks(pre_stop=[{"command": "redis-cli save"}]))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    assert down("demo", connect_to(engines, plan), plan=plan).ok
+    timeline = engines["big-server"].timeline
+    assert timeline.index("exec demo-redis") < timeline.index("stop demo-redis")

@@ -81,3 +81,21 @@ def test_replicas_on_one_host_answer_a_consumer_on_another_in_turn(deploy: Deplo
     ps = app.xcompose("ps")
     assert ps.code == 0 and f"{project}-words-2" in ps.stdout and f"{project}-words-3" not in ps.stdout
     assert answers(app, 2) == {ids[f"{project}-words"], ids[f"{project}-words-2"]}
+
+
+RANGE = """\
+services:
+  words:
+    image: xcompose/tools:latest
+    scale: 2
+    ports: ["6005-6006:8080"]
+    command: [socat, "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo $$HOSTNAME"]
+"""
+
+
+def test_replicas_take_one_free_host_port_each_from_a_range(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"portrange-{executor}", executor).use_compose(RANGE, "hosts: {h1: {}}\nservices:\n  words: {host: h1}\n")
+    app.up()
+    bound = sorted(int(c.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+                   for c in app.containers("h1", role="service", service="words"))
+    assert bound == [6005, 6006]

@@ -64,6 +64,8 @@ ENV_FILE = frozenset({"format", "path", "required"})
 
 EXTENDS = frozenset({"file", "service"})
 
+HOOK = frozenset({"command", "environment", "privileged", "user", "working_dir"})
+
 INCLUDE = frozenset({"env_file", "path", "project_directory"})
 
 DEPLOY = frozenset({
@@ -100,4 +102,5 @@ BY_MODEL: dict[str, frozenset[str]] = {
     "ResourceLimits": RESOURCE_LIMITS,
     "ResourceReservations": RESOURCE_RESERVATIONS,
     "Placement": PLACEMENT,
+    "ServiceHook": HOOK,
 }

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from xcompose.config.build_model import Build
+from xcompose.config.hooks import ServiceHook
 from xcompose.config.mounts import VolumeMount, parse_volume
 from xcompose.config.options import (
     AT_LEAST_ONE,
@@ -366,6 +367,8 @@ class Service(Strict):
         default=True, description="Compose: whether `up` follows the logs; `xcompose up` never does (no effect)."
     )
     scale: int | None = Field(default=None, description="Containers of the service, all on its host (default 1).")
+    post_start: list[ServiceHook] = Field(default_factory=list, description="Run in each container after it starts.")
+    pre_stop: list[ServiceHook] = Field(default_factory=list, description="Run in each container before it stops.")
     deploy: Deploy | None = None
 
     @field_validator("scale")

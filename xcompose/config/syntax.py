@@ -121,7 +121,10 @@ def _port_and_protocol(container: str) -> tuple[int, Protocol]:
 
 def _ports_of(text: str) -> list[tuple[int, Protocol]]:
     """The single ports of a port or range (`80`, `8000-8010/udp`)."""
-    return [_port_and_protocol(p) for p in split_port(text)[0]]
+    ports = [_port_and_protocol(p) for p in split_port(text)[0]]
+    if not ports:  # docker-py's parser gives nothing for a range that runs backwards
+        raise ValueError(f"'{text}' is not a port range (the first port comes first: 8000-8010)")
+    return ports
 
 
 def parse_expose(value: Any) -> tuple[PortSpec, ...]:
@@ -151,12 +154,21 @@ class PortPublish(BaseModel):
     published: int | None = Field(default=None, ge=1, le=65535)
     host_ip: str | None = None
     protocol: Protocol = "tcp"
+    # `6005-6015:80`: one container port on whichever host port of the range is free.
+    published_last: int | None = Field(default=None, ge=1, le=65535)
+
+    def host_ports(self) -> range:
+        """The host ports this may take (empty when Docker picks any)."""
+        if self.published is None:
+            return range(0)
+        return range(self.published, (self.published_last or self.published) + 1)
 
     def short(self) -> str:
         """The `docker run -p` form `parse_ports` reads back."""
         text = str(self.target)
         if self.published is not None or self.host_ip:
-            text = f"{self.published or ''}:{text}"
+            host = f"{self.published}-{self.published_last}" if self.published_last else str(self.published or "")
+            text = f"{host}:{text}"
         if self.host_ip:
             ip = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
             text = f"{ip}:{text}"
@@ -188,15 +200,13 @@ def parse_ports(value: Any) -> tuple[PortPublish, ...]:
         if external is not None:
             bound = external[index] if index < len(external) else external[0]
             host_ip, host_port = bound if isinstance(bound, tuple) else (None, bound)
-        if host_port and "-" in str(host_port):
-            raise ValueError(f"'{text}': a range of host ports for one container port is not "
-                             "supported; name the host port")
         try:
             port, protocol = _port_and_protocol(container)
-            published = _port_and_protocol(str(host_port))[0] if host_port else None
+            hosts = [number for number, _ in _ports_of(str(host_port))] if host_port else []
         except ValueError as error:
             raise ValueError(f"'{text}': {error}") from None
-        out.append(PortPublish(target=port, published=published, host_ip=host_ip or None, protocol=protocol))
+        out.append(PortPublish(target=port, published=hosts[0] if hosts else None, host_ip=host_ip or None,
+                               protocol=protocol, published_last=hosts[-1] if len(hosts) > 1 else None))
     return tuple(out)
 
 
@@ -219,11 +229,14 @@ def _long_ports(value: dict[str, Any]) -> tuple[PortPublish, ...]:
             hosts = [port for port, _ in _ports_of(str(published))]
         except ValueError as error:
             raise ValueError(f"published: {error}") from None
-        if len(hosts) != len(targets):
+        if len(hosts) != len(targets) and len(targets) != 1:
             raise ValueError(f"published '{published}' and target '{target}' must cover as many ports")
     _, checked = _port_and_protocol(f"1/{protocol}")
-    host_ip = value.get("host_ip")
-    return tuple(PortPublish(target=port, published=host, host_ip=str(host_ip) if host_ip else None, protocol=checked)
+    ip = str(value["host_ip"]) if value.get("host_ip") else None
+    if len(targets) == 1 and len(hosts) > 1:  # any free host port of the range
+        return (PortPublish(target=targets[0], published=hosts[0], published_last=hosts[-1], host_ip=ip,
+                            protocol=checked),)
+    return tuple(PortPublish(target=port, published=host, host_ip=ip, protocol=checked)
                  for port, host in zip(targets, hosts, strict=True))
 
 

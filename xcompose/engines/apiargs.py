@@ -43,7 +43,7 @@ def host_config(spec: ContainerSpec, version: str) -> dict[str, Any]:
     bindings: dict[int | str, list[dict[str, str]]] = {}
     for port in spec.ports:
         bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(
-            {"HostIp": port.host_ip or "", "HostPort": str(port.host_port or "")}
+            {"HostIp": port.host_ip or "", "HostPort": port.host_ports}
         )
     # `no` when unset, as the CLI sends it (the engine reads "" the same way)
     name, count = split_restart(spec.restart or "no")

@@ -21,6 +21,7 @@ from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.specs import (
     BuildSpec,
     ContainerSpec,
+    ExecOptions,
     HostTarget,
     NetworkSpec,
     UploadFile,
@@ -115,9 +116,12 @@ class Executor(ABC):
         """The container's current state; raises DockerError when it is gone."""
 
     @abstractmethod
-    def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
-        """Run argv in the container: (exit code, combined output). A command still running
-        after `timeout` seconds gives exit code 124, as coreutils' timeout does."""
+    def exec(
+        self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None
+    ) -> tuple[int, str]:
+        """Run argv in the container (as `options` say: user, environment, …): (exit code,
+        combined output). A command still running after `timeout` seconds gives exit code
+        124, as coreutils' timeout does."""
 
     @abstractmethod
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:

@@ -31,7 +31,7 @@ from xcompose.engines.base import (
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
-from xcompose.plan.specs import BuildSpec, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NS = 1_000_000_000
@@ -299,9 +299,15 @@ class ApiExecutor(Executor):
         with self._call():
             self.api.rename(container_id, name)
 
-    def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
+    def exec(
+        self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None
+    ) -> tuple[int, str]:
+        how = options or ExecOptions()
         with self._call():
-            exec_id = self.api.exec_create(container_id, list(argv), stdout=True, stderr=True)["Id"]
+            exec_id = self.api.exec_create(
+                container_id, list(argv), stdout=True, stderr=True, user=how.user or "", privileged=how.privileged,
+                environment=[f"{k}={v}" for k, v in how.environment] or None, workdir=how.working_dir,
+            )["Id"]
         box: dict[str, Any] = {}
 
         def run() -> None:

@@ -10,7 +10,7 @@ import shlex
 
 from xcompose.engines.base import daemon_message
 from xcompose.errors import DockerError
-from xcompose.plan.specs import BuildSpec, ContainerSpec, Endpoint, Mount, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, Endpoint, ExecOptions, Mount, NetworkSpec, VolumeSpec
 
 
 def go_duration(seconds: float) -> str:
@@ -30,12 +30,22 @@ def _csv_field(*fields: str) -> str:
     return out.getvalue()
 
 
-def publish_arg(host_ip: str | None, host_port: int | None, port: int, proto: str) -> str:
+def publish_arg(host_ip: str | None, host_port: int | str | None, port: int, proto: str) -> str:
     ip = f"[{host_ip}]" if host_ip and ":" in host_ip else host_ip
     container = f"{port}/{proto}"
     if ip:
         return f"{ip}:{host_port or ''}:{container}"
     return f"{host_port}:{container}" if host_port else container
+
+
+def exec_flags(options: ExecOptions) -> list[str]:
+    """`docker container exec` flags for how a command runs."""
+    flags = ["--user", options.user] if options.user else []
+    flags += ["--privileged"] if options.privileged else []
+    flags += ["--workdir", options.working_dir] if options.working_dir else []
+    for key, value in options.environment:
+        flags += ["--env", f"{key}={value}"]
+    return flags
 
 
 def env_file(spec: ContainerSpec) -> bytes | None:
@@ -71,7 +81,7 @@ def create_argv(spec: ContainerSpec) -> list[str]:
     for port, proto in spec.expose:
         argv += ["--expose", f"{port}/{proto}"]
     for p in spec.ports:
-        argv += ["--publish", publish_arg(p.host_ip, p.host_port, p.container_port, p.protocol)]
+        argv += ["--publish", publish_arg(p.host_ip, p.host_ports, p.container_port, p.protocol)]
     for m in spec.mounts:
         argv += _mount_args(m)
     if spec.restart:

@@ -44,11 +44,12 @@ from xcompose.engines.dockercli import (
     create_network_argv,
     create_volume_argv,
     env_file,
+    exec_flags,
 )
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog, is_silence
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
-from xcompose.plan.specs import BuildSpec, ContainerSpec, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
 
 # --- the executor ---------------------------------------------------------------------------
 
@@ -352,11 +353,14 @@ class SshExecutor(Executor):
     def rename(self, container_id: str, name: str) -> None:
         self.run(["container", "rename", container_id, name])
 
-    def exec(self, container_id: str, argv: Sequence[str], timeout: float = 30) -> tuple[int, str]:
+    def exec(
+        self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None
+    ) -> tuple[int, str]:
         # The command's stderr joins its stdout on the remote side, not on the channel: the
         # channel's stderr also carries whatever the user's login shell prints (a noisy
         # ~/.bashrc), which is not the command's output.
-        command = self.command_line(["container", "exec", container_id, *argv]) + " 2>&1"
+        flags = exec_flags(options or ExecOptions())
+        command = self.command_line(["container", "exec", *flags, container_id, *argv]) + " 2>&1"
         with self._slots:
             try:
                 result = self._execute(command, None, timeout)

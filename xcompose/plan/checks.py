@@ -133,11 +133,10 @@ class PortClaims:
         self._claims: dict[tuple[str, int, str], list[_Claim]] = defaultdict(list)
 
     def claim_service_port(self, host: str, service: str, index: int, port: PortPublish) -> None:
-        if port.published is None:
-            return  # Docker picks a free port
         path: KeyPath = ("services", service, "ports", index)
         claim = _Claim(port.host_ip, format_key_path(path), None)
-        self._claim(host, port.published, port.protocol, claim, path)
+        for host_port in port.host_ports():  # none when Docker picks; each of a range
+            self._claim(host, host_port, port.protocol, claim, path)
 
     def claim_chosen_ambassador_port(self, host: str, address: str, target: str, port: PortSpec, host_port: int) -> int:
         """`ambassador.publish` of the target: exactly this port, or an error."""

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from xcompose.config.hooks import ServiceHook
 from xcompose.config.location import KeyPath
 from xcompose.config.model import SECRETS_DIR, Service
 from xcompose.config.mounts import VolumeMount
@@ -30,7 +31,9 @@ from xcompose.plan.specs import (
     ContainerSpec,
     Device,
     Endpoint,
+    ExecOptions,
     HealthSpec,
+    Hook,
     Mount,
     PortBinding,
     Ulimit,
@@ -210,10 +213,13 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
         published = service.published_ports()
         for index, port in published:
             ports.claim_service_port(host, name, index, port)
-            if replicas > 1 and port.published is not None:
+            if 0 < len(port.host_ports()) < replicas:
+                held = (f"host port {port.published} can be published by one container" if not port.published_last
+                        else f"host ports {port.published}-{port.published_last} can be published by "
+                             f"{len(port.host_ports())} containers")
                 p.fail(("services", name, "ports", index),
-                       f"host port {port.published} can be published by one container, and '{name}' runs "
-                       f"{replicas}: leave the host port out (Docker picks one per container)")
+                       f"{held}, and '{name}' runs {replicas}: leave the host port out (Docker picks one per "
+                       "container) or give a range of as many ports")
         files = _files(p, name, service, mounts)
         labels = container_labels(p.name, step_id, host, service.labels)
         if files:  # the files' digest, never their content: a changed secret re-creates
@@ -230,7 +236,8 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
             environment=tuple(sorted(env.items())),
             labels=labels,
             expose=tuple(sorted({(port.port, port.protocol) for port in service.exposed_ports()})),
-            ports=tuple(PortBinding(b.target, b.protocol, b.published, b.host_ip) for _, b in published),
+            ports=tuple(PortBinding(b.target, b.protocol, b.published, b.host_ip, b.published_last)
+                        for _, b in published),
             mounts=mounts,
             restart=service.restart,
             healthcheck=(
@@ -251,7 +258,8 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
             **runtime_options(name, service, p.fail),
         )
         build = build_spec(p.name, name, service, p.project.working_dir, p.fail)
-        p.add(ServiceStep(step_id, host, spec, files, build, replicas), list(dict.fromkeys(after)))
+        p.add(ServiceStep(step_id, host, spec, files, build, replicas, _hooks(service.post_start),
+                          _hooks(service.pre_stop)), list(dict.fromkeys(after)))
 
 
 def _replicas(name: str, service: Service, fail: Fail) -> int:
@@ -266,6 +274,16 @@ def _replicas(name: str, service: Service, fail: Fail) -> int:
         fail(("services", name, "container_name"), f"'{name}' runs {replicas} containers, and a container_name "
                                                    "names one: remove container_name or the replicas")
     return replicas
+
+
+def _hooks(hooks: list[ServiceHook]) -> tuple[Hook, ...]:
+    return tuple(
+        Hook(_split(hook.command) or (), ExecOptions(
+            user=hook.user, privileged=hook.privileged, working_dir=hook.working_dir,
+            environment=tuple(sorted((k, v) for k, v in hook.environment.items() if v is not None)),
+        ))
+        for hook in hooks
+    )
 
 
 def _split(value: list[str] | str | None) -> tuple[str, ...] | None:

@@ -60,6 +60,15 @@ class PortBinding:
     protocol: Protocol = "tcp"
     host_port: int | None = None
     host_ip: str | None = None
+    # A range of host ports (`6005-6015:80`): Docker takes a free one of host_port..this.
+    host_port_last: int | None = field(default=None, metadata=ADDED)
+
+    @property
+    def host_ports(self) -> str:
+        """The host side as Docker writes it: `8080`, `6005-6015`, or "" (Docker picks)."""
+        if self.host_port is None:
+            return ""
+        return f"{self.host_port}-{self.host_port_last}" if self.host_port_last else str(self.host_port)
 
 
 @dataclass(frozen=True)
@@ -264,6 +273,25 @@ class RelayPort:
     # How many containers answer to `to_host` (a service's replicas): a relay that balances
     # over them keeps as many destinations as there are addresses.
     to_count: int = 1
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    """How a command runs in a container (`docker exec -u -e -w --privileged`)."""
+
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A command run in each container of a service: `post_start` right after it starts,
+    `pre_stop` before it is stopped, as Compose runs its lifecycle hooks."""
+
+    command: tuple[str, ...]
+    options: ExecOptions = field(default_factory=ExecOptions)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import networkx as nx
 from xcompose.plan.specs import (
     BuildSpec,
     ContainerSpec,
+    Hook,
     HostTarget,
     NetworkSpec,
     RelaySetup,
@@ -118,6 +119,8 @@ class ServiceStep:
     # Containers of the service on its host (`scale`, `deploy.replicas`): the first is
     # `container`, the others its copies under their own names (naming.containers_of).
     replicas: int = 1
+    post_start: tuple[Hook, ...] = ()  # run in each container right after it starts
+    pre_stop: tuple[Hook, ...] = ()  # run in each container before it is stopped
 
     @property
     def service(self) -> str:

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 
 from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
-from xcompose.errors import DockerError, HostError
+from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import LiveContainer
 from xcompose.plan.naming import role_of, step_id_of
-from xcompose.plan.steps import Plan, StepId
-from xcompose.run.up import Reporter
+from xcompose.plan.steps import Plan, ServiceStep, StepId
+from xcompose.run.up import DEFAULT_TIMEOUT, Reporter, run_hooks
 
+HOOK_TIMEOUT_S = DEFAULT_TIMEOUT
 # Consumers go before what they consume, on every host at once.
 _ROLE_ORDER = {"service": 0, "ambassador-client": 1, "ambassador-server": 2}
 
@@ -23,6 +24,7 @@ _ROLE_ORDER = {"service": 0, "ambassador-client": 1, "ambassador-server": 2}
 class DownResult:
     removed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # pre_stop hooks that failed: the stop went on
 
     @property
     def ok(self) -> bool:
@@ -38,7 +40,17 @@ def down(
     volumes: bool = False,
 ) -> DownResult:
     order = _reverse_order(plan)
+    hooks = {step.id: step.pre_stop for step in plan.steps() if isinstance(step, ServiceStep)} if plan else {}
     result = DownResult(errors=[str(e) for e in fleet.errors])
+
+    def stop_and_remove(executor: Executor, container: LiveContainer) -> None:
+        step_id = step_id_of(container.labels)
+        if container.state == "running" and step_id in hooks:
+            try:
+                run_hooks(executor, container.id, hooks[step_id], "pre_stop", container.name, HOOK_TIMEOUT_S)
+            except StepFailed as failed:
+                result.notes.append(str(failed))
+        _stop_and_remove(executor, container)
 
     def clean(item: tuple[str, Executor]) -> tuple[list[str], list[str]]:
         host, executor = item
@@ -47,7 +59,7 @@ def down(
             containers = executor.containers(project)
             for group in _removal_groups(containers, order):
                 with ThreadPoolExecutor(max_workers=4) as pool:
-                    list(pool.map(lambda c: _stop_and_remove(executor, c), group))
+                    list(pool.map(lambda c: stop_and_remove(executor, c), group))
                 removed += [f"{c.name} on {host}" for c in group]
             for network in executor.networks(project):
                 executor.remove_network(network.name)
@@ -64,6 +76,8 @@ def down(
             result.removed += removed
             result.errors += errors
     if reporter is not None:
+        for line in result.notes:
+            reporter.note(f"note: {line}; stopped all the same")
         for line in result.removed:
             reporter.note(f"removed {line}")
     return result

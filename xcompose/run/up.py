@@ -4,6 +4,7 @@ do per step, then runs the steps through the executors in graph order and report
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import LiveContainer, Placed
 from xcompose.plan.naming import LABEL_TLS_CERT, containers_of
-from xcompose.plan.specs import ContainerSpec
+from xcompose.plan.specs import ContainerSpec, Hook
 from xcompose.plan.steps import (
     AMBASSADOR_STEPS,
     CONTAINER_STEPS,
@@ -140,6 +141,8 @@ def _converge_container(
     # As Compose does: the old containers step aside (stopped, renamed) until the new ones
     # run, so a failed create can put them back.
     for placed in here:
+        if isinstance(step, ServiceStep) and placed.container.state == "running":
+            run_hooks(executor, placed.container.id, step.pre_stop, "pre_stop", placed.container.name, timeout)
         executor.stop(placed.container.id, placed.container.stop_timeout)
         executor.rename(placed.container.id, f"{placed.container.name}_old_{placed.container.id[:12]}")
     specs = containers_of(step)
@@ -154,7 +157,9 @@ def _converge_container(
             if files:
                 executor.upload(container_id, files)
             executor.start(container_id)
-    except DockerError as error:
+            if isinstance(step, ServiceStep):
+                run_hooks(executor, container_id, step.post_start, "post_start", spec.name, timeout)
+    except (DockerError, StepFailed) as error:
         for index in remake:  # put the old containers back where they were
             executor.remove(specs[index].name)
         for placed in here:
@@ -165,6 +170,17 @@ def _converge_container(
         executor.remove(placed.container.id)
     for spec, container_id in made:
         wait_ready(step, spec, container_id, executor, timeout)
+
+
+def run_hooks(executor: Executor, container_id: str, hooks: tuple[Hook, ...], kind: str, name: str,
+              timeout: float) -> None:
+    """Each hook in turn; one that fails fails the step, with its exit code and output."""
+    for hook in hooks:
+        code, output = executor.exec(container_id, hook.command, timeout, options=hook.options)
+        if code != 0:
+            tail = "\n".join(output.strip().splitlines()[-5:])
+            raise StepFailed(f"{kind} hook {shlex.join(hook.command)} in {name} exited with code {code}"
+                             + (f"; last output:\n{tail}" if tail else ""))
 
 
 def _ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter) -> None:
