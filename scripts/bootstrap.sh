@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv with xcompose (editable) and its test tools; quick when nothing changed.
+# Creates .venv with xcompose (editable), its test tools and static checks; quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -9,6 +9,6 @@ fi
 stamp=.venv/.xcompose-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/pip install --quiet --upgrade pip
-    .venv/bin/pip install --quiet -e '.[test]'
+    .venv/bin/pip install --quiet -e '.[test,lint]'
     touch "$stamp"
 fi
