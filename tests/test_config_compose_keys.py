@@ -8,8 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from xcompose.config import compose_keys
-from xcompose.config.model import Healthcheck, NetworkDecl, Service, Topology, VolumeDecl
+from xcompose.config.declarations import NetworkDecl, VolumeDecl
+from xcompose.config.model import Service, Topology
 from xcompose.config.project import Project
+from xcompose.config.service_keys import Healthcheck
 
 Load = Callable[..., Project]
 Errors = Callable[..., list[str]]

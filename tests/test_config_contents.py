@@ -12,8 +12,8 @@ import yaml
 
 from xcompose.config.export import dump_config, topology_schema
 from xcompose.config.load import load_project
-from xcompose.config.model import SECRETS_DIR, Grant
 from xcompose.config.project import Project
+from xcompose.config.service_keys import SECRETS_DIR, Grant
 from xcompose.errors import ConfigErrors
 
 Load = Callable[..., Project]

@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
-from xcompose.config.model import Grant, Topology
+from xcompose.config.model import Topology
 from xcompose.config.project import Project
+from xcompose.config.service_keys import Grant
 from xcompose.config.source import CORE_RESOLVERS
 from xcompose.config.syntax import format_duration
 

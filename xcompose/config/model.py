@@ -7,17 +7,16 @@ Short and long forms are normalised here so that the planner sees one shape only
 
 from __future__ import annotations
 
-import posixpath
 import re
 import shlex
-import typing
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from xcompose.config.build_model import Build
+from xcompose.config.declarations import ConfigDecl, NetworkDecl, SecretDecl, VolumeDecl
 from xcompose.config.hooks import ServiceHook
+from xcompose.config.host_model import Host
 from xcompose.config.mounts import VolumeMount, parse_volume
 from xcompose.config.options import (
     AT_LEAST_ONE,
@@ -44,73 +43,26 @@ from xcompose.config.options import (
     Words,
     constraint_host,
 )
+from xcompose.config.service_keys import (
+    DependsOn,
+    EnvFileEntry,
+    GrantEntry,
+    Healthcheck,
+    ServiceNetwork,
+    env_file_entry,
+)
 from xcompose.config.strict import Strict
 from xcompose.config.syntax import (
     Link,
     PortPublish,
     PortSpec,
-    grant_entry,
     key_values,
-    parse_duration,
     parse_expose,
     parse_link,
-    parse_mode,
-    parse_owner,
     parse_ports,
 )
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
-# Where a secret lands when its target is a bare name (configs land in `/`), as in Compose.
-SECRETS_DIR = "/run/secrets"
-DEFAULT_FILE_MODE = 0o444
-
-
-class HostTLS(Strict):
-    """Client TLS for a `tcp://` Docker endpoint (docker-py `TLSConfig`)."""
-
-    ca_cert: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-    verify: bool = True
-
-
-class Host(Strict):
-    address: str | None = Field(
-        default=None, description="Where other hosts reach this one; ambassadors publish here."
-    )
-    docker: str | None = Field(
-        default=None,
-        description="Docker endpoint: unix://PATH, tcp://HOST:PORT or ssh://USER@HOST[:PORT]. "
-        "Default: DOCKER_HOST or the local socket.",
-    )
-    executor: Literal["api", "ssh"] = Field(
-        default="api", description="api: Docker Engine API (docker-py); ssh: docker CLI over SSH."
-    )
-    sudo: bool = Field(default=False, description="ssh executor: run docker through sudo.")
-    tls: HostTLS | None = None
-    max_parallel: int = Field(default=4, ge=1, le=64, description="Steps run at once on this host.")
-    timeout: float | None = Field(
-        default=None,
-        description="How long the host may stay silent before it counts as lost (default 30s, "
-        "or --host-timeout): every call, connection and stream to it is bounded by this.",
-    )
-
-    @field_validator("timeout", mode="before", json_schema_input_type=str | float | None)
-    @classmethod
-    def _timeout(cls, value: Any) -> float | None:
-        if value is None:
-            return None
-        seconds = parse_duration(value)
-        if seconds < 1:
-            raise ValueError("a host timeout under 1s would call a healthy host lost")
-        return seconds
-
-    @field_validator("docker")
-    @classmethod
-    def _known_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(unix|tcp|ssh|npipe)://", value):
-            raise ValueError(f"'{value}' is not a Docker URL (use unix://, tcp:// or ssh://)")
-        return value
 
 
 class AmbassadorSettings(Strict):
@@ -142,70 +94,8 @@ class ServiceAmbassador(Strict):
     )
 
 
-class Healthcheck(Strict):
-    test: list[str] | str | None = None
-    interval: float = 30.0
-    timeout: float = 30.0
-    retries: int = Field(default=3, ge=0)
-    start_period: float = 0.0
-    disable: bool = False
-
-    @field_validator("interval", "timeout", "start_period", mode="before", json_schema_input_type=str | float)
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    def command(self) -> tuple[str, ...] | None:
-        """The Docker form of `test` (`["CMD", …]`, `["CMD-SHELL", "…"]`), or None."""
-        if self.disable or self.test is None:
-            return None
-        if isinstance(self.test, str):
-            return ("CMD-SHELL", self.test)
-        return tuple(self.test)
-
-
-class DependsOn(Strict):
-    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
-        "service_started"
-    )
-    required: bool = Field(
-        default=True,
-        description="false: the dependency may be left out (e.g. by a profile) and need not start.",
-    )
-    restart: bool = Field(default=False, description="Restart this service when the dependency is updated.")
-
-
-class EnvFileEntry(Strict):
-    """One `env_file:` entry; the short form is the path alone."""
-
-    path: str
-    required: bool = Field(default=True, description="false: a missing file is skipped.")
-
-
-def _env_file_entry(value: Any) -> Any:
-    return {"path": value} if isinstance(value, str) else value
-
-
 # `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N` (at most N restarts).
 RESTART_PATTERN = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
-
-
-def _external(value: Any) -> Any:
-    """The legacy `external: {name: x}` of a volume or network as `external: true` plus
-    `name: x`, as Compose still reads it."""
-    if not isinstance(value, dict) or not isinstance(value.get("external"), dict):
-        return value
-    legacy = value["external"]
-    unknown = sorted(k for k in legacy if k != "name" and not (isinstance(k, str) and k.startswith("x-")))
-    if unknown:
-        raise ValueError(f"external: unknown key '{unknown[0]}' (only name)")
-    data = {**value, "external": True}
-    if "name" in legacy:
-        name = legacy["name"]
-        if data.get("name") not in (None, name):
-            raise ValueError(f"external.name '{name}' and name '{data['name']}' differ; keep only name")
-        data["name"] = name
-    return data
 
 
 # Short string forms are parsed item by item, so an error points at `ports[1]`, not `ports`;
@@ -223,61 +113,8 @@ MountEntry = Annotated[
     VolumeMount, BeforeValidator(parse_volume, json_schema_input_type=str | VolumeMount)
 ]
 EnvFileRef = Annotated[
-    EnvFileEntry, BeforeValidator(_env_file_entry, json_schema_input_type=str | EnvFileEntry)
+    EnvFileEntry, BeforeValidator(env_file_entry, json_schema_input_type=str | EnvFileEntry)
 ]
-
-
-class ServiceNetwork(Strict):
-    """A service's settings on one of its networks (`networks: {NAME: {...}}`)."""
-
-    aliases: list[str] = Field(default_factory=list)
-    ipv4_address: str | None = None
-    ipv6_address: str | None = None
-
-
-FileMode = Annotated[int, BeforeValidator(parse_mode, json_schema_input_type=int | str)]
-OwnerId = Annotated[int, BeforeValidator(parse_owner, json_schema_input_type=int | str)]
-
-
-class Grant(Strict):
-    """A secret or config a service is given (`secrets:`/`configs:` of a service): the file
-    `source` holds, at `target`, owned by uid:gid, with `mode`."""
-
-    source: str = Field(description="The name of a top-level secret (or config).")
-    target: str | None = Field(
-        default=None,
-        description="File name in /run/secrets (secrets) or in / (configs), or an absolute path. "
-        "Default: the source's name.",
-    )
-    uid: OwnerId | None = Field(default=None, description="Numeric owner of the file (default 0).")
-    gid: OwnerId | None = Field(default=None, description="Numeric group of the file (default 0).")
-    mode: FileMode | None = Field(default=None, description="Permissions, octal (default 0444; write bits ignored).")
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        parts = value.split("/")
-        if not value.strip("/") or "\0" in value or value.endswith("/"):
-            raise ValueError(f"'{value}' is not a file path (give a file name or an absolute path to a file)")
-        if ".." in parts:
-            raise ValueError(f"'{value}': '..' is not allowed in a target path")
-        return value
-
-    def path(self, folder: str) -> str:
-        """Where the file lands in the container: `target` when absolute, else
-        FOLDER/target (FOLDER/source without a target)."""
-        name = self.target or self.source
-        return posixpath.normpath(name if name.startswith("/") else posixpath.join(folder, name))
-
-    def file_mode(self) -> int:
-        """The mode the file gets: as declared (0444 by default), without write bits, which
-        Compose ignores: the file is read-only, as a mounted secret is."""
-        return (DEFAULT_FILE_MODE if self.mode is None else self.mode) & ~0o222
-
-
-GrantEntry = Annotated[Grant, BeforeValidator(grant_entry, json_schema_input_type=str | Grant)]
 
 
 class Service(Strict):
@@ -487,105 +324,6 @@ class Service(Strict):
     def published_ports(self) -> list[tuple[int, PortPublish]]:
         """(index of the `ports:` entry, one published port), ranges expanded."""
         return [(index, binding) for index, entry in enumerate(self.ports) for binding in entry]
-
-
-class VolumeDecl(Strict):
-    """Top-level `volumes:` entry."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_external(cls, data: Any) -> Any:
-        return _external(data)
-
-    driver: str | None = None
-    driver_opts: dict[str, str] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    external: bool = False
-    name: str | None = None
-
-
-class IpamPool(Strict):
-    subnet: str | None = None
-    ip_range: str | None = None
-    gateway: str | None = None
-    aux_addresses: dict[str, str] = Field(default_factory=dict)
-
-
-class Ipam(Strict):
-    driver: str | None = None
-    config: list[IpamPool] = Field(default_factory=list)
-    options: dict[str, str] = Field(default_factory=dict)
-
-
-class NetworkDecl(Strict):
-    """Top-level `networks:` entry: the network is made on every host where a service
-    (or a relay) joins it, each host's its own."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_external(cls, data: Any) -> Any:
-        return _external(data)
-
-    driver: str | None = None
-    driver_opts: dict[str, str] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    external: bool = False
-    name: str | None = None
-    ipam: Ipam | None = None
-    internal: bool = False
-    attachable: bool = False
-    enable_ipv6: bool = False
-
-    @field_validator("labels", mode="before", json_schema_input_type=dict[str, str] | list[str])
-    @classmethod
-    def _labels(cls, value: Any) -> Any:
-        return key_values(value, "labels", allow_none=False)
-
-
-class SecretDecl(Strict):
-    """Top-level `secrets:` entry: where the secret's content comes from. The content is
-    read when the file is loaded and reaches containers only as an uploaded file."""
-
-    file: str | None = Field(default=None, description="A file, relative to the project folder.")
-    environment: str | None = Field(
-        default=None, description="A variable of the environment xcompose runs in (or of .env)."
-    )
-    external: bool = Field(default=False, description="Made outside the file: Docker Swarm only, refused.")
-    name: str | None = None
-    # Read by Docker Swarm only; accepted and ignored (with a warning) on plain engines.
-    labels: dict[str, str] = Field(default_factory=dict)
-    driver: str | None = None
-    driver_opts: dict[str, str] = Field(default_factory=dict)
-    template_driver: str | None = None
-
-    @field_validator("labels", mode="before", json_schema_input_type=dict[str, str] | list[str])
-    @classmethod
-    def _labels(cls, value: Any) -> Any:
-        return key_values(value, "labels", allow_none=False)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretDecl:
-        given = [key for key in self.SOURCES if getattr(self, key) not in (None, False)]
-        if not given:
-            raise ValueError(f"no source: give one of {_words(self.SOURCES)}")
-        if len(given) > 1:
-            raise ValueError(f"give one source, not {_words(given, 'and')}")
-        return self
-
-    SOURCES: typing.ClassVar[tuple[str, ...]] = ("file", "environment", "external")
-
-
-class ConfigDecl(SecretDecl):
-    """Top-level `configs:` entry; a config may also hold its content inline."""
-
-    content: str | None = Field(default=None, description="The content itself (interpolated).")
-
-    SOURCES: typing.ClassVar[tuple[str, ...]] = ("file", "environment", "content", "external")
-
-
-def _words(keys: Sequence[str], last: str = "or") -> str:
-    shown = [f"{key}: true" if key == "external" else f"{key}:" for key in keys]
-    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} {last} {shown[-1]}"
 
 
 class Topology(Strict):

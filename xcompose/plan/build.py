@@ -17,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from xcompose.config.location import KeyPath
-from xcompose.config.model import Service, ServiceNetwork
+from xcompose.config.model import Service
 from xcompose.config.project import IMPLICIT_HOST, Project
+from xcompose.config.service_keys import ServiceNetwork
 from xcompose.config.syntax import PortSpec
 from xcompose.errors import ConfigError, ConfigErrors
 from xcompose.pki import Credentials, Identity

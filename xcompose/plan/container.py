@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from xcompose.config.hooks import ServiceHook
 from xcompose.config.location import KeyPath
-from xcompose.config.model import SECRETS_DIR, Service
+from xcompose.config.model import Service
 from xcompose.config.mounts import VolumeMount
 from xcompose.config.options import ResourceLimits, ResourceReservations, nano_cpus, parse_volumes_from
+from xcompose.config.service_keys import SECRETS_DIR
 from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims
 from xcompose.plan.images import build_spec
 from xcompose.plan.naming import LABEL_FILES_DIGEST, container_labels, project_labels, volume_name
