@@ -24,27 +24,23 @@ from xcompose.config.syntax import PortSpec
 from xcompose.errors import ConfigError, ConfigErrors
 from xcompose.pki import Credentials, Identity
 from xcompose.plan.alloc import paused_gc
+from xcompose.plan.ambassadors import add_ambassadors
 from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims, check_cycles
 from xcompose.plan.container import add_services
 from xcompose.plan.images import image_of
-from xcompose.plan.naming import container_labels, container_name, network_name, project_labels
-from xcompose.plan.relay import ambassador, relay_kind
-from xcompose.plan.specs import Endpoint, HostTarget, NetworkSpec
+from xcompose.plan.naming import container_name, network_name, project_labels
+from xcompose.plan.relay import relay_kind
+from xcompose.plan.specs import HostTarget, NetworkSpec
 from xcompose.plan.steps import (
-    ClientAmbassadorStep,
     NetworkStep,
     Plan,
-    ServerAmbassadorStep,
     Step,
     StepId,
 )
 from xcompose.plan.wiring import (
     Wire,
-    client_relays,
     declared_ports,
     env_prefix,
-    server_ports,
-    server_relays,
 )
 
 # image -> the ports its image config EXPOSEs, or None when it could not be read (the image
@@ -156,7 +152,7 @@ class Planner:
         names, ports, containers = NameClaims(self.project), PortClaims(self.project), ContainerNames(self.project)
         self._networks()
         add_services(self, names, ports, containers)
-        self._ambassadors(names, ports, containers)
+        add_ambassadors(self, names, ports, containers)
         self.errors += names.errors + ports.errors + containers.errors
         if self.errors:
             raise ConfigErrors(self.errors)
@@ -214,7 +210,7 @@ class Planner:
                     continue
                 wire = Wire(consumer, index, link.target, link.alias, self.host_of[consumer],
                             self.host_of[link.target], shared[0])
-                if wire.cross_host and not self._ports(link.target) and self._image_read(link.target):
+                if wire.cross_host and not self.ports_of_target(link.target) and self._image_read(link.target):
                     self.fail(path, f"'{wire.target}' runs on host {wire.target_host} and '{consumer}' on host "
                                     f"{wire.consumer_host}: a link across hosts needs a port, but neither "
                                     f"{wire.target} nor its image offers one; add `expose: [PORT]` to {wire.target}")
@@ -251,7 +247,7 @@ class Planner:
                 by_host = {h: n for h, n in by_host.items() if self._used_from(target, h, n)}
             if not by_host:
                 continue
-            ports = self._ports(target)
+            ports = self.ports_of_target(target)
             if not ports:
                 self.unreached[target] |= by_host.keys()
                 self.needs_image_ports[target] = self.image(target)
@@ -283,11 +279,11 @@ class Planner:
         declared = udp in service.exposed_ports()
         path = ("services", target, "expose", service.expose_index(udp)) if declared else ("services", target)
         where = f"'{target}' runs on host {self.host_of[target]} and is reached from host {consumer_host}"
-        if self._tls(service):
+        if self.tls_of(service):
             self.fail(path, f"{udp.short()} would cross hosts ({where}), but ambassadors encrypt TCP only; "
                             "to carry UDP unencrypted, set `ambassador: {tls: false, image: "
                             f"alpine/socat:latest}}` on {target}")
-        elif relay_kind(self._relay_image(service)) == "haproxy":
+        elif relay_kind(self.relay_image(service)) == "haproxy":
             self.fail(path, f"{udp.short()} would cross hosts ({where}), but the haproxy relay carries TCP "
                             f"only; set `ambassador: {{image: alpine/socat:latest}}` on {target} (socat relays UDP)")
         else:
@@ -310,7 +306,7 @@ class Planner:
                           f"{self.host_of[target]}, which offers no port to reach it by: its image exposes "
                           f"none and it declares none; add `expose: [PORT]` to {target}")
 
-    def _ports(self, target: str) -> list[PortSpec]:
+    def ports_of_target(self, target: str) -> list[PortSpec]:
         """What a target can be reached on: its declared ports, else its image's."""
         ports = self.ports_of.get(target)
         if ports is None:
@@ -332,11 +328,11 @@ class Planner:
         """The image the service runs: `image:`, or the name its build gets."""
         return image_of(self.name, service, self.topology.services[service])
 
-    def _tls(self, service: Service) -> bool:
+    def tls_of(self, service: Service) -> bool:
         own = service.ambassador.tls
         return self.topology.ambassador.tls if own is None else own
 
-    def _relay_image(self, service: Service) -> str:
+    def relay_image(self, service: Service) -> str:
         return service.ambassador.image or self.topology.ambassador.image
 
     def docker_network(self, network: str) -> str:
@@ -371,98 +367,7 @@ class Planner:
             return StepId.client(target, host)
         return StepId.service(target)
 
-    def _published(self, ports: PortClaims) -> dict[str, dict[PortSpec, int]]:
-        """The host port of every relayed port: the user's `ambassador.publish` first, then
-        each target's own numbers, in name order, so the outcome does not depend on the file's
-        order."""
-        services, chosen = self.topology.services, {}
-        for target in sorted(self.remote):
-            host, address = self.host_of[target], self.hosts[self.host_of[target]].address
-            if address is None:
-                continue
-            publish = services[target].ambassador.publish
-            chosen[target] = {p: ports.claim_chosen_ambassador_port(host, address, target, p, publish[p.port])
-                              for p in self._ports(target) if p.port in publish}
-        for target in sorted(chosen):
-            host, address = self.host_of[target], self.hosts[self.host_of[target]].address
-            assert address is not None
-            for p in self._ports(target):
-                if p not in chosen[target]:
-                    chosen[target][p] = ports.claim_ambassador_port(host, address, target, p)
-        return chosen
-
-    def _ambassadors(self, names: NameClaims, claims: PortClaims, containers: ContainerNames) -> None:
-        services = self.topology.services
-        self._need_addresses()
-        published = self._published(claims)
-        for target, by_host in sorted(self.remote.items()):
-            if target not in published:
-                continue  # the target's host has no address: reported
-            service = services[target]
-            host = self.host_of[target]
-            address = self.hosts[host].address
-            assert address is not None
-            tls, image, ports = self._tls(service), self._relay_image(service), self._ports(target)
-            server_id = StepId.server(target)
-            server_name = container_name(self.name, server_id)
-            containers.claim(host, server_name, f"the server ambassador of '{target}'")
-            network = min(self.nets[target])  # any network of the target's: its name resolves there
-            container, relay = ambassador(
-                role="ambassador-server",
-                name=server_name,
-                image=image,
-                networks=[Endpoint(self.docker_network(network))],
-                ports=server_relays(target, ports, service.replicas()),
-                labels=container_labels(self.name, server_id, host),
-                published=server_ports(ports, published[target], address),
-                tls=tls,
-                identity=self._identity(server_name, tls),
-            )
-            self.add(ServerAmbassadorStep(server_id, host, container, relay),
-                      [StepId.network(host, network), StepId.service(target)])
-            remote_relays = client_relays(ports, published[target], address)
-            for consumer_host, networks in sorted(by_host.items()):
-                client_id = StepId.client(target, consumer_host)
-                client_name = container_name(self.name, client_id)
-                containers.claim(consumer_host, client_name, f"the client ambassador of '{target}'")
-                endpoints = []
-                for net in sorted(networks):
-                    docker_name = self.docker_network(net)
-                    aliases = (target, *sorted(set(self.nets[target][net].aliases) - {target}))
-                    for alias in aliases:
-                        names.claim(consumer_host, docker_name, alias, target,
-                                    f"'{target}' runs on host {host} and is reached there by that name",
-                                    ("services", target, "networks", net))
-                    endpoints.append(Endpoint(docker_name, aliases))
-                container, relay = ambassador(
-                    role="ambassador-client",
-                    name=client_name,
-                    image=image,
-                    networks=endpoints,
-                    ports=remote_relays,
-                    labels=container_labels(self.name, client_id, consumer_host),
-                    tls=tls,
-                    identity=self._identity(client_name, tls),
-                    server_name=server_name,
-                )
-                self.add(ClientAmbassadorStep(client_id, container, relay),
-                          [*(StepId.network(consumer_host, net) for net in sorted(networks)), server_id])
-
-    def _need_addresses(self) -> None:
-        """A host other hosts reach must say at which address: once per host, naming the
-        first reason found."""
-        for host in sorted({self.host_of[t] for t in self.remote}):
-            if self.hosts[host].address is not None:
-                continue
-            target = min(t for t in self.remote if self.host_of[t] == host)
-            consumer_host = min(self.remote[target])
-            self.fail(("hosts", host, "address"),
-                      f"needed because '{target}' on host {host} is reached from host {consumer_host}; "
-                      "set the address other hosts reach this host at")
-            for t in [t for t in self.remote if self.host_of[t] == host]:
-                del self.remote[t]
-
-    def _identity(self, name: str, tls: bool) -> Identity | None:
+    def identity(self, name: str, tls: bool) -> Identity | None:
         if not tls:
             return None
         identity = self.credentials.identity(name)
