@@ -16,6 +16,7 @@ from xcompose.engines import sshconfig
 from xcompose.errors import ConfigErrors
 
 WriteTopology = Callable[..., Path]
+WriteFile = Callable[[str, str], Path]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,6 +28,32 @@ def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     patch.setenv("XDG_STATE_HOME", str(folder))
     yield folder
     patch.undo()
+
+
+@pytest.fixture
+def write_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WriteFile:
+    """Write dedented text to tmp_path/NAME (folders made); the cwd is tmp_path, so a
+    test names its files as a user in the project folder does."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+def load_files(*files: str, env: Mapping[str, str] | None = None) -> Project:
+    """The project of these files, in a clean environment (nothing from the test's shell)."""
+    return load_project(list(files), environ=dict(env or {}))
+
+
+def load_files_errors(*files: str) -> list[str]:
+    with pytest.raises(ConfigErrors) as info:
+        load_files(*files)
+    return [str(e) for e in info.value.errors]
 
 
 @pytest.fixture

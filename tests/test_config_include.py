@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from xcompose.config.load import load_project
-from xcompose.config.project import Project
-from xcompose.errors import ConfigErrors
+from tests.conftest import WriteFile, load_files, load_files_errors
 
-Write = Callable[..., Path]
+Write = WriteFile
 
 
 @pytest.fixture
-def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Write:
-    """Write dedented text to tmp_path/NAME (folders made); the cwd is tmp_path."""
-    monkeypatch.chdir(tmp_path)
-
-    def write(name: str, text: str) -> Path:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-        return path
-
-    return write
+def write(write_file: WriteFile) -> WriteFile:
+    return write_file
 
 
-def load(*files: str, env: dict[str, str] | None = None) -> Project:
-    return load_project(list(files), environ=env or {})
-
-
-def errors(*files: str) -> list[str]:
-    with pytest.raises(ConfigErrors) as info:
-        load(*files)
-    return [str(e) for e in info.value.errors]
+load = load_files
+errors = load_files_errors
 
 
 def test_the_short_form_brings_in_services_and_volumes(write: Write) -> None:

@@ -31,8 +31,9 @@ def _external(value: Any) -> Any:
     return data
 
 
-class VolumeDecl(Strict):
-    """Top-level `volumes:` entry."""
+class EngineObject(Strict):
+    """What a volume and a network declaration share: the driver and its options, labels,
+    a Docker name of its own, and `external` (made elsewhere, looked up by name)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -44,6 +45,10 @@ class VolumeDecl(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     external: bool = False
     name: str | None = None
+
+
+class VolumeDecl(EngineObject):
+    """Top-level `volumes:` entry."""
 
 
 class IpamPool(Strict):
@@ -59,20 +64,10 @@ class Ipam(Strict):
     options: dict[str, str] = Field(default_factory=dict)
 
 
-class NetworkDecl(Strict):
+class NetworkDecl(EngineObject):
     """Top-level `networks:` entry: the network is made on every host where a service
     (or a relay) joins it, each host's its own."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_external(cls, data: Any) -> Any:
-        return _external(data)
-
-    driver: str | None = None
-    driver_opts: dict[str, str] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    external: bool = False
-    name: str | None = None
     ipam: Ipam | None = None
     internal: bool = False
     attachable: bool = False
