@@ -426,7 +426,9 @@ def test_without_files_xcompose_file_is_read_from_the_environment(write_topology
 
 def test_no_file_at_all_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert errors_of([], environ={}) == [f"{tmp_path}: no xcompose.yaml or xcompose.yml here (use -f FILE)"]
+    assert errors_of([], environ={}) == [
+        f"{tmp_path}: no compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml, xcompose.yaml, "
+        "xcompose.yml here or in a folder above (use -f FILE)"]
 
 
 def test_project_name_defaults_to_the_normalised_folder_name(write_topology: Callable[..., Path]) -> None:

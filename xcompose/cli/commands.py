@@ -30,7 +30,9 @@ WAIT_HELP = "Seconds to wait for another run of this project to finish."
 def load(options: Options) -> Project:
     from xcompose.config.load import load_project
 
-    project = load_project(options.files, project_name=options.project_name, profiles=options.profiles)
+    stdin = sys.stdin.buffer.read() if "-" in options.files else None
+    project = load_project(options.files, project_name=options.project_name, profiles=options.profiles,
+                           project_directory=options.project_directory, env_files=options.env_files, stdin=stdin)
     for warning in project.warnings:
         err.print(f"warning: {warning}", markup=False)
     return project

@@ -33,6 +33,8 @@ class Options:
     project_name: str | None
     profiles: tuple[str, ...] = ()
     host_timeout: float | None = None  # None: each host's `timeout:`, else 30s
+    project_directory: str | None = None
+    env_files: tuple[str, ...] = ()
 
 
 def host_timeout_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -112,11 +114,17 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-f", "--file", "files", multiple=True, metavar="FILE",
-              help="Topology file (repeatable; later files override). Env: XCOMPOSE_FILE.")
-@click.option("-p", "--project-name", envvar="XCOMPOSE_PROJECT_NAME", metavar="NAME",
-              help="Project name (default: the file's `name:` or its folder). Env: XCOMPOSE_PROJECT_NAME.")
+              help="Compose file (repeatable; later files override; - reads standard input). Default: "
+              "compose.yaml and its override here or above, then xcompose.yaml. Env: XCOMPOSE_FILE, COMPOSE_FILE.")
+@click.option("-p", "--project-name", metavar="NAME",
+              help="Project name (default: the file's `name:` or its folder). Env: XCOMPOSE_PROJECT_NAME, "
+              "COMPOSE_PROJECT_NAME.")
 @click.option("--profile", "profiles", multiple=True, metavar="NAME",
               help="Activate a profile (repeatable; '*' for all). Env: XCOMPOSE_PROFILES, COMPOSE_PROFILES.")
+@click.option("--project-directory", metavar="DIR",
+              help="The project folder: relative paths and .env start here (default: the first file's folder).")
+@click.option("--env-file", "env_files", multiple=True, metavar="FILE",
+              help="Variables for the files, instead of the project folder's .env (repeatable).")
 @click.option("--host-timeout", callback=host_timeout_option, envvar="XCOMPOSE_HOST_TIMEOUT", metavar="DURATION",
               help="How long a host may stay silent before it counts as lost, for hosts without "
               "`timeout:` (default 30s). Env: XCOMPOSE_HOST_TIMEOUT.")
@@ -124,14 +132,16 @@ class _Commands(click.Group):
 @click.pass_context
 def cli(
     ctx: click.Context, files: tuple[str, ...], project_name: str | None, profiles: tuple[str, ...],
-    host_timeout: float | None,
+    project_directory: str | None, env_files: tuple[str, ...], host_timeout: float | None,
 ) -> None:
-    """Wire Docker containers across hosts.
+    """Run a compose file across Docker hosts.
 
-    One YAML file declares hosts, services pinned to hosts, and links; xcompose inserts an
-    ambassador pair for every link that crosses hosts and applies it in dependency order.
+    The compose file stays as it is; a placement file beside it (xcompose.yaml) names the
+    hosts and each service's host. Services reach each other by name as on one host: where
+    they run on different hosts, an ambassador pair (mutual TLS) carries the traffic.
     """
-    ctx.obj = Options(files=files, project_name=project_name, profiles=profiles, host_timeout=host_timeout)
+    ctx.obj = Options(files=files, project_name=project_name, profiles=profiles, host_timeout=host_timeout,
+                      project_directory=project_directory, env_files=env_files)
 
 
 pass_options = click.make_pass_decorator(Options)

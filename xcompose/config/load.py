@@ -21,10 +21,11 @@ from pydantic import ValidationError
 
 from xcompose.config.compat import set_aside_ignored
 from xcompose.config.contents import check_grants, read_contents
+from xcompose.config.discovery import find_sources
 from xcompose.config.extends import resolve_extends
 from xcompose.config.files import Context, display_path
 from xcompose.config.include import apply_include
-from xcompose.config.interpolate import interpolate_tree, read_env_file, warn_unset
+from xcompose.config.interpolate import interpolate_tree, warn_unset
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.merge import merge_documents
 from xcompose.config.model import Topology
@@ -34,14 +35,15 @@ from xcompose.config.project import Project
 from xcompose.config.references import check_references
 from xcompose.config.source import (
     LMap,
+    decode,
     locate_in_tree,
+    parse_text,
     read_document,
     to_plain,
 )
 from xcompose.config.validate import translate
 from xcompose.errors import ConfigError, ConfigErrors
 
-DEFAULT_FILES = ("xcompose.yaml", "xcompose.yml")
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -51,32 +53,32 @@ def load_project(
     project_name: str | None = None,
     environ: Mapping[str, str] | None = None,
     profiles: Sequence[str] | None = None,
+    project_directory: str | Path | None = None,
+    env_files: Sequence[str | Path] = (),
+    stdin: bytes | None = None,
 ) -> Project:
-    """Read, interpolate, merge and validate the topology files; raises ConfigErrors.
+    """Read, interpolate, merge and validate the project's files (found as Compose finds
+    them when `files` is empty: config/discovery.py); raises ConfigErrors.
 
-    `profiles` are the active profiles; without any, XCOMPOSE_PROFILES or COMPOSE_PROFILES."""
+    `profiles` are the active profiles; without any, XCOMPOSE_PROFILES or COMPOSE_PROFILES.
+    `stdin` is what a file named `-` holds."""
     env = dict(os.environ if environ is None else environ)
     if isinstance(files, (str, Path)):
         files = [files]
-    paths = _resolve_files(files, env)
-    first_dir = paths[0][0].parent
-    dotenv: dict[str, str] = {}
-    if (first_dir / ".env").is_file():
-        dotenv, problems = read_env_file(first_dir / ".env", str(paths[0][1].parent / ".env"), env)
-        if problems:
-            raise ConfigErrors(problems)
+    sources = find_sources(files, env, project_directory=project_directory, env_files=env_files, stdin=stdin)
+    first_dir = sources.folder
     # The process environment wins over `.env`, as in Compose.
-    lookup = {**dotenv, **env}
+    lookup = sources.variables
 
     reader = _Files()
-    parsed = [reader.parse(path, str(display)) for path, display in paths]
+    parsed = [reader.parse(source.path, source.display, source.content) for source in sources.files]
     if reader.unreadable:
         raise ConfigErrors(reader.errors)
     docs = [tree for tree in parsed if tree is not None]
     context = Context(first_dir, lookup)
-    for tree, (path, display) in zip(docs, paths, strict=True):
-        reader.interpolate(tree, str(display), lookup)
-        reader.assemble(tree, str(display), context, (path,))
+    for tree, source in zip(docs, sources.files, strict=True):
+        reader.interpolate(tree, source.display, lookup)
+        reader.assemble(tree, source.display, context, (source.path,))
     errors, failed = reader.errors, reader.failed
     if reader.unreadable:
         raise ConfigErrors(errors)
@@ -85,15 +87,16 @@ def load_project(
     errors.extend(merge_errors)
     failed.extend(e.path for e in merge_errors)
     plain, locations = to_plain(merged)
-    project = Project(name="", topology=Topology(), files=[p for p, _ in paths], locations=locations)
+    project = Project(name="", topology=Topology(), files=[s.path for s in sources.files], locations=locations,
+                      folder=sources.folder)
     project.warnings = reader.warnings
 
-    name = _project_name(project_name, env, plain.get("name"), paths[0][0], project)
+    name = _project_name(project_name, lookup, plain.get("name"), sources.folder, project)
     if isinstance(name, ConfigError):
         errors.append(name)
     disabled = leave_out_disabled(plain, active_profiles(profiles, lookup))
     errors.extend(set_aside_ignored(plain, project))
-    env_files, reference_errors = check_references(plain, first_dir, lookup, project, disabled)
+    service_env, reference_errors = check_references(plain, first_dir, lookup, project, disabled)
     errors.extend(reference_errors)
     contents, content_errors, content_warnings = read_contents(plain, first_dir, lookup, project)
     errors.extend(content_errors + check_grants(plain, project))
@@ -110,7 +113,7 @@ def load_project(
         raise ConfigErrors(errors)
     assert isinstance(name, str)
     project.name = name
-    project.topology = _finish(topology, name, env_files, lookup, first_dir)
+    project.topology = _finish(topology, name, service_env, lookup, first_dir)
     project.contents = contents
     project.warnings += _placement_warnings(project)
     return project
@@ -128,8 +131,10 @@ class _Files:
         self.unresolved: set[str] = set()  # services whose `extends` failed
         self._extended: dict[tuple[Path, int], tuple[Mapping[str, str], tuple[LMap, str] | None]] = {}
 
-    def parse(self, path: Path, display: str) -> LMap | None:
+    def parse(self, path: Path, display: str, content: bytes | None = None) -> LMap | None:
         try:
+            if content is not None:  # standard input
+                return parse_text(decode(content, display), display).data
             return read_document(path, display).data
         except ConfigErrors as exc:
             self.errors.extend(exc.errors)
@@ -198,23 +203,6 @@ def _placement_warnings(project: Project) -> list[str]:
     return warnings
 
 
-def _resolve_files(files: Sequence[str | Path], env: Mapping[str, str]) -> list[tuple[Path, Path]]:
-    """(absolute path, path as the user wrote it) of each file, in merge order."""
-    given = [Path(f) for f in files]
-    if not given and env.get("XCOMPOSE_FILE"):
-        separator = env.get("XCOMPOSE_PATH_SEPARATOR", os.pathsep)
-        given = [Path(f) for f in env["XCOMPOSE_FILE"].split(separator) if f]
-    if not given:
-        cwd = Path.cwd()
-        found = [cwd / name for name in DEFAULT_FILES if (cwd / name).is_file()]
-        if not found:
-            raise ConfigErrors(
-                [ConfigError(str(cwd), None, "", "no xcompose.yaml or xcompose.yml here (use -f FILE)")]
-            )
-        given = [Path(found[0].name)]
-    return [(p.resolve() if p.is_absolute() else (Path.cwd() / p).resolve(), p) for p in given]
-
-
 def _where(tree: LMap, path: KeyPath, *, file: str) -> str:
     loc = locate_in_tree(tree, path)
     where = f"{loc[0]}:{loc[1]}" if loc else file
@@ -237,13 +225,15 @@ def _incomplete(error: ConfigError, unresolved: set[str]) -> bool:
 
 
 def _project_name(
-    argument: str | None, env: Mapping[str, str], from_file: Any, first: Path, project: Project
+    argument: str | None, env: Mapping[str, str], from_file: Any, folder: Path, project: Project
 ) -> str | ConfigError:
-    """-p > XCOMPOSE_PROJECT_NAME > `name:` > the first file's folder, as Compose orders them."""
+    """-p > XCOMPOSE_PROJECT_NAME or COMPOSE_PROJECT_NAME (environment, then `.env`) >
+    `name:` > the project folder's name, as Compose orders them."""
     rule = "must contain only a-z, 0-9, '_' and '-' and start with a letter or digit"
     explicit: list[tuple[Any, KeyPath | None, str]] = [
         (argument, None, "project name"),
         (env.get("XCOMPOSE_PROJECT_NAME"), None, "XCOMPOSE_PROJECT_NAME"),
+        (env.get("COMPOSE_PROJECT_NAME"), None, "COMPOSE_PROJECT_NAME"),
         (from_file, ("name",), ""),
     ]
     for value, path, label in explicit:
@@ -256,10 +246,10 @@ def _project_name(
             return project.error(path, f"project name '{value}' {rule}")
         return ConfigError(label, None, "", f"'{value}' {rule}")
     # A folder name is only a default, so it is cleaned up rather than refused.
-    folder = re.sub(r"[^a-z0-9_-]", "", first.parent.name.lower()).lstrip("_-")
-    if not folder:
-        return ConfigError(str(first), None, "", f"no project name: set name: (the folder name {rule})")
-    return folder
+    cleaned = re.sub(r"[^a-z0-9_-]", "", folder.name.lower()).lstrip("_-")
+    if not cleaned:
+        return ConfigError(str(folder), None, "", f"no project name: set name: (the folder name {rule})")
+    return cleaned
 
 
 def _finish(

@@ -25,9 +25,13 @@ class Project:
     # ("secrets" | "configs", name) -> the content the declaration holds, read at load time.
     # Never printed: not in the model (which `config` prints), not in this repr.
     contents: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
+    # The project folder (--project-directory, else the first file's): relative paths start here.
+    folder: Path | None = None
 
     @property
     def working_dir(self) -> Path:
+        if self.folder is not None:
+            return self.folder
         return self.files[0].parent if self.files else Path.cwd()
 
     def locate(self, path: KeyPath) -> tuple[str, int | None]:
