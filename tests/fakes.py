@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO
 
-from xcompose.engines.base import Executor
+from xcompose.engines.base import Executor, Streams
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.naming import LABEL_PROJECT
@@ -161,6 +161,10 @@ class FakeExecutor(Executor):
         self.engine.stop_timeouts.append((current.name, timeout))
         self.engine.containers[current.id] = replace(current, state="exited", exit_code=0)
 
+    def _set_state(self, container_id: str, state: str) -> None:
+        current = self._find(container_id)
+        self.engine.containers[current.id] = replace(current, state=state)
+
     def remove(self, container_id: str, *, force: bool = True, volumes: bool = False) -> None:
         try:
             current = self._find(container_id)
@@ -176,6 +180,33 @@ class FakeExecutor(Executor):
 
     def inspect(self, container_id: str) -> LiveContainer:
         return self._find(container_id)
+
+    def attach_exec(
+        self, container_id: str, argv: Sequence[str], streams: Streams, *, tty: bool = False,
+        options: ExecOptions | None = None,
+    ) -> int:
+        self._record(f"exec {self._find(container_id).name}")
+        self.engine.execs.append((self._find(container_id).name, tuple(argv), options))
+        if streams.stdin is not None:
+            streams.stdout.write(streams.stdin.read())  # a fake `cat`
+        code, output = self.engine.exec_results.get(tuple(argv), (0, ""))
+        streams.stdout.write(output.encode())
+        return code
+
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        self._record(f"kill {self._find(container_id).name} {signal}")
+        self._set_state(container_id, "exited")
+
+    def pause(self, container_id: str) -> None:
+        self._record(f"pause {self._find(container_id).name}")
+        self._set_state(container_id, "paused")
+
+    def unpause(self, container_id: str) -> None:
+        self._record(f"unpause {self._find(container_id).name}")
+        self._set_state(container_id, "running")
+
+    def top(self, container_id: str) -> tuple[list[str], list[list[str]]]:
+        return ["PID", "CMD"], [["1", self._find(container_id).name]]
 
     def exec(
         self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None

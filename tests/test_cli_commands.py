@@ -107,3 +107,28 @@ def test_a_host_timeout_that_is_no_bound_is_a_usage_error(state: Path, value: st
     result = CliRunner().invoke(cli, ["--host-timeout", value, "-f", "t.yaml", "ps"], prog_name="xcompose")
     assert result.exit_code == 2
     assert "Invalid value for '--host-timeout'" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--force-recreate", "--no-recreate"], "contradict"),
+    (["--no-deps"], "--no-deps needs the services"),
+    (["--scale", "db"], "--scale db: give SERVICE=N"),
+    (["--scale", "db=0"], "N at least 1"),
+    (["--scale", "nope=2"], "--scale: no such service: nope"),
+])
+def test_up_flags_that_cannot_be_carried_out_are_usage_errors(state: Path, args: list[str], message: str) -> None:
+    result = run("up", *args)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not state.exists()
+
+
+def test_scale_and_pull_given_to_up_override_the_file() -> None:
+    from xcompose.cli.commands import with_overrides
+    from xcompose.config.model import Topology
+    from xcompose.config.project import Project
+
+    topology = Topology.model_validate({"services": {
+        "db": {"image": "redis:7", "deploy": {"replicas": 2}}, "app": {"build": ".", "pull_policy": "build"}}})
+    project = with_overrides(Project("shop", topology), {"db": 4}, "always")
+    db, app = project.topology.services["db"], project.topology.services["app"]
+    assert (db.replicas(), db.pull_policy, app.pull_policy) == (4, "always", "build")

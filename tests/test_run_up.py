@@ -24,7 +24,7 @@ from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.steps import Plan, Step, StepId
 from xcompose.run.down import down
-from xcompose.run.up import up
+from xcompose.run.up import UpOptions, up
 from xcompose.run.walk import StepResult
 
 
@@ -174,13 +174,53 @@ def test_an_image_is_pulled_for_the_services_platform(engines: dict[str, FakeEng
     assert "pull postgres:16 for linux/arm64" in engines["big-server"].calls
 
 
-def test_services_removed_from_the_file_are_removed_as_orphans(engines: dict[str, FakeEngine]) -> None:
+def test_services_removed_from_the_file_are_kept_and_named_unless_orphans_are_to_go(
+    engines: dict[str, FakeEngine],
+) -> None:
     plan = make_plan(redis_topology(extra={"image": "redis:7", "host": "big-server"}))
     up(plan, connect_to(engines, plan), QuietReporter())
     smaller = make_plan(redis_topology())
     result = up(smaller, connect_to(engines, smaller), QuietReporter())
+    assert (result.kept_orphans, result.removed_orphans) == (["demo-extra on big-server"], [])
+    assert "demo-extra" in names(engines["big-server"])
+    result = up(smaller, connect_to(engines, smaller), QuietReporter(), UpOptions(remove_orphans=True))
     assert result.removed_orphans == ["demo-extra on big-server"]
     assert "demo-extra" not in names(engines["big-server"])
+
+
+def test_an_ambassador_no_longer_needed_always_goes(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    together = make_plan(redis_topology(**{"redis-cli": {"image": "redis:7", "host": "big-server",
+                                                        "links": ["redis:redis"]}}))
+    result = up(together, connect_to(engines, together), QuietReporter())
+    assert result.ok and "demo-redis-ambassador-client-server" not in names(engines["client-server"])
+
+
+def test_force_recreate_makes_every_service_container_anew_and_no_recreate_none(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology())
+    up(plan, connect_to(engines, plan), QuietReporter())
+    before = {c.name: c.id for e in engines.values() for c in e.containers.values()}
+    recorder = Recorder()
+    assert up(plan, connect_to(engines, plan), recorder, UpOptions(recreate="always")).ok
+    assert {(step, action) for step, action, _ in recorder.finished if step.startswith("service:")} == {
+        ("service:redis", "recreate"), ("service:redis-cli", "recreate")}
+    after = {c.name: c.id for e in engines.values() for c in e.containers.values()}
+    assert after["demo-redis"] != before["demo-redis"]
+    assert after["demo-redis-ambassador"] == before["demo-redis-ambassador"]  # ambassadors: when changed only
+    changed = make_plan(redis_topology(redis={"image": "redis:7", "host": "big-server", "expose": [6379],
+                                              "command": ["redis-server", "--save", ""]}))
+    assert up(changed, connect_to(engines, changed), QuietReporter(), UpOptions(recreate="never")).ok
+    assert engines["big-server"].named("demo-redis").id == after["demo-redis"]  # type: ignore[union-attr]
+
+
+def test_no_deps_brings_up_the_service_alone(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    options = UpOptions(services=("redis-cli",), no_deps=True)
+    assert up(plan, connect_to(engines, plan), QuietReporter(), options).ok
+    assert names(engines["client-server"]) == {"demo-redis-cli"} and names(engines["big-server"]) == set()
 
 
 def test_an_unreachable_host_is_reported_by_preflight(engines: dict[str, FakeEngine]) -> None:
@@ -223,7 +263,7 @@ def test_every_stop_waits_the_grace_period_the_container_was_made_with(engines: 
     stops = engines["big-server"].stop_timeouts
     # replaced (its new spec asks for 5 s, the running one was made with 45 s), orphan, then down
     changed = make_plan(redis_topology(redis={**graceful, "stop_grace_period": "5s"}))
-    up(changed, connect_to(engines, changed), QuietReporter())
+    up(changed, connect_to(engines, changed), QuietReporter(), UpOptions(remove_orphans=True))
     assert sorted(stops) == [("demo-extra", 60), ("demo-redis", 45)]
     stops.clear()
     down("demo", connect_to(engines, changed), plan=changed)
@@ -247,7 +287,7 @@ def test_down_with_one_host_unreachable_cleans_the_others_and_reports_it(
 
 def test_up_of_one_service_brings_up_only_it_and_what_it_needs(engines: dict[str, FakeEngine]) -> None:
     plan = make_plan(redis_topology(other={"image": "redis:7", "host": "big-server"}))
-    assert up(plan, connect_to(engines, plan), QuietReporter(), services=["redis-cli"]).ok
+    assert up(plan, connect_to(engines, plan), QuietReporter(), UpOptions(services=("redis-cli",))).ok
     assert names(engines["big-server"]) == {"demo-redis", "demo-redis-ambassador"}
     assert names(engines["client-server"]) == {
         "demo-redis-cli", "demo-redis-ambassador-client-server"}
@@ -265,7 +305,7 @@ def test_a_readiness_timeout_names_what_was_awaited(engines: dict[str, FakeEngin
         "image": "redis:7", "host": "big-server", "expose": [6379],
         "healthcheck": {"test": ["CMD", "redis-cli", "ping"], "interval": "1s"}}))
     hosts = reach(plan.hosts.values(), lambda t: NeverHealthy(t, engines[t.name]))
-    result = up(plan, hosts, QuietReporter(), timeout=0.3)
+    result = up(plan, hosts, QuietReporter(), UpOptions(wait_timeout=0.3))
     failure = result.walk.failed[0]
     assert failure.step_id == S("service:redis")
     assert failure.error == (
@@ -431,3 +471,12 @@ def test_pre_stop_runs_before_down_stops_the_container(engines: dict[str, FakeEn
     assert down("demo", connect_to(engines, plan), plan=plan).ok
     timeline = engines["big-server"].timeline
     assert timeline.index("exec demo-redis") < timeline.index("stop demo-redis")
+
+
+def test_a_stop_timeout_given_to_up_replaces_the_containers_own(engines: dict[str, FakeEngine]) -> None:
+    graceful = {"image": "redis:7", "host": "big-server", "expose": [6379], "stop_grace_period": "45s"}
+    plan = make_plan(redis_topology(redis=graceful))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    changed = make_plan(redis_topology(redis={**graceful, "command": ["redis-server", "--save", ""]}))
+    up(changed, connect_to(engines, changed), QuietReporter(), UpOptions(stop_timeout=3))
+    assert engines["big-server"].stop_timeouts == [("demo-redis", 3)]

@@ -26,10 +26,14 @@ from xcompose.plan.steps import (
     ContainerStep,
     NetworkStep,
     Plan,
+    ServiceStep,
     StepId,
 )
 
 Action = Literal["create", "recreate", "keep", "remove"]
+# When a service's container is made anew: when its config changed (the default), always
+# (`up --force-recreate`), or never (`up --no-recreate`: missing ones are still made).
+Recreate = Literal["changed", "always", "never"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Convergence:
         return sum(1 for a in self.actions.values() if a.action != "keep") + len(self.orphans)
 
 
-def decide(plan: Plan, live: LiveState) -> Convergence:
+def decide(plan: Plan, live: LiveState, recreate: Recreate = "changed") -> Convergence:
     by_step: dict[StepId, list[Placed]] = {}
     for placed in live.placed():
         step_id = step_id_of(placed.container.labels)
@@ -81,7 +85,8 @@ def decide(plan: Plan, live: LiveState) -> Convergence:
     remake: dict[StepId, tuple[int, ...]] = {}
     for step in plan.steps():
         if isinstance(step, CONTAINER_STEPS):
-            action, stale, remade = _decide_container(step, by_step.pop(step.id, []))
+            action, stale, remade = _decide_container(step, by_step.pop(step.id, []),
+                                                      recreate if isinstance(step, ServiceStep) else "changed")
             actions[step.id] = action
             if stale:
                 replaced[step.id] = stale
@@ -103,11 +108,12 @@ def decide(plan: Plan, live: LiveState) -> Convergence:
 
 
 def _decide_container(
-    step: ContainerStep, found: Sequence[Placed]
+    step: ContainerStep, found: Sequence[Placed], recreate: Recreate = "changed"
 ) -> tuple[StepAction, list[Placed], tuple[int, ...]]:
     """The step's action, its live containers to remove, and which of its containers to
     make. A container is kept when one of that name runs on the step's host with the
-    planned config; a service's replicas are decided one by one."""
+    planned config (`recreate`: always, or whatever its config); a service's replicas are
+    decided one by one."""
     wanted = containers_of(step)
     here = [p for p in found if p.host == step.host]
     elsewhere = [p for p in found if p.host != step.host]
@@ -115,8 +121,8 @@ def _decide_container(
     for index, spec in enumerate(wanted):
         want_hash = spec.config_hash()
         keeper = next((p for p in here if p.container.name == spec.name and p.container.state == "running"
-                       and p.container.labels.get(LABEL_CONFIG_HASH) == want_hash), None)
-        if keeper is not None:
+                       and (recreate == "never" or p.container.labels.get(LABEL_CONFIG_HASH) == want_hash)), None)
+        if keeper is not None and recreate != "always":
             keepers[index] = keeper
     kept = {id(p) for p in keepers.values()}
     stale = [p for p in found if id(p) not in kept]
@@ -132,6 +138,8 @@ def _decide_container(
         return StepAction("create"), [], remake
     if elsewhere and not here:
         return StepAction("recreate", f"moved from host {elsewhere[0].host}"), stale, remake
+    if recreate == "always" and len(remake) == len(wanted) and here:
+        return StepAction("recreate", "--force-recreate"), stale, remake
     spec = wanted[remake[0]]
     current = next((p.container for p in here if p.container.name == spec.name), None)
     if current is None:

@@ -177,7 +177,7 @@ def test_dockerd_killed_during_up_is_named_and_the_next_up_converges_without_dup
     app = deploy(f"crash-{executor}", executor).use(SLOW)
     watch = app.client("h2")
     label = {"label": f"{LABEL_PROJECT}={app.project}"}
-    proc = start(app, "up", "--timeout", "90")
+    proc = start(app, "up", "--wait-timeout", "90")
     try:
         wait_for(lambda: bool(watch.containers.list(all=True, filters=label)), 120,
                  "the first container of the project on h2")

@@ -130,26 +130,49 @@ def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:
 
 @cli.command()
 @click.argument("services", nargs=-1)
+@click.option("-d", "--detach", is_flag=True, help="Accepted for Compose's sake: xcompose always detaches.")
 @click.option("--build", "build", is_flag=True,
               help="Build the images of services with `build:` first, even those already built.")
+@click.option("--no-deps", is_flag=True, help="With SERVICE…: only those, not what they need.")
+@click.option("--force-recreate", is_flag=True, help="Re-create the services' containers even if unchanged.")
+@click.option("--no-recreate", is_flag=True, help="Keep existing containers even if their config changed.")
+@click.option("--remove-orphans", is_flag=True, help="Remove containers of services no longer in the file.")
+@click.option("--pull", "pull_policy", type=click.Choice(["always", "missing", "never"]),
+              help="Pull images: always, when missing, or never (default: each service's pull_policy).")
+@click.option("--scale", "scales", multiple=True, metavar="SERVICE=N",
+              help="Run N containers of SERVICE (repeatable; overrides scale and deploy.replicas).")
+@click.option("--wait", is_flag=True, help="Accepted for Compose's sake: up always waits for readiness.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="Seconds to wait for each step to become ready.")
+@click.option("-t", "--timeout", "stop_timeout", type=click.IntRange(min=0),
+              help="Seconds a replaced container has to stop (default: its stop_grace_period, else 10).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one event object a line, for scripts.")
-@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
-              help="Seconds to wait for each step to become ready.")
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
 @pass_options
 @handles_errors
-def up(options: Options, services: tuple[str, ...], build: bool, quiet: bool, fmt: str, timeout: float,
+def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, no_deps: bool,
+       force_recreate: bool, no_recreate: bool, remove_orphans: bool, pull_policy: str | None,
+       scales: tuple[str, ...], wait: bool, wait_timeout: float, stop_timeout: int | None, quiet: bool, fmt: str,
        lock_wait: float) -> None:
     """Create or converge the project on every host (SERVICE…: those and what they need)."""
     from xcompose.cli.output import make_reporter
     from xcompose.plan.steps import ServiceStep
     from xcompose.run.images import build_images, pin_images
     from xcompose.run.lock import project_lock
+    from xcompose.run.up import UpOptions
     from xcompose.run.up import up as run_up
 
-    project = load(options)
+    if force_recreate and no_recreate:
+        raise UsageError("--force-recreate and --no-recreate contradict each other")
+    if no_deps and not services:
+        raise UsageError("--no-deps needs the services to bring up")
+    run_options = UpOptions(
+        services=services, no_deps=no_deps, remove_orphans=remove_orphans, wait_timeout=wait_timeout,
+        stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
+    )
+    project = with_overrides(load(options), parse_scales(scales), pull_policy)
     store = keystore(project)
     credentials = store.read()
     the_plan = make_plan(project, credentials)
@@ -172,7 +195,7 @@ def up(options: Options, services: tuple[str, ...], build: bool, quiet: bool, fm
             store.save(credentials.new_identities().values())
             for note in the_plan.notes:
                 reporter.note(f"note: {note}")
-            result = run_up(pin_images(the_plan, built), fleet, reporter, services=services, timeout=timeout)
+            result = run_up(pin_images(the_plan, built), fleet, reporter, run_options)
     finally:
         reporter.close()
     if not result.ok:
@@ -219,6 +242,39 @@ def build(options: Options, services: tuple[str, ...], no_cache: bool, pull: boo
             build_images(the_plan, fleet, reporter, build=chosen, force=True, no_cache=no_cache, pull=pull)
     finally:
         reporter.close()
+
+
+def parse_scales(scales: tuple[str, ...]) -> dict[str, int]:
+    """`--scale SERVICE=N` options, checked."""
+    found: dict[str, int] = {}
+    for item in scales:
+        service, sep, number = item.partition("=")
+        if not sep or not service or not number.isdigit() or int(number) < 1:
+            raise UsageError(f"--scale {item}: give SERVICE=N, N at least 1")
+        found[service] = int(number)
+    return found
+
+
+def with_overrides(project: Project, scales: dict[str, int], pull_policy: str | None) -> Project:
+    """The project with `--scale` and `--pull` applied to its services."""
+    services = project.topology.services
+    unknown = sorted(set(scales) - set(services))
+    if unknown:
+        raise UsageError(f"--scale: no such service: {', '.join(unknown)}")
+    changed = {}
+    for name, service in services.items():
+        update: dict[str, object] = {}
+        if name in scales:
+            deploy = service.deploy.model_copy(update={"replicas": None}) if service.deploy else None
+            update |= {"scale": scales[name], "deploy": deploy}
+        if pull_policy is not None and service.pull_policy != "build":
+            update["pull_policy"] = pull_policy
+        if update:
+            changed[name] = service.model_copy(update=update)
+    if not changed:
+        return project
+    project.topology = project.topology.model_copy(update={"services": {**services, **changed}})
+    return project
 
 
 def _say_waiting(holder: str) -> None:

@@ -8,12 +8,15 @@ and the archive that carries uploaded files.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import tarfile
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
@@ -124,6 +127,28 @@ class Executor(ABC):
         124, as coreutils' timeout does."""
 
     @abstractmethod
+    def attach_exec(
+        self, container_id: str, argv: Sequence[str], streams: Streams, *, tty: bool = False,
+        options: ExecOptions | None = None,
+    ) -> int:
+        """Run argv in the container attached to `streams` (stdin forwarded when given, the
+        output as it comes; with `tty`, one stream through a terminal): its exit code. No
+        time limit: the user's command may run for hours."""
+
+    @abstractmethod
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None: ...
+
+    @abstractmethod
+    def pause(self, container_id: str) -> None: ...
+
+    @abstractmethod
+    def unpause(self, container_id: str) -> None: ...
+
+    @abstractmethod
+    def top(self, container_id: str) -> tuple[list[str], list[list[str]]]:
+        """The container's processes, as `docker top` shows them: titles and rows."""
+
+    @abstractmethod
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         """Extract a tar into an existing directory of the container."""
 
@@ -160,6 +185,33 @@ def archive(files: Sequence[UploadFile]) -> bytes:
     return buf.getvalue()
 
 TIMED_OUT = 124  # exit code of an exec that outlived its timeout
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Where an attached command's input comes from and its output goes (binary files)."""
+
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    stdin: IO[bytes] | None = None
+
+
+def pump(source: IO[bytes], send: Callable[[bytes], object], done: Callable[[], object]) -> threading.Thread:
+    """Copy `source` to `send` on a thread of its own, then call `done` (end of input).
+    Reads what is there (read1), so an interactive line goes through without waiting for
+    a full buffer."""
+
+    def run() -> None:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            read = getattr(source, "read1", source.read)
+            for chunk in iter(lambda: read(65536), b""):
+                send(chunk)
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            done()
+
+    thread = threading.Thread(target=run, name="stdin", daemon=True)
+    thread.start()
+    return thread
 
 
 def project_filter(project: str) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,9 +25,11 @@ from xcompose.engines.base import (
     MAX_CHANNELS,
     TIMED_OUT,
     Executor,
+    Streams,
     line_splitter,
     live_container,
     project_filter,
+    pump,
 )
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S
 from xcompose.errors import DockerError, HostError
@@ -295,6 +298,49 @@ class ApiExecutor(Executor):
         with self._call(), suppress(docker.errors.NotFound):
             self.api.remove_container(container_id, force=force, v=volumes)
 
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        with self._call():
+            self.api.kill(container_id, signal=signal)
+
+    def pause(self, container_id: str) -> None:
+        with self._call():
+            self.api.pause(container_id)
+
+    def unpause(self, container_id: str) -> None:
+        with self._call():
+            self.api.unpause(container_id)
+
+    def top(self, container_id: str) -> tuple[list[str], list[list[str]]]:
+        with self._call():
+            found = self.api.top(container_id)
+        return list(found.get("Titles") or []), [list(row) for row in found.get("Processes") or []]
+
+    def attach_exec(
+        self, container_id: str, argv: Sequence[str], streams: Streams, *, tty: bool = False,
+        options: ExecOptions | None = None,
+    ) -> int:
+        how = options or ExecOptions()
+        with self._call():
+            exec_id = self.api.exec_create(
+                container_id, list(argv), stdin=streams.stdin is not None, tty=tty, user=how.user or "",
+                privileged=how.privileged, environment=[f"{k}={v}" for k, v in how.environment] or None,
+                workdir=how.working_dir,
+            )["Id"]
+            connection = self.api.exec_start(exec_id, socket=True, tty=tty)
+        raw: Any = getattr(connection, "_sock", connection)  # the socket (or SSH channel) under the response
+        if streams.stdin is not None:
+            pump(streams.stdin, raw.sendall, lambda: _end_input(raw))
+        try:
+            for stream, data in _frames(raw, tty):
+                target = streams.stderr if stream == _STDERR else streams.stdout
+                target.write(data)
+                target.flush()
+        finally:
+            connection.close()
+        with self._call():
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        return int(code) if code is not None else TIMED_OUT
+
     def rename(self, container_id: str, name: str) -> None:
         with self._call():
             self.api.rename(container_id, name)
@@ -364,3 +410,39 @@ def _close_stream(stream: Any) -> None:
         if channel is not None:
             channel.close()
         stream._response.close()
+
+
+_STDERR = 2
+
+
+def _frames(raw: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
+    """The output of an attached exec: through a terminal one raw stream; otherwise
+    Docker's frames, each an 8-byte header (stream, 3 zero bytes, length) and its data."""
+    if tty:
+        yield from ((1, chunk) for chunk in iter(lambda: raw.recv(65536), b""))
+        return
+    while True:
+        header = _exactly(raw, 8)
+        if len(header) < 8:
+            return
+        data = _exactly(raw, int.from_bytes(header[4:8], "big"))
+        yield header[0], data
+
+
+def _exactly(raw: Any, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = raw.recv(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _end_input(raw: Any) -> None:
+    """Half-close: the command sees the end of its input and may still answer."""
+    if hasattr(raw, "shutdown_write"):  # an SSH channel (ssh:// engines)
+        raw.shutdown_write()
+    else:
+        raw.shutdown(socket.SHUT_WR)

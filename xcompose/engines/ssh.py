@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
+import shutil
 import threading
 import time
 from collections import deque
@@ -29,11 +31,13 @@ from xcompose.engines.base import (
     PULL_TIMEOUT_S,
     TIMED_OUT,
     Executor,
+    Streams,
     daemon_message,
     is_missing,
     line_splitter,
     live_container,
     project_filter,
+    pump,
 )
 from xcompose.engines.dockercli import (
     SUDO_DOCKER,
@@ -353,6 +357,57 @@ class SshExecutor(Executor):
     def rename(self, container_id: str, name: str) -> None:
         self.run(["container", "rename", container_id, name])
 
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        self.run(["container", "kill", "--signal", signal, container_id])
+
+    def pause(self, container_id: str) -> None:
+        self.run(["container", "pause", container_id])
+
+    def unpause(self, container_id: str) -> None:
+        self.run(["container", "unpause", container_id])
+
+    def top(self, container_id: str) -> tuple[list[str], list[list[str]]]:
+        # `docker top` prints ps columns; the API's answer is the same table.
+        lines = self.run(["container", "top", container_id]).out.decode(errors="replace").splitlines()
+        if not lines:
+            return [], []
+        titles = lines[0].split()
+        return titles, [line.split(None, len(titles) - 1) for line in lines[1:] if line.strip()]
+
+    def attach_exec(
+        self, container_id: str, argv: Sequence[str], streams: Streams, *, tty: bool = False,
+        options: ExecOptions | None = None,
+    ) -> int:
+        flags = [*(["--interactive"] if streams.stdin is not None else []), *(["--tty"] if tty else [])]
+        command = self.command_line(["container", "exec", *flags, *exec_flags(options or ExecOptions()),
+                                     container_id, *argv])
+        channel = self._channel(None)  # the user's command: no time limit (the watchdog still runs)
+        try:
+            if tty:
+                channel.get_pty(term=os.environ.get("TERM", "xterm"), width=_columns(), height=_lines())
+            channel.exec_command(command)
+            if streams.stdin is not None:
+                pump(streams.stdin, channel.sendall, channel.shutdown_write)
+
+            def copy_errors() -> None:
+                with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
+                    for chunk in iter(lambda: channel.recv_stderr(65536), b""):
+                        streams.stderr.write(chunk)
+                        streams.stderr.flush()
+
+            errors = threading.Thread(target=copy_errors, daemon=True)
+            errors.start()
+            for chunk in iter(lambda: channel.recv(65536), b""):
+                streams.stdout.write(chunk)
+                streams.stdout.flush()
+            code = channel.recv_exit_status()
+            errors.join(5)
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise self._lost(error) from error
+        finally:
+            channel.close()
+        return code
+
     def exec(
         self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None
     ) -> tuple[int, str]:
@@ -397,6 +452,14 @@ class SshExecutor(Executor):
             raise self._lost(error) from error
         finally:
             channel.close()
+
+
+def _columns() -> int:
+    return shutil.get_terminal_size().columns
+
+
+def _lines() -> int:
+    return shutil.get_terminal_size().lines
 
 
 def _feed(channel: paramiko.Channel, source: IO[bytes] | None) -> None:

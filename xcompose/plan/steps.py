@@ -242,6 +242,17 @@ class Plan:
         return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
                     notes=self._notes, needs_image_ports=self.needs_image_ports)
 
+    def alone(self, step_ids: Iterable[StepId]) -> Plan:
+        """`step_ids` with the networks and volumes they need, but none of the other steps
+        they wait for (`up --no-deps`: those are taken to be there)."""
+        keep: set[StepId] = set()
+        for step_id in step_ids:
+            keep.add(step_id)
+            keep |= {before for before in self._graph.predecessors(step_id) if before.kind in ("network", "volume")}
+        sub = self._graph.subgraph(keep)
+        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
+                    notes=self._notes, needs_image_ports=self.needs_image_ports)
+
     def replacing(self, steps: Iterable[Step]) -> Plan:
         """The same plan with these steps in place of those with the same ids."""
         new = {step.id: step for step in steps}

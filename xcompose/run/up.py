@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from xcompose.converge import Convergence, StepAction, decide
+from xcompose.converge import Convergence, Recreate, StepAction, decide
 from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
@@ -40,27 +39,34 @@ class Reporter(Protocol):
     def build_output(self, service: str, host: str, line: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class UpOptions:
+    """What `up` is asked for beyond the plan, as Compose's `up` flags say it."""
+
+    services: tuple[str, ...] = ()  # only these and what they need (no orphan removal)
+    no_deps: bool = False  # only these, not what they need
+    recreate: Recreate = "changed"
+    remove_orphans: bool = False  # containers of services no longer in the file
+    wait_timeout: float = DEFAULT_TIMEOUT  # for each step to become ready
+    stop_timeout: int | None = None  # for a replaced container to stop (None: its own)
+
+
 @dataclass
 class UpResult:
     walk: WalkResult[StepId]
     convergence: Convergence
     removed_orphans: list[str] = field(default_factory=list)
+    kept_orphans: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.walk.ok
 
 
-def up(
-    plan: Plan,
-    fleet: Fleet,
-    reporter: Reporter,
-    *,
-    services: Iterable[str] = (),
-    timeout: float = DEFAULT_TIMEOUT,
-) -> UpResult:
-    """Carry the plan out; `services`: only those and what they need (no orphan removal)."""
-    services = list(services)
+def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None = None) -> UpResult:
+    """Carry the plan out, as `options` say."""
+    options = options or UpOptions()
+    services, timeout = options.services, options.wait_timeout
     unsigned = [str(s.id) for s in plan.steps() if isinstance(s, AMBASSADOR_STEPS) and s.relay.tls
                 and LABEL_TLS_CERT not in dict(s.container.labels)]
     if unsigned:
@@ -68,14 +74,20 @@ def up(
     live, failures = fleet.read_live(plan.project)
     if failures:
         raise failures[0]
-    convergence = decide(plan, live)
-    todo = plan.needed_for(StepId.service(name) for name in services) if services else plan
+    convergence = decide(plan, live, options.recreate)
+    chosen = [StepId.service(name) for name in services]
+    todo = (plan.alone(chosen) if options.no_deps else plan.needed_for(chosen)) if services else plan
     result = UpResult(WalkResult(), convergence)
     if not services:
         # Orphans go first: a replaced client ambassador must not keep answering for an
-        # alias that the moved service now carries on the same host.
+        # alias that the moved service now carries on the same host. Ambassadors are
+        # xcompose's own and always go; a service's container only with --remove-orphans,
+        # as Compose has it (a forgotten -f must not delete that file's services).
         for orphan in convergence.orphans:
             container = orphan.placed.container
+            if orphan.id.kind == "service" and not options.remove_orphans:
+                result.kept_orphans.append(f"{container.name} on {orphan.host}")
+                continue
             where = f"removing orphan {container.name} on host {orphan.host}"
             try:
                 _stop_and_remove(fleet.executors[orphan.host], container)
@@ -93,7 +105,7 @@ def up(
                 executor.ensure_network(step.network)
         elif isinstance(step, CONTAINER_STEPS):
             _converge_container(step, convergence.remake.get(step_id, ()), convergence.replaced.get(step_id, []),
-                                fleet, reporter, timeout)
+                                fleet, reporter, timeout, options.stop_timeout)
         else:
             executor.ensure_volume(step.volume)
 
@@ -106,6 +118,9 @@ def up(
     limits = {name: target.max_parallel for name, target in plan.hosts.items()}
     result.walk = walk(todo.dependencies(), run, lambda s: plan.step(s).host, limits, started, finished,
                        host_lost=lambda error: isinstance(error, HostError))
+    if result.kept_orphans:
+        reporter.note(f"orphan containers (their services are not in the file): {', '.join(result.kept_orphans)}; "
+                      "`up --remove-orphans` removes them")
     if result.walk.ok and not services:
         for host, networks in convergence.stale_networks.items():
             for network in networks:
@@ -116,34 +131,34 @@ def up(
     return result
 
 
-def _stop_and_remove(executor: Executor, container: LiveContainer) -> None:
-    """Within the container's own grace period (`stop_grace_period` when it was made)."""
-    executor.stop(container.id, container.stop_timeout)
+def _stop_and_remove(executor: Executor, container: LiveContainer, timeout: int | None = None) -> None:
+    """Within `timeout`, else the container's own grace period (`stop_grace_period`)."""
+    executor.stop(container.id, container.stop_timeout if timeout is None else timeout)
     executor.remove(container.id)
 
 
 def _converge_container(
     step: ContainerStep, remake: tuple[int, ...], stale: list[Placed], fleet: Fleet, reporter: Reporter,
-    timeout: float,
+    timeout: float, stop_timeout: int | None = None,
 ) -> None:
     """Make the step's containers in `remake` (by position in `containers_of`) and remove
     the `stale` ones: those replaced, moved, or beyond the planned replicas."""
     executor = fleet.executors[step.host]
     if not remake:
         for placed in stale:  # replicas no longer planned, duplicates left by an interrupted run
-            _stop_and_remove(fleet.executors[placed.host], placed.container)
+            _stop_and_remove(fleet.executors[placed.host], placed.container, stop_timeout)
         return
     _ensure_image(executor, step, reporter)
     here = [p for p in stale if p.host == step.host]
     for placed in stale:
         if placed.host != step.host:  # the service moved: its old place goes first
-            _stop_and_remove(fleet.executors[placed.host], placed.container)
+            _stop_and_remove(fleet.executors[placed.host], placed.container, stop_timeout)
     # As Compose does: the old containers step aside (stopped, renamed) until the new ones
     # run, so a failed create can put them back.
     for placed in here:
         if isinstance(step, ServiceStep) and placed.container.state == "running":
             run_hooks(executor, placed.container.id, step.pre_stop, "pre_stop", placed.container.name, timeout)
-        executor.stop(placed.container.id, placed.container.stop_timeout)
+        executor.stop(placed.container.id, placed.container.stop_timeout if stop_timeout is None else stop_timeout)
         executor.rename(placed.container.id, f"{placed.container.name}_old_{placed.container.id[:12]}")
     specs = containers_of(step)
     made: list[tuple[ContainerSpec, str]] = []
