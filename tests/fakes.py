@@ -40,6 +40,7 @@ class FakeEngine:
     # What each build received: the spec as the engine saw it and the names in its context.
     builds: list[tuple[BuildSpec, list[str]]] = field(default_factory=list)
     stop_timeouts: list[tuple[str, int | None]] = field(default_factory=list)  # (container, timeout) per stop
+    pullable: set[str] = field(default_factory=set)  # images a pull finds (others: pull access denied)
     # Commands run in containers (container, argv, options), and what each argv answers.
     execs: list[tuple[str, tuple[str, ...], ExecOptions | None]] = field(default_factory=list)
     exec_results: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
@@ -109,7 +110,9 @@ class FakeExecutor(Executor):
 
     def pull(self, image: str, platform: str | None = None) -> None:
         self._record(f"pull {image}" + (f" for {platform}" if platform else ""))
-        raise DockerError(f"pull access denied for {image}, repository does not exist")
+        if image not in self.engine.pullable:
+            raise DockerError(f"pull access denied for {image}, repository does not exist")
+        self.engine.images.add(image)
 
     def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
         """As an engine does, as far as `up` can tell: the same spec and context give the
@@ -143,7 +146,9 @@ class FakeExecutor(Executor):
             cid = f"c{next(_ids):011d}"
             self.engine.containers[cid] = LiveContainer(
                 id=cid, name=spec.name, image=spec.image, image_id=self.image_id(spec.image) or f"sha256:{spec.image}",
-                labels=spec.labels_with_hash(), state="created", health=None, ports=(),
+                labels=spec.labels_with_hash(), state="created", health=None,
+                ports=tuple(f"{p.host_ip or '0.0.0.0'}:{p.host_ports}->{p.container_port}/{p.protocol}"
+                            for p in spec.ports if p.host_port is not None),
                 stop_timeout=spec.stop_timeout,
             )
             self.engine.specs[cid] = spec

@@ -1,0 +1,77 @@
+"""Compose's commands on the containers of a project split over two hosts, through both
+executors: each finds the host of the service it is given, as `docker compose` finds the
+container on one host."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from tests.e2e.deploy import EXECUTORS, Deployment
+
+Deploy = Callable[[str, str], Deployment]
+pytestmark = pytest.mark.parametrize("executor", EXECUTORS)
+
+COMPOSE = """\
+services:
+  db:
+    image: redis:7
+    ports: ["16379:6379"]
+  app:
+    image: xcompose/tools:latest
+    command: [sleep, infinity]
+    depends_on: [db]
+"""
+PLACEMENT = """\
+hosts: {h1: {}, h2: {}}
+services:
+  db: {host: h1}
+  app: {host: h2}
+"""
+
+
+def state(app: Deployment, service: str, host: str) -> str:
+    return str(app.container(service, host).attrs["State"]["Status"])
+
+
+def test_exec_runs_on_the_services_host_with_its_input_and_exit_code(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"exec-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    app.up()
+    ping = app.xcompose("exec", "-T", "app", "redis-cli", "-h", "db", "ping")
+    assert (ping.code, ping.stdout) == (0, "PONG\n"), ping.output
+    assert app.xcompose("exec", "-T", "app", "sh", "-c", "echo oops >&2; exit 7").code == 7
+    piped = subprocess.run(app.argv("exec", "-T", "-e", "WHO=you", "app", "sh", "-c", 'echo "$WHO"; cat'),
+                           input="hello\n", capture_output=True, text=True, timeout=60, check=False)
+    assert (piped.returncode, piped.stdout) == (0, "you\nhello\n"), piped.stderr
+    user = app.xcompose("exec", "-T", "-u", "nobody", "-w", "/tmp", "db", "sh", "-c", "id -un; pwd")
+    assert user.stdout == "nobody\n/tmp\n", user.output
+
+
+def test_the_lifecycle_commands_reach_each_host(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"life-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    app.up()
+    assert app.xcompose("stop", "app").code == 0 and state(app, "app", "h2") == "exited"
+    assert state(app, "db", "h1") == "running"
+    assert app.xcompose("start", "app").code == 0 and state(app, "app", "h2") == "running"
+    assert app.xcompose("pause", "db").code == 0 and state(app, "db", "h1") == "paused"
+    assert app.xcompose("unpause", "db").code == 0 and state(app, "db", "h1") == "running"
+    started = app.container("db", "h1").attrs["State"]["StartedAt"]
+    assert app.xcompose("restart", "db").code == 0
+    assert app.container("db", "h1").attrs["State"]["StartedAt"] != started
+    assert app.xcompose("kill", "app").code == 0 and state(app, "app", "h2") == "exited"
+    assert app.xcompose("rm", "app").code == 0 and app.containers("h2", role="service") == []
+    app.up()
+    assert state(app, "app", "h2") == "running"
+
+
+def test_top_port_and_images_read_each_host(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"show-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    app.up()
+    top = app.xcompose("top", "db")
+    assert top.code == 0 and "redis-server" in top.stdout, top.output
+    port = app.xcompose("port", "db", "6379")
+    assert port.code == 0 and "0.0.0.0:16379" in port.stdout.splitlines(), port.output
+    images = app.xcompose("images")
+    assert images.code == 0 and "redis:7" in images.stdout and "xcompose/tools:latest" in images.stdout

@@ -1,0 +1,134 @@
+"""The commands on a project's containers, as a Compose user types them, against in-memory
+engines: each routed to the host its service runs on. The same commands run on the lab in
+tests/e2e/test_container_commands.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.fakes import FakeEngine, FakeExecutor
+from xcompose.cli import cli
+from xcompose.plan.specs import HostTarget
+
+TOPOLOGY = """\
+name: shop
+hosts:
+  a: {address: 10.0.0.1, docker: "unix:///a.sock"}
+  b: {address: 10.0.0.2, docker: "unix:///b.sock"}
+services:
+  db: {image: redis:7, host: a, expose: [6379], ports: ["127.0.0.1:16379:6379"]}
+  app: {image: redis:7, host: b, depends_on: [db], scale: 2}
+"""
+
+
+@pytest.fixture
+def engines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeEngine]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    (tmp_path / "compose.yaml").write_text(TOPOLOGY)
+    timeline: list[str] = []
+    found = {name: FakeEngine(name, timeline=timeline) for name in ("a", "b")}
+
+    def connect(target: HostTarget) -> FakeExecutor:
+        return FakeExecutor(target, found[target.name])
+
+    monkeypatch.setattr("xcompose.engines.connect", connect)
+    assert run("up").exit_code == 0
+    for engine in found.values():
+        engine.calls.clear()
+    return found
+
+
+def run(*args: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), prog_name="xcompose", input=stdin)
+
+
+def states(engine: FakeEngine) -> dict[str, str]:
+    return {c.name: c.state for c in engine.containers.values()}
+
+
+def test_stop_then_start_act_on_each_host_and_keep_the_containers(engines: dict[str, FakeEngine]) -> None:
+    result = run("stop", "app")
+    assert result.exit_code == 0, result.output
+    assert states(engines["b"]) == {"shop-app": "exited", "shop-app-2": "exited",
+                                    "shop-db-ambassador-b": "running"}
+    assert "stopped shop-app on b" in result.stderr and states(engines["a"])["shop-db"] == "running"
+    assert run("start").exit_code == 0
+    assert set(states(engines["b"]).values()) == {"running"}
+
+
+def test_stop_without_services_stops_consumers_before_what_they_use(engines: dict[str, FakeEngine]) -> None:
+    assert run("stop").exit_code == 0
+    stops = [call for call in engines["a"].timeline if call.startswith("stop ")]
+    assert stops.index("stop shop-app") < stops.index("stop shop-db-ambassador-b") < stops.index("stop shop-db")
+
+
+def test_kill_pause_unpause_and_restart(engines: dict[str, FakeEngine]) -> None:
+    assert run("pause", "db").exit_code == 0 and states(engines["a"])["shop-db"] == "paused"
+    assert run("unpause", "db").exit_code == 0 and states(engines["a"])["shop-db"] == "running"
+    assert run("kill", "-s", "SIGTERM", "db").exit_code == 0
+    assert "kill shop-db SIGTERM" in engines["a"].calls
+    assert run("restart", "db").exit_code == 0 and states(engines["a"])["shop-db"] == "running"
+
+
+def test_rm_removes_stopped_containers_only_unless_told_to_stop_them(engines: dict[str, FakeEngine]) -> None:
+    run("stop", "db")
+    assert run("rm", "app", "db").exit_code == 0
+    assert "shop-db" not in states(engines["a"]) and "shop-app" in states(engines["b"])
+    assert run("rm", "-s", "app").exit_code == 0
+    assert {"shop-app", "shop-app-2"}.isdisjoint(states(engines["b"]))
+
+
+def test_exec_runs_in_the_replica_asked_for_and_passes_its_exit_code_and_input(
+    engines: dict[str, FakeEngine],
+) -> None:
+    engines["b"].exec_results[("sh", "-c", "exit 3")] = (3, "")
+    assert run("exec", "-T", "app", "sh", "-c", "exit 3").exit_code == 3
+    result = run("exec", "-T", "--index", "2", "-e", "A=1", "-u", "nobody", "app", "cat", stdin="hello")
+    assert result.exit_code == 0 and result.stdout == "hello"
+    name, argv, how = engines["b"].execs[-1]
+    assert (name, argv) == ("shop-app-2", ("cat",))
+    assert how is not None and (how.user, how.environment) == ("nobody", (("A", "1"),))
+
+
+def test_exec_of_a_replica_that_does_not_exist_says_so(engines: dict[str, FakeEngine]) -> None:
+    result = run("exec", "-T", "--index", "3", "app", "true")
+    assert result.exit_code == 1 and "service app has no container number 3" in result.stderr
+
+
+def test_port_prints_the_published_address(engines: dict[str, FakeEngine]) -> None:
+    result = run("port", "db", "6379")
+    assert result.exit_code == 0 and result.stdout.strip() == "127.0.0.1:16379"
+    assert run("port", "db", "80").exit_code == 1
+
+
+def test_top_and_images_show_each_container_by_host(engines: dict[str, FakeEngine]) -> None:
+    top = run("top", "app")
+    assert top.exit_code == 0 and "shop-app on b" in top.stdout and "shop-app-2 on b" in top.stdout
+    images = run("images", "db")
+    assert images.exit_code == 0 and "shop-db" in images.stdout and "redis:7" in images.stdout
+
+
+def test_pull_pulls_each_image_on_the_host_of_its_service(engines: dict[str, FakeEngine]) -> None:
+    for engine in engines.values():
+        engine.pullable.add("redis:7")
+    assert run("pull").exit_code == 0
+    assert "pull redis:7" in engines["a"].calls and "pull redis:7" in engines["b"].calls
+
+
+def test_an_unknown_service_is_a_usage_error(engines: dict[str, FakeEngine]) -> None:
+    result = run("stop", "nope")
+    assert result.exit_code == 2 and "no such service: nope" in result.stderr
+
+
+def test_version_prints_the_version() -> None:
+    result = run("version", "--short")
+    assert result.exit_code == 0 and result.stdout.strip()[0].isdigit()
+
+
+def test_a_failed_pull_names_the_image_and_host_and_exits_1(engines: dict[str, FakeEngine]) -> None:
+    result = run("pull", "db")
+    assert result.exit_code == 1 and "pulling redis:7 on host a" in result.stderr

@@ -1,0 +1,360 @@
+"""Compose's commands on the project's containers, each routed to the host its service runs
+on: `exec`, `start`, `stop`, `restart`, `kill`, `rm`, `pause`, `unpause`, `top`, `port`,
+`pull`, `images`, `version`. The user names services, never hosts or container names."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import click
+
+from xcompose import __version__
+from xcompose.cli.commands import load, make_plan, reached, report_unreached
+from xcompose.cli.main import Options, cli, err, fail, handles_errors, out, pass_options
+from xcompose.errors import DockerError, HostError, UsageError, XcomposeError
+from xcompose.plan.naming import LABEL_REPLICA, LABEL_SERVICE, role_of, step_id_of
+from xcompose.plan.steps import StepId
+
+if TYPE_CHECKING:
+    from xcompose.engines.base import Executor
+    from xcompose.live import LiveContainer
+
+@dataclass(frozen=True)
+class Target:
+    """One container of the project, where it runs and how to reach that host."""
+
+    host: str
+    container: LiveContainer
+    executor: Executor
+
+    @property
+    def service(self) -> str:
+        return self.container.labels.get(LABEL_SERVICE, "?")
+
+    @property
+    def number(self) -> int:
+        return int(self.container.labels.get(LABEL_REPLICA, "1"))
+
+    @property
+    def shown(self) -> str:
+        return f"{self.container.name} on {self.host}"
+
+
+@contextlib.contextmanager
+def targets(options: Options, services: tuple[str, ...], *, ambassadors: bool = False) -> Iterator[list[Target]]:
+    """The project's containers of `services` (all of them by default; with `ambassadors`,
+    xcompose's relays too when no service is named), in the order the plan starts them.
+    Hosts that do not answer are named on stderr; the command goes on with the others."""
+    the_plan = make_plan(load(options))
+    unknown = [s for s in services if StepId.service(s) not in the_plan]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    with reached(the_plan, options, all_needed=False) as fleet:
+        live, failures = fleet.read_live(the_plan.project)
+        for problem in [*fleet.errors, *failures]:
+            err.print(f"error: {problem}", markup=False)
+        order = {step.id: index for index, step in enumerate(the_plan.steps())}
+        found = []
+        for placed in live.placed():
+            role = role_of(placed.container.labels)
+            wanted = placed.container.labels.get(LABEL_SERVICE) in services if services else (
+                role == "service" or ambassadors)
+            if role is not None and wanted and (role == "service" or not services):
+                found.append(Target(placed.host, placed.container, fleet.executors[placed.host]))
+        found.sort(key=lambda t: (_rank(t, order), t.service, t.number))
+        yield found
+    if fleet.errors or failures:
+        sys.exit(1)
+
+
+def _rank(target: Target, order: dict[StepId, int]) -> int:
+    step_id = step_id_of(target.container.labels)
+    return order.get(step_id, len(order)) if step_id is not None else len(order)
+
+
+def each(found: list[Target], act: Callable[[Target], object], verb: str, *, reverse: bool = False) -> None:
+    """`act` on every target, in plan order (or reversed, for stopping); each result said."""
+    failed = []
+    for target in reversed(found) if reverse else found:
+        try:
+            act(target)
+        except (DockerError, HostError) as error:
+            failed.append(f"error: {verb} {target.shown}: {error}")
+            continue
+        err.print(f"{verb} {target.shown}", markup=False)
+    if failed:
+        fail(1, failed)
+
+
+def one(found: list[Target], service: str, index: int) -> Target:
+    """Replica `index` (from 1) of a service: the container `exec` and `port` act on."""
+    chosen = [t for t in found if t.service == service and t.number == index]
+    if not chosen:
+        where = "" if index == 1 else f" number {index}"
+        fail(1, [f"error: service {service} has no container{where} running on any host that answered"])
+    return chosen[0]
+
+
+# --- exec --------------------------------------------------------------------------------
+
+
+@cli.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-T", "no_tty", is_flag=True, help="No terminal, even when stdin is one.")
+@click.option("-u", "--user", help="Run as this user (name or uid[:gid]).")
+@click.option("-w", "--workdir", help="Run in this folder of the container.")
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
+@click.option("--privileged", is_flag=True, help="Extended privileges for the command.")
+@click.option("--index", type=click.IntRange(min=1), default=1, show_default=True, help="Which replica.")
+@click.argument("service")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_options
+@handles_errors
+def exec_command(options: Options, no_tty: bool, user: str | None, workdir: str | None, env: tuple[str, ...],
+         privileged: bool, index: int, service: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND in a running container of SERVICE, on its host; exits with its code."""
+    from xcompose.engines.base import Streams
+    from xcompose.plan.specs import ExecOptions
+
+    variables = []
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"-e {item}: give KEY=VALUE")
+        variables.append((key, value if sep else os.environ.get(key, "")))
+    how = ExecOptions(user=user, privileged=privileged, working_dir=workdir, environment=tuple(variables))
+    tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    with targets(options, (service,)) as found:
+        target = one(found, service, index)
+        streams = Streams(sys.stdout.buffer, sys.stderr.buffer, None if sys.stdin.closed else sys.stdin.buffer)
+        with _raw_terminal(tty):
+            code = target.executor.attach_exec(target.container.id, command, streams, tty=tty, options=how)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _raw_terminal(on: bool) -> Iterator[None]:
+    """Keys go to the container as typed (Ctrl-C included) while a terminal command runs."""
+    if not on:
+        yield
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(sys.stdin.fileno())
+    try:
+        tty.setraw(sys.stdin.fileno())
+        yield
+    finally:
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+
+
+# --- the containers' lifecycle -------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@pass_options
+@handles_errors
+def start(options: Options, services: tuple[str, ...]) -> None:
+    """Start the stopped containers of services (made by `up`), on their hosts."""
+    with targets(options, services, ambassadors=True) as found:
+        each([t for t in found if t.container.state != "running"], lambda t: t.executor.start(t.container.id),
+             "started")
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-t", "--timeout", type=click.IntRange(min=0), help="Seconds to wait before killing.")
+@pass_options
+@handles_errors
+def stop(options: Options, services: tuple[str, ...], timeout: int | None) -> None:
+    """Stop the running containers of services, consumers first; they stay, for `start`."""
+    with targets(options, services, ambassadors=True) as found:
+        each([t for t in found if t.container.state in ("running", "paused", "restarting")],
+             lambda t: t.executor.stop(t.container.id, _grace(t, timeout)), "stopped", reverse=True)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-t", "--timeout", type=click.IntRange(min=0), help="Seconds to wait before killing.")
+@pass_options
+@handles_errors
+def restart(options: Options, services: tuple[str, ...], timeout: int | None) -> None:
+    """Restart the containers of services: each stopped, then started."""
+
+    def again(target: Target) -> None:
+        target.executor.stop(target.container.id, _grace(target, timeout))
+        target.executor.start(target.container.id)
+
+    with targets(options, services, ambassadors=True) as found:
+        each(found, again, "restarted")
+
+
+def _grace(target: Target, timeout: int | None) -> int | None:
+    return target.container.stop_timeout if timeout is None else timeout
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-s", "--signal", default="SIGKILL", show_default=True, help="The signal to send.")
+@pass_options
+@handles_errors
+def kill(options: Options, services: tuple[str, ...], signal: str) -> None:
+    """Send a signal to the running containers of services."""
+    with targets(options, services, ambassadors=True) as found:
+        each([t for t in found if t.container.state == "running"], lambda t: t.executor.kill(t.container.id, signal),
+             f"sent {signal} to", reverse=True)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@pass_options
+@handles_errors
+def pause(options: Options, services: tuple[str, ...]) -> None:
+    """Pause the running containers of services."""
+    with targets(options, services, ambassadors=True) as found:
+        each([t for t in found if t.container.state == "running"], lambda t: t.executor.pause(t.container.id),
+             "paused", reverse=True)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@pass_options
+@handles_errors
+def unpause(options: Options, services: tuple[str, ...]) -> None:
+    """Resume the paused containers of services."""
+    with targets(options, services, ambassadors=True) as found:
+        each([t for t in found if t.container.state == "paused"], lambda t: t.executor.unpause(t.container.id),
+             "unpaused")
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-s", "--stop", "stop_first", is_flag=True, help="Stop running containers first.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask (xcompose never asks: accepted for Compose's sake).")
+@click.option("-v", "--volumes", is_flag=True, help="Also remove their anonymous volumes.")
+@pass_options
+@handles_errors
+def rm(options: Options, services: tuple[str, ...], stop_first: bool, force: bool, volumes: bool) -> None:
+    """Remove the stopped containers of services (running ones too with -s); `up` makes
+    them again."""
+
+    def remove(target: Target) -> None:
+        if stop_first and target.container.state in ("running", "paused", "restarting"):
+            target.executor.stop(target.container.id, target.container.stop_timeout)
+        target.executor.remove(target.container.id, force=stop_first, volumes=volumes)
+
+    with targets(options, services) as found:
+        chosen = found if stop_first else [t for t in found if t.container.state not in ("running", "paused")]
+        if not chosen:
+            err.print("no stopped containers", markup=False)
+            return
+        each(chosen, remove, "removed", reverse=True)
+
+
+# --- what runs -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@pass_options
+@handles_errors
+def top(options: Options, services: tuple[str, ...]) -> None:
+    """The processes of each running container of services, by host."""
+    from rich.table import Table
+
+    with targets(options, services) as found:
+        running = [t for t in found if t.container.state == "running"]
+        with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
+            tables = list(pool.map(_processes, running))
+    for target, (titles, rows) in zip(running, tables, strict=True):
+        table = Table(*titles, title=target.shown, title_justify="left")
+        for row in rows:
+            table.add_row(*row)
+        out.print(table, markup=False)
+
+
+def _processes(target: Target) -> tuple[list[str], list[list[str]]]:
+    try:
+        return target.executor.top(target.container.id)
+    except (DockerError, HostError) as error:
+        return ["error"], [[str(error)]]
+
+
+@cli.command()
+@click.argument("service")
+@click.argument("private_port", type=click.IntRange(1, 65535))
+@click.option("--protocol", type=click.Choice(["tcp", "udp"]), default="tcp", show_default=True)
+@click.option("--index", type=click.IntRange(min=1), default=1, show_default=True, help="Which replica.")
+@pass_options
+@handles_errors
+def port(options: Options, service: str, private_port: int, protocol: str, index: int) -> None:
+    """The host address and port a container port of SERVICE is published on."""
+    with targets(options, (service,)) as found:
+        target = one(found, service, index)
+    suffix = f"->{private_port}/{protocol}"
+    published = [p.removesuffix(suffix) for p in target.container.ports if p.endswith(suffix) and "->" in p]
+    if not published:
+        fail(1, [f"error: port {private_port}/{protocol} of {service} is not published"])
+    for address in published:
+        out.print(address, markup=False)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@pass_options
+@handles_errors
+def images(options: Options, services: tuple[str, ...]) -> None:
+    """The image each container of services runs, and its id, by host."""
+    from rich.table import Table
+
+    table = Table("CONTAINER", "HOST", "IMAGE", "IMAGE ID")
+    with targets(options, services) as found:
+        for target in found:
+            table.add_row(target.container.name, target.host, target.container.image,
+                          target.container.image_id.removeprefix("sha256:")[:12])
+    out.print(table, markup=False)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
+@pass_options
+@handles_errors
+def pull(options: Options, services: tuple[str, ...], quiet: bool) -> None:
+    """Pull the images of services on their hosts (not those built by `build:`)."""
+    from xcompose.plan.steps import ServiceStep
+
+    the_plan = make_plan(load(options))
+    unknown = [s for s in services if StepId.service(s) not in the_plan]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    steps = [s for s in the_plan.steps() if isinstance(s, ServiceStep) and (not services or s.service in services)]
+    wanted = sorted({(s.host, s.container.image, s.container.platform) for s in steps if s.build is None})
+    problems: list[XcomposeError] = []
+    with reached(the_plan, options, all_needed=False) as fleet:
+        for host, image, platform in wanted:
+            if host not in fleet.executors:
+                continue
+            try:
+                fleet.executors[host].pull(image, platform)
+            except DockerError as error:
+                problems.append(error.at(f"pulling {image} on host {host}"))
+                continue
+            if not quiet:
+                err.print(f"pulled {image} on host {host}", markup=False)
+    report_unreached(fleet, problems)
+
+
+@cli.command()
+@click.option("--short", is_flag=True, help="The version number alone.")
+def version(short: bool) -> None:
+    """xcompose's version."""
+    out.print(__version__ if short else f"xcompose version {__version__}", markup=False)
+
