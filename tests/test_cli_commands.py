@@ -132,3 +132,27 @@ def test_scale_and_pull_given_to_up_override_the_file() -> None:
     project = with_overrides(Project("shop", topology), {"db": 4}, "always")
     db, app = project.topology.services["db"], project.topology.services["app"]
     assert (db.replicas(), db.pull_policy, app.pull_policy) == (4, "always", "build")
+
+
+@pytest.mark.parametrize(("flag", "lines"), [
+    ("--services", ["db", "app"]), ("--images", ["redis:7", "redis:7"]), ("--hosts", ["a", "b"]),
+    ("--volumes", []),
+])
+def test_config_lists_what_compose_lists(state: Path, flag: str, lines: list[str]) -> None:
+    result = run("config", flag)
+    assert result.exit_code == 0 and result.stdout.splitlines() == lines
+
+
+def test_config_quiet_only_checks_and_json_and_output_file_say_the_same(state: Path, tmp_path: Path) -> None:
+    assert (run("config", "-q").exit_code, run("config", "-q").stdout) == (0, "")
+    as_json = json.loads(run("config", "--format", "json").stdout)
+    assert run("config", "-o", str(tmp_path / "out.yaml")).exit_code == 0
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "out.yaml").read_text()) == as_json
+
+
+def test_config_hash_is_the_container_config_each_service_runs_with(state: Path) -> None:
+    lines = run("config", "--hash", "*").stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["app", "db"] and all(len(line.split()[1]) == 64 for line in lines)
+    assert run("config", "--hash", "nope").exit_code == 2

@@ -137,14 +137,11 @@ def test_a_short_form_merges_with_a_long_form(tmp_path: Path) -> None:
     assert (build.context, build.args, build.tags) == ("./web", {"B": "2", "A": "1"}, ["web:b", "web:a"])
 
 
-def test_config_prints_the_build_with_its_arguments_masked(load_text: Load) -> None:
+def test_config_prints_the_build_with_its_arguments(load_text: Load) -> None:
     project = load_text("services:\n  web:\n    build:\n      context: web\n      args: {TOKEN: s3cret}\n")
-    text = dump_config(project)
-    assert "s3cret" not in text
-    service = yaml.safe_load(text)["services"]["web"]
-    assert service["build"] == {"context": "web", "args": {"TOKEN": "*****"}}
+    service = yaml.safe_load(dump_config(project))["services"]["web"]
+    assert service["build"] == {"context": "web", "args": {"TOKEN": "s3cret"}}
     assert "image" not in service
-    assert "s3cret" in dump_config(project, redact=False)
 
 
 def test_the_schema_offers_both_forms_of_build() -> None:

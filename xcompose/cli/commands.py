@@ -7,9 +7,11 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import yaml
 
 from xcompose.cli.main import Options, cli, err, fail, handles_errors, out, pass_options
 from xcompose.errors import UsageError, XcomposeError
@@ -353,16 +355,51 @@ def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | 
 
 
 @cli.command()
-@click.option("--show-secrets", is_flag=True, help="Print environment values as they are.")
+@click.option("-q", "--quiet", is_flag=True, help="Only check the files: print nothing.")
+@click.option("--services", "what", flag_value="services", help="The services' names, one a line.")
+@click.option("--images", "what", flag_value="images", help="The images the services run, one a line.")
+@click.option("--volumes", "what", flag_value="volumes", help="The named volumes, one a line.")
+@click.option("--networks", "what", flag_value="networks", help="The networks, one a line.")
+@click.option("--hosts", "what", flag_value="hosts", help="The hosts, one a line.")
+@click.option("--hash", "hash_of", metavar="SERVICES", help="SERVICE HASH lines of the services' container configs "
+              "(comma-separated names, or '*').")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.option("--show-secrets", is_flag=True, hidden=True)  # accepted: values are never masked now, as in Compose
 @pass_options
 @handles_errors
-def config(options: Options, show_secrets: bool) -> None:
-    """Print the merged, interpolated, validated file (environment values masked)."""
-    from xcompose.config.export import dump_config
+def config(options: Options, quiet: bool, what: str | None, hash_of: str | None, fmt: str, output: str | None,
+           show_secrets: bool) -> None:
+    """Print the merged, interpolated, validated model, as Compose's `config` does."""
+    from xcompose.config.export import config_lines, dump_config
 
     project = load(options)
-    make_plan(project)  # the same verdict as `plan` and `up` for every file
-    out.print(dump_config(project, redact=not show_secrets), markup=False, end="")
+    the_plan = make_plan(project)  # the same verdict as `plan` and `up` for every file
+    if quiet:
+        return
+    if hash_of is not None:
+        text = "".join(f"{line}\n" for line in config_hashes(the_plan, hash_of))
+    elif what is not None:
+        text = "".join(f"{line}\n" for line in config_lines(project, what))
+    elif fmt == "json":
+        text = json.dumps(yaml.safe_load(dump_config(project)), indent=2) + "\n"
+    else:
+        text = dump_config(project)
+    if output:
+        Path(output).write_text(text)
+    else:
+        out.print(text, markup=False, end="")
+
+
+def config_hashes(the_plan: Plan, names: str) -> list[str]:
+    from xcompose.plan.steps import ServiceStep
+
+    steps = {s.service: s for s in the_plan.steps() if isinstance(s, ServiceStep)}
+    wanted = sorted(steps) if names.strip() == "*" else [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in steps]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    return [f"{name} {steps[name].container.config_hash()}" for name in wanted]
 
 
 @cli.command()

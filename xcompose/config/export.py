@@ -14,8 +14,6 @@ from xcompose.config.service_keys import Grant
 from xcompose.config.source import CORE_RESOLVERS
 from xcompose.config.syntax import format_duration
 
-REDACTED = "*****"
-
 
 class _Dumper(yaml.SafeDumper):
     """Quotes every string the YAML 1.2 loader would read as something else (`0o17`, `1e3`)."""
@@ -25,8 +23,10 @@ for _tag, _pattern, _first in CORE_RESOLVERS:
     _Dumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
-def dump_config(project: Project, *, redact: bool = True) -> str:
-    """The merged, interpolated, validated file as YAML; loads back to the same Topology."""
+def dump_config(project: Project) -> str:
+    """The merged, interpolated, validated file as YAML, as Compose's `config` prints it:
+    values as they are (no masking, which could only ever be partial), each `$` written
+    `$$`, so that the output loads back to the same Topology."""
     topology = project.topology.model_copy(update={"name": project.name})
     data: dict[str, Any] = topology.model_dump(mode="json", exclude_defaults=True)
     data["name"] = project.name
@@ -37,8 +37,6 @@ def dump_config(project: Project, *, redact: bool = True) -> str:
         if service.build is not None:
             out["build"] = {"context": service.build.context,
                             **service.build.model_dump(mode="json", exclude_defaults=True)}
-            if redact and service.build.args:  # build arguments may carry tokens, as environment values do
-                out["build"]["args"] = dict.fromkeys(service.build.args, REDACTED)
         if service.expose:
             out["expose"] = [p.short() for entry in service.expose for p in entry]
         if service.ports:
@@ -62,17 +60,33 @@ def dump_config(project: Project, *, redact: bool = True) -> str:
                 out[kind] = [grant.source if grant == Grant(source=grant.source)
                              else {**entry, **({"mode": f"0{grant.mode:o}"} if grant.mode is not None else {})}
                              for grant, entry in zip(getattr(service, kind), out[kind], strict=True)]
-        if redact and service.environment:
-            out["environment"] = {k: (None if v is None else REDACTED) for k, v in service.environment.items()}
-    # Declarations only: the content a secret or config holds is never printed; an inline
-    # config is interpolated, so it is masked with the environment values.
-    if redact:
-        for decl in data.get("configs", {}).values():
-            if "content" in decl:
-                decl["content"] = REDACTED
+    # Declarations only: the content a secret's or config's file holds is never printed.
     order = ["name", "hosts", "ambassador", "services", "volumes", "networks", "secrets", "configs"]
-    ordered = {key: data[key] for key in order if key in data}
+    ordered = _escaped({key: data[key] for key in order if key in data})
     return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def config_lines(project: Project, what: str) -> list[str]:
+    """What `config --services` (`--images`, `--volumes`, `--networks`, `--hosts`) prints."""
+    from xcompose.plan.images import image_of
+
+    topology = project.topology
+    if what == "images":
+        return [image_of(project.name, name, s) for name, s in topology.services.items()]
+    names: dict[str, list[str]] = {"services": list(topology.services), "volumes": list(topology.volumes),
+                                   "networks": list(topology.networks), "hosts": list(topology.hosts)}
+    return names[what]
+
+
+def _escaped(value: Any) -> Any:
+    """Every `$` of a string value as `$$`: interpolated already, it must not be again."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
 
 
 def topology_schema() -> dict[str, Any]:
