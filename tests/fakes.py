@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO
 
-from xcompose.engines.base import Executor, Streams
+from xcompose.engines.base import Executor, LogWindow, Streams
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.naming import LABEL_PROJECT
@@ -226,7 +226,7 @@ class FakeExecutor(Executor):
         self.engine.archives.setdefault(container_id, []).append((path, tar_bytes))
 
     def logs(
-        self, container_id: str, *, follow: bool = False, tail: int | None = None
+        self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None
     ) -> Iterator[str]:
         yield from ()
 

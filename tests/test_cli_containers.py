@@ -132,3 +132,24 @@ def test_version_prints_the_version() -> None:
 def test_a_failed_pull_names_the_image_and_host_and_exits_1(engines: dict[str, FakeEngine]) -> None:
     result = run("pull", "db")
     assert result.exit_code == 1 and "pulling redis:7 on host a" in result.stderr
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1700000000", 1_700_000_000.0), ("2023-11-14T22:13:20Z", 1_700_000_000.0), ("10m", 1_700_000_000.0 - 600),
+])
+def test_log_times_read_as_docker_logs_reads_them(text: str, seconds: float) -> None:
+    from xcompose.run.logs import point_in_time
+
+    assert point_in_time(text, "--since", now=1_700_000_000.0) == seconds
+
+
+def test_a_log_time_that_is_none_is_a_usage_error(engines: dict[str, FakeEngine]) -> None:
+    result = run("logs", "--since", "yesterday-ish")
+    assert result.exit_code == 2 and "--since yesterday-ish: give a time" in result.stderr
+
+
+def test_the_log_window_becomes_the_docker_cli_flags() -> None:
+    from xcompose.engines.base import LogWindow
+
+    assert LogWindow(1.5, None, True).cli_args() == ["--since", "1.500", "--timestamps"]
+    assert LogWindow().cli_args() == []

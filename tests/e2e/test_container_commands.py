@@ -5,6 +5,7 @@ container on one host."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable
 
 import pytest
@@ -75,3 +76,14 @@ def test_top_port_and_images_read_each_host(deploy: Deploy, executor: str) -> No
     assert port.code == 0 and "0.0.0.0:16379" in port.stdout.splitlines(), port.output
     images = app.xcompose("images")
     assert images.code == 0 and "redis:7" in images.stdout and "xcompose/tools:latest" in images.stdout
+
+
+def test_logs_take_composes_window_and_format(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"logs-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    app.up()
+    plain = app.xcompose("logs", "--no-log-prefix", "--no-color", "db")
+    assert plain.code == 0 and "Ready to accept connections" in plain.stdout and "db@h1" not in plain.stdout
+    stamped = app.xcompose("logs", "-t", "--no-log-prefix", "db")
+    assert [line[:2] for line in stamped.stdout.splitlines() if line] == ["20"] * len(stamped.stdout.splitlines())
+    later = app.xcompose("logs", "--since", str(int(time.time()) + 3600), "db")
+    assert later.code == 0 and later.stdout.strip() == "", later.output

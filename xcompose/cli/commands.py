@@ -332,11 +332,21 @@ def ps(options: Options, fmt: str) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option("--tail", type=click.IntRange(min=0), default=None, help="Lines from the end of each log.")
 @click.option("--ambassadors", is_flag=True, help="Include the ambassadors' logs.")
+@click.option("--since", help="Lines since a time: 2026-11-26T10:00:00Z, a Unix time, or a while ago (42m).")
+@click.option("--until", help="Lines until a time (the same forms).")
+@click.option("-t", "--timestamps", is_flag=True, help="Start each line with its timestamp.")
+@click.option("--no-log-prefix", is_flag=True, help="No SERVICE@HOST before each line.")
+@click.option("--no-color", is_flag=True, help="No colours.")
 @pass_options
 @handles_errors
-def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | None, ambassadors: bool) -> None:
+def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | None, ambassadors: bool,
+         since: str | None, until: str | None, timestamps: bool, no_log_prefix: bool, no_color: bool) -> None:
     """Logs of services across hosts, each line prefixed and coloured per service."""
-    from xcompose.run.logs import stream_logs
+    from xcompose.engines.base import LogWindow
+    from xcompose.run.logs import LogOptions, point_in_time, stream_logs
+
+    window = LogWindow(point_in_time(since, "--since"), point_in_time(until, "--until"), timestamps)
+    log_options = LogOptions(follow, tail, ambassadors, window, prefix=not no_log_prefix, colour=not no_color)
 
     the_plan = make_plan(load(options))
     unknown = [s for s in services if StepId.service(s) not in the_plan]
@@ -347,7 +357,7 @@ def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | 
         report = [*fleet.errors, *failures]
         for problem in report:
             err.print(f"error: {problem}", markup=False)
-        ended = stream_logs(out, fleet, live, services, follow=follow, tail=tail, ambassadors=ambassadors)
+        ended = stream_logs(out, fleet, live, services, log_options)
     for line in ended:
         err.print(f"error: {line}", markup=False)
     if report or ended:

@@ -158,9 +158,10 @@ class Executor(ABC):
 
     @abstractmethod
     def logs(
-        self, container_id: str, *, follow: bool = False, tail: int | None = None
+        self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None
     ) -> Iterator[str]:
-        """Decoded lines (stdout and stderr), without trailing newline."""
+        """Decoded lines (stdout and stderr), without trailing newline; `window`: which
+        stretch of time, and whether each line starts with its timestamp."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -185,6 +186,21 @@ def archive(files: Sequence[UploadFile]) -> bytes:
     return buf.getvalue()
 
 TIMED_OUT = 124  # exit code of an exec that outlived its timeout
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """`logs --since/--until/--timestamps`: Unix times (None: no bound)."""
+
+    since: float | None = None
+    until: float | None = None
+    timestamps: bool = False
+
+    def cli_args(self) -> list[str]:
+        """The `docker container logs` flags."""
+        args = ["--since", f"{self.since:.3f}"] if self.since is not None else []
+        args += ["--until", f"{self.until:.3f}"] if self.until is not None else []
+        return [*args, "--timestamps"] if self.timestamps else args
 
 
 @dataclass(frozen=True)

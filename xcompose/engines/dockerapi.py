@@ -25,6 +25,7 @@ from xcompose.engines.base import (
     MAX_CHANNELS,
     TIMED_OUT,
     Executor,
+    LogWindow,
     Streams,
     line_splitter,
     live_container,
@@ -380,13 +381,16 @@ class ApiExecutor(Executor):
             self.api.put_archive(container_id, path, tar_bytes)
 
     def logs(
-        self, container_id: str, *, follow: bool = False, tail: int | None = None
+        self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None
     ) -> Iterator[str]:
         # Not bounded by the slots: a follow stream may last for hours.
+        span = window or LogWindow()
         try:
             stream = self.api.logs(
                 container_id, stdout=True, stderr=True, stream=True, follow=follow,
-                tail="all" if tail is None else tail,
+                tail="all" if tail is None else tail, timestamps=span.timestamps,
+                **({"since": span.since} if span.since is not None else {}),
+                **({"until": span.until} if span.until is not None else {}),
             )
         except docker.errors.APIError as error:
             raise DockerError(_message(error)) from error

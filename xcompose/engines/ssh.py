@@ -31,6 +31,7 @@ from xcompose.engines.base import (
     PULL_TIMEOUT_S,
     TIMED_OUT,
     Executor,
+    LogWindow,
     Streams,
     daemon_message,
     is_missing,
@@ -430,9 +431,9 @@ class SshExecutor(Executor):
         self.run(["container", "cp", "-", f"{container_id}:{path}"], stdin=tar_bytes)
 
     def logs(
-        self, container_id: str, *, follow: bool = False, tail: int | None = None
+        self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None
     ) -> Iterator[str]:
-        argv = ["container", "logs"] + (["--follow"] if follow else [])
+        argv = ["container", "logs"] + (["--follow"] if follow else []) + (window or LogWindow()).cli_args()
         argv += ["--tail", "all" if tail is None else str(tail), container_id]
         if not follow:
             yield from self.run(argv, combine=True).text.splitlines()
