@@ -198,6 +198,10 @@ class FakeExecutor(Executor):
         streams.stdout.write(output.encode())
         return code
 
+    def remove_image(self, image: str) -> None:
+        self._record(f"rmi {image}")
+        self.engine.images.discard(image)
+
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
         self._record(f"kill {self._find(container_id).name} {signal}")
         self._set_state(container_id, "exited")

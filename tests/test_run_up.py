@@ -23,7 +23,7 @@ from xcompose.engines.fleet import Fleet, reach
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.steps import Plan, Step, StepId
-from xcompose.run.down import down
+from xcompose.run.down import DownOptions, down
 from xcompose.run.up import UpOptions, up
 from xcompose.run.walk import StepResult
 
@@ -242,7 +242,7 @@ def test_down_removes_containers_and_networks_but_keeps_volumes(engines: dict[st
     for engine in engines.values():
         assert engine.containers == {} and engine.networks == {}
     assert set(engines["big-server"].volumes) == {"demo_data"}
-    down("demo", connect_to(engines, plan), plan=plan, volumes=True)
+    down("demo", connect_to(engines, plan), plan=plan, options=DownOptions(volumes=True))
     assert engines["big-server"].volumes == {}
 
 
@@ -480,3 +480,15 @@ def test_a_stop_timeout_given_to_up_replaces_the_containers_own(engines: dict[st
     changed = make_plan(redis_topology(redis={**graceful, "command": ["redis-server", "--save", ""]}))
     up(changed, connect_to(engines, changed), QuietReporter(), UpOptions(stop_timeout=3))
     assert engines["big-server"].stop_timeouts == [("demo-redis", 3)]
+
+
+def test_down_keeps_orphans_unless_told_and_can_remove_the_images(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(extra={"image": "redis:7", "host": "big-server"}))
+    up(plan, connect_to(engines, plan), QuietReporter())
+    smaller = make_plan(redis_topology())
+    result = down("demo", connect_to(engines, smaller), plan=smaller, options=DownOptions(rmi="all"))
+    assert result.ok and names(engines["big-server"]) == {"demo-extra"}
+    assert any("kept orphan containers" in note and "demo-extra on big-server" in note for note in result.notes)
+    assert "rmi redis:7" in engines["big-server"].calls
+    result = down("demo", connect_to(engines, smaller), plan=smaller, options=DownOptions(remove_orphans=True))
+    assert result.ok and names(engines["big-server"]) == set()

@@ -98,5 +98,5 @@ def deploy(lab: Lab, tmp_path: Path) -> Iterator[Callable[[str, str], Deployment
     yield make
     for deployment in made:
         if deployment.files:
-            deployment.down("--volumes")
+            deployment.down("--volumes", "--remove-orphans")
         deployment.close()

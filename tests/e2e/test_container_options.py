@@ -97,7 +97,7 @@ def deployed(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         yield made
     finally:
         for deployment in made.values():
-            deployment.down("--volumes")
+            deployment.down("--volumes", "--remove-orphans")
             deployment.close()
 
 

@@ -285,16 +285,26 @@ def _say_waiting(holder: str) -> None:
 
 @cli.command()
 @click.option("-v", "--volumes", is_flag=True, help="Also remove the project's named volumes.")
+@click.option("--remove-orphans", is_flag=True, help="Also remove containers of services no longer in the file.")
+@click.option("--rmi", type=click.Choice(["all", "local"]),
+              help="Also remove the services' images (local: those built without an `image:` name).")
+@click.option("-t", "--timeout", "stop_timeout", type=click.IntRange(min=0),
+              help="Seconds each container has to stop (default: its stop_grace_period, else 10).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
 @pass_options
 @handles_errors
-def down(options: Options, volumes: bool, quiet: bool, lock_wait: float) -> None:
+def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None, stop_timeout: int | None,
+         quiet: bool, lock_wait: float) -> None:
     """Remove the project's containers and networks on every host (volumes with -v)."""
     from xcompose.cli.output import make_reporter
     from xcompose.engines.fleet import reach
+    from xcompose.run.down import DownOptions
     from xcompose.run.down import down as run_down
     from xcompose.run.lock import project_lock
+
+    down_options = DownOptions(volumes=volumes, remove_orphans=remove_orphans, stop_timeout=stop_timeout,
+                               rmi="all" if rmi == "all" else "local" if rmi == "local" else None)
 
     the_plan = make_plan(load(options))
     reporter = make_reporter("text", quiet, err)
@@ -303,7 +313,7 @@ def down(options: Options, volumes: bool, quiet: bool, lock_wait: float) -> None
             project_lock(the_plan.project, lock_wait, _say_waiting),
             reach(the_plan.hosts.values(), lost_after=options.host_timeout) as fleet,
         ):
-            result = run_down(the_plan.project, fleet, reporter, plan=the_plan, volumes=volumes)
+            result = run_down(the_plan.project, fleet, reporter, plan=the_plan, options=down_options)
     finally:
         reporter.close()
     if not result.ok:

@@ -84,6 +84,10 @@ class Executor(ABC):
         not on the host."""
 
     @abstractmethod
+    def remove_image(self, image: str) -> None:
+        """Remove the image (by name or id); a missing one is not an error."""
+
+    @abstractmethod
     def pull(self, image: str, platform: str | None = None) -> None:
         """Pull the image (for `platform`, `os[/arch[/variant]]`, when given)."""
 

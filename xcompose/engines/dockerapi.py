@@ -299,6 +299,10 @@ class ApiExecutor(Executor):
         with self._call(), suppress(docker.errors.NotFound):
             self.api.remove_container(container_id, force=force, v=volumes)
 
+    def remove_image(self, image: str) -> None:
+        with self._call(), suppress(docker.errors.ImageNotFound):
+            self.api.remove_image(image)
+
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
         with self._call():
             self.api.kill(container_id, signal=signal)

@@ -358,6 +358,9 @@ class SshExecutor(Executor):
     def rename(self, container_id: str, name: str) -> None:
         self.run(["container", "rename", container_id, name])
 
+    def remove_image(self, image: str) -> None:
+        self._unless_missing(["image", "rm", image])
+
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
         self.run(["container", "kill", "--signal", signal, container_id])
 

@@ -12,10 +12,10 @@ from xcompose.config.model import Service
 from xcompose.plan.specs import BuildSpec
 
 
-def image_of(project: str, name: str, service: Service) -> str:
-    """`image:`, or for a service that only builds, the name Compose gives the built image:
-    `PROJECT-SERVICE` (lower case: Docker refuses capitals in image names)."""
-    return service.image or f"{project}-{name}".lower()
+def image_of(project: str, name: str, service: Service | None) -> str:
+    """`image:`, or for a service that only builds (or None), the name Compose gives the
+    built image: `PROJECT-SERVICE` (lower case: Docker refuses capitals in image names)."""
+    return (service.image if service else None) or f"{project}-{name}".lower()
 
 
 def build_spec(

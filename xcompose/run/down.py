@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import LiveContainer
+from xcompose.plan.images import image_of
 from xcompose.plan.naming import role_of, step_id_of
 from xcompose.plan.steps import Plan, ServiceStep, StepId
 from xcompose.run.up import DEFAULT_TIMEOUT, Reporter, run_hooks
@@ -20,11 +22,19 @@ HOOK_TIMEOUT_S = DEFAULT_TIMEOUT
 _ROLE_ORDER = {"service": 0, "ambassador-client": 1, "ambassador-server": 2}
 
 
+@dataclass(frozen=True)
+class DownOptions:
+    volumes: bool = False  # the project's named volumes too
+    remove_orphans: bool = False  # containers of services no longer in the file too
+    stop_timeout: int | None = None  # None: each container's own grace period
+    rmi: Literal["all", "local"] | None = None  # the services' images (local: those built unnamed)
+
+
 @dataclass
 class DownResult:
     removed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # pre_stop hooks that failed: the stop went on
+    notes: list[str] = field(default_factory=list)  # failed pre_stop hooks, kept orphans and networks
 
     @property
     def ok(self) -> bool:
@@ -37,11 +47,23 @@ def down(
     reporter: Reporter | None = None,
     *,
     plan: Plan | None = None,
-    volumes: bool = False,
+    options: DownOptions | None = None,
 ) -> DownResult:
+    """Remove the project from every host; without a plan (the file is not known), all
+    that carries the project's label."""
+    options = options or DownOptions()
     order = _reverse_order(plan)
-    hooks = {step.id: step.pre_stop for step in plan.steps() if isinstance(step, ServiceStep)} if plan else {}
+    steps = [step for step in plan.steps() if isinstance(step, ServiceStep)] if plan else []
+    hooks = {step.id: step.pre_stop for step in steps}
+    services = {step.service for step in steps}
     result = DownResult(errors=[str(e) for e in fleet.errors])
+
+    def orphan(container: LiveContainer) -> bool:
+        """A service's container whose service the file no longer has: kept unless asked,
+        as Compose keeps it. Ambassadors are xcompose's own and always go."""
+        step_id = step_id_of(container.labels)
+        return plan is not None and not options.remove_orphans and step_id is not None \
+            and step_id.kind == "service" and step_id.name not in services
 
     def stop_and_remove(executor: Executor, container: LiveContainer) -> None:
         step_id = step_id_of(container.labels)
@@ -49,21 +71,33 @@ def down(
             try:
                 run_hooks(executor, container.id, hooks[step_id], "pre_stop", container.name, HOOK_TIMEOUT_S)
             except StepFailed as failed:
-                result.notes.append(str(failed))
-        _stop_and_remove(executor, container)
+                result.notes.append(f"{failed}; stopped all the same")
+        _stop_and_remove(executor, container, options.stop_timeout)
 
     def clean(item: tuple[str, Executor]) -> tuple[list[str], list[str]]:
         host, executor = item
         removed: list[str] = []
         try:
             containers = executor.containers(project)
-            for group in _removal_groups(containers, order):
+            kept = [c for c in containers if orphan(c)]
+            if kept:
+                result.notes.append(f"kept orphan containers (their services are not in the file): "
+                                    f"{', '.join(f'{c.name} on {host}' for c in kept)}; "
+                                    "`down --remove-orphans` removes them")
+            for group in _removal_groups([c for c in containers if c not in kept], order):
                 with ThreadPoolExecutor(max_workers=4) as pool:
                     list(pool.map(lambda c: stop_and_remove(executor, c), group))
                 removed += [f"{c.name} on {host}" for c in group]
             for network in executor.networks(project):
-                executor.remove_network(network.name)
-            if volumes:
+                try:
+                    executor.remove_network(network.name)
+                except DockerError as error:
+                    if not kept:
+                        raise
+                    result.notes.append(f"kept network {network.name} on host {host}: {error}")
+            removed += _remove_images(executor, project, host, [s for s in steps if s.host == host], options.rmi,
+                                      result)
+            if options.volumes:
                 for volume in executor.volumes(project):
                     executor.remove_volume(volume.name)
                     removed.append(f"volume {volume.name} on {host}")
@@ -77,16 +111,38 @@ def down(
             result.errors += errors
     if reporter is not None:
         for line in result.notes:
-            reporter.note(f"note: {line}; stopped all the same")
+            reporter.note(f"note: {line}")
         for line in result.removed:
             reporter.note(f"removed {line}")
     return result
 
 
-def _stop_and_remove(executor: Executor, container: LiveContainer) -> None:
+def _stop_and_remove(executor: Executor, container: LiveContainer, timeout: int | None = None) -> None:
     if container.state in ("running", "restarting", "paused"):
-        executor.stop(container.id, container.stop_timeout)
+        executor.stop(container.id, container.stop_timeout if timeout is None else timeout)
     executor.remove(container.id)
+
+
+def _remove_images(
+    executor: Executor, project: str, host: str, steps: list[ServiceStep], rmi: str | None, result: DownResult
+) -> list[str]:
+    """`--rmi`: the images of the host's services (`local`: only those built without an
+    `image:` name). One still used elsewhere stays, with a note."""
+    if rmi is None:
+        return []
+    removed = []
+    for step in steps:
+        image = step.container.image
+        unnamed = step.build is not None and image == image_of(project, step.service, None)
+        if rmi == "local" and not unnamed:
+            continue
+        try:
+            executor.remove_image(image)
+        except DockerError as error:
+            result.notes.append(f"kept image {image} on host {host}: {error}")
+            continue
+        removed.append(f"image {image} on {host}")
+    return list(dict.fromkeys(removed))
 
 
 def _reverse_order(plan: Plan | None) -> Mapping[StepId, int]:
