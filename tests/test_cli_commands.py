@@ -156,3 +156,11 @@ def test_config_hash_is_the_container_config_each_service_runs_with(state: Path)
     lines = run("config", "--hash", "*").stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["app", "db"] and all(len(line.split()[1]) == 64 for line in lines)
     assert run("config", "--hash", "nope").exit_code == 2
+
+
+def test_up_in_json_says_a_preflight_failure_as_events_too(state: Path) -> None:
+    result = run("up", "--format", "json", "--lock-wait", "0")
+    assert result.exit_code == 1
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["error", "error", "error"]
+    assert "host a (unix://" in events[0]["text"] and events[-1]["text"].startswith("nothing was changed")

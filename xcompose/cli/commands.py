@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to
     from xcompose.plan.build import ImagePorts
     from xcompose.plan.render import Format
     from xcompose.plan.steps import Plan
+    from xcompose.run.up import Reporter
 
 WAIT_HELP = "Seconds to wait for another run of this project to finish."
 
@@ -73,7 +74,8 @@ def keystore(project: Project) -> KeyStore:
 
 
 @contextmanager
-def reached(plan: Plan, options: Options, *, all_needed: bool = True) -> Iterator[Fleet]:
+def reached(plan: Plan, options: Options, *, all_needed: bool = True, reporter: Reporter | None = None
+            ) -> Iterator[Fleet]:
     """Every host of the plan connected. With `all_needed` (commands that change things),
     a host that does not answer stops the command before anything changes."""
     from xcompose.engines.fleet import reach
@@ -81,8 +83,12 @@ def reached(plan: Plan, options: Options, *, all_needed: bool = True) -> Iterato
     fleet = reach(plan.hosts.values(), lost_after=options.host_timeout)
     with fleet:
         if all_needed and fleet.errors:
-            fail(1, [f"error: {e}" for e in fleet.errors]
-                 + ["nothing was changed: every host must answer before work starts"])
+            lines = [*(f"error: {e}" for e in fleet.errors),
+                     "nothing was changed: every host must answer before work starts"]
+            if reporter is not None:
+                for line in lines:
+                    reporter.error(line.removeprefix("error: "))
+            fail(1, lines)
         yield fleet
 
 
@@ -187,7 +193,10 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         in_scope = {step.service for step in todo.steps() if isinstance(step, ServiceStep)}
     reporter = make_reporter(fmt, quiet, err)
     try:
-        with project_lock(the_plan.project, lock_wait, _say_waiting), reached(the_plan, options) as fleet:
+        with (
+            project_lock(the_plan.project, lock_wait, _say_waiting),
+            reached(the_plan, options, reporter=reporter) as fleet,
+        ):
             # Images first, as Compose does: what a built image EXPOSEs is planned with.
             built = build_images(the_plan, fleet, reporter, build=in_scope, force=build)
             the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)
@@ -198,14 +207,20 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
             for note in the_plan.notes:
                 reporter.note(f"note: {note}")
             result = run_up(pin_images(the_plan, built), fleet, reporter, run_options)
+        failed = [f"error: step {f.step_id} on host {the_plan.step(f.step_id).host} failed: {f.error}"
+                  for f in result.walk.failed]
+        if result.walk.not_started:
+            failed.append(f"not started: {', '.join(sorted(str(s) for s in result.walk.not_started))}")
+        for line in failed:
+            reporter.error(line.removeprefix("error: "))
+    except XcomposeError as error:  # said in JSON too, for scripts that read only the events
+        for line in error.lines():
+            reporter.error(line.removeprefix("error: "))
+        raise
     finally:
         reporter.close()
     if not result.ok:
-        lines = [f"error: step {f.step_id} on host {the_plan.step(f.step_id).host} failed: {f.error}"
-                 for f in result.walk.failed]
-        if result.walk.not_started:
-            lines.append(f"not started: {', '.join(sorted(str(s) for s in result.walk.not_started))}")
-        fail(1, [*lines, "run `xcompose up` again to resume"])
+        fail(1, [*failed, "run `xcompose up` again to resume"])
     if not quiet and fmt == "text":
         changed = result.convergence.changes
         err.print(f"{the_plan.project} is up: {f'{changed} step(s) changed' if changed else 'nothing to change'}",

@@ -63,6 +63,9 @@ class ConsoleReporter:
         with self._lock:
             self.console.print(f"  {text}", highlight=False)
 
+    def error(self, text: str) -> None:
+        """Errors are printed once, on stderr, by the command; only JSON carries them too."""
+
     def build_output(self, service: str, host: str, line: str) -> None:
         with self._lock:
             self.console.print(f"  [dim]{escape(service)} |[/] {escape(line)}", highlight=False)
@@ -82,6 +85,9 @@ class QuietReporter:
     def note(self, text: str) -> None:
         pass
 
+    def error(self, text: str) -> None:
+        """Errors are printed once, on stderr, by the command; only JSON carries them too."""
+
     def build_output(self, service: str, host: str, line: str) -> None:
         pass
 
@@ -91,7 +97,8 @@ class QuietReporter:
 
 class JsonReporter:
     """One event a line: {"event": "step", "id", "host", "action", "status", "seconds"};
-    {"event": "note", "text"}; {"event": "build", "service", "host", "line"}, a line of a
+    {"event": "note", "text"}; {"event": "error", "text"}, each error the command ends with
+(pre-flight included); {"event": "build", "service", "host", "line"}, a line of a
     build's output."""
 
     def __init__(self, out: IO[str] | None = None) -> None:
@@ -121,6 +128,9 @@ class JsonReporter:
 
     def build_output(self, service: str, host: str, line: str) -> None:
         self._emit({"event": "build", "service": service, "host": host, "line": line})
+
+    def error(self, text: str) -> None:
+        self._emit({"event": "error", "text": text})
 
     def close(self) -> None:
         pass
