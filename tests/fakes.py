@@ -75,8 +75,9 @@ class FakeExecutor(Executor):
             raise HostError(self.target.name, self.target.docker or "local", "connection refused")
         return EngineInfo(self.target.name, self.target.docker or "local", "28.0", "1.48", 0.1)
 
-    def containers(self, project: str) -> list[LiveContainer]:
-        return [c for c in self.engine.containers.values() if c.labels.get(LABEL_PROJECT) == project]
+    def containers(self, project: str | None) -> list[LiveContainer]:
+        return [c for c in self.engine.containers.values()
+                if (LABEL_PROJECT in c.labels if project is None else c.labels.get(LABEL_PROJECT) == project)]
 
     def networks(self, project: str) -> list[LiveNetwork]:
         return [n for n in self.engine.networks.values() if n.labels.get(LABEL_PROJECT) == project]

@@ -153,3 +153,13 @@ def test_the_log_window_becomes_the_docker_cli_flags() -> None:
 
     assert LogWindow(1.5, None, True).cli_args() == ["--since", "1.500", "--timestamps"]
     assert LogWindow().cli_args() == []
+
+
+def test_ls_lists_the_projects_on_the_files_hosts(engines: dict[str, FakeEngine]) -> None:
+    import json
+
+    rows = json.loads(run("ls", "--format", "json").stdout)
+    assert rows == [{"name": "shop", "status": "running(5)", "hosts": "a, b"}]
+    run("stop")
+    assert json.loads(run("ls", "--format", "json").stdout) == []
+    assert json.loads(run("ls", "-a", "--format", "json").stdout)[0]["status"] == "exited(5)"

@@ -4,6 +4,7 @@ container on one host."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -87,3 +88,11 @@ def test_logs_take_composes_window_and_format(deploy: Deploy, executor: str) -> 
     assert [line[:2] for line in stamped.stdout.splitlines() if line] == ["20"] * len(stamped.stdout.splitlines())
     later = app.xcompose("logs", "--since", str(int(time.time()) + 3600), "db")
     assert later.code == 0 and later.stdout.strip() == "", later.output
+
+
+def test_ls_finds_the_project_on_both_hosts(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"ls-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    app.up()
+    listed = app.xcompose("ls", "--format", "json")
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows[app.project] == {"name": app.project, "status": "running(3)", "hosts": "h1, h2"}, listed.output

@@ -1,10 +1,11 @@
 """Compose's commands on the project's containers, each routed to the host its service runs
 on: `exec`, `start`, `stop`, `restart`, `kill`, `rm`, `pause`, `unpause`, `top`, `port`,
-`pull`, `images`, `version`. The user names services, never hosts or container names."""
+`pull`, `images`, `ls`, `version`. The user names services, never hosts or container names."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from xcompose import __version__
 from xcompose.cli.commands import load, make_plan, reached, report_unreached
 from xcompose.cli.main import Options, cli, err, fail, handles_errors, out, pass_options
 from xcompose.errors import DockerError, HostError, UsageError, XcomposeError
-from xcompose.plan.naming import LABEL_REPLICA, LABEL_SERVICE, role_of, step_id_of
+from xcompose.plan.naming import LABEL_PROJECT, LABEL_REPLICA, LABEL_SERVICE, role_of, step_id_of
 from xcompose.plan.steps import StepId
 
 if TYPE_CHECKING:
@@ -350,6 +351,54 @@ def pull(options: Options, services: tuple[str, ...], quiet: bool) -> None:
             if not quiet:
                 err.print(f"pulled {image} on host {host}", markup=False)
     report_unreached(fleet, problems)
+
+
+@cli.command(name="ls")
+@click.option("-a", "--all", "every", is_flag=True, help="Also projects whose containers are all stopped.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_options
+@handles_errors
+def list_projects(options: Options, every: bool, fmt: str) -> None:
+    """The xcompose projects on the hosts of the file: their state on each host."""
+    from rich.table import Table
+
+    the_plan = make_plan(load(options))
+    with (
+        reached(the_plan, options, all_needed=False) as fleet,
+        ThreadPoolExecutor(max_workers=max(1, len(fleet.executors))) as pool,
+    ):
+        found = dict(zip(fleet.executors, pool.map(_all_containers, fleet.executors.values()), strict=True))
+    projects: dict[str, dict[str, list[str]]] = {}
+    problems: list[XcomposeError] = []
+    for host, containers in sorted(found.items()):
+        if isinstance(containers, XcomposeError):
+            problems.append(containers)
+            continue
+        for container in containers:
+            project = container.labels.get(LABEL_PROJECT, "?")
+            projects.setdefault(project, {}).setdefault(host, []).append(container.state)
+    rows = []
+    for project, hosts in sorted(projects.items()):
+        states = [state for by_host in hosts.values() for state in by_host]
+        if not every and "running" not in states:
+            continue
+        summary = ", ".join(f"{state}({states.count(state)})" for state in sorted(set(states)))
+        rows.append({"name": project, "status": summary, "hosts": ", ".join(sorted(hosts))})
+    if fmt == "json":
+        out.print(json.dumps(rows, indent=2), markup=False)
+    else:
+        table = Table("NAME", "STATUS", "HOSTS")
+        for row in rows:
+            table.add_row(row["name"], row["status"], row["hosts"])
+        out.print(table, markup=False)
+    report_unreached(fleet, problems)
+
+
+def _all_containers(executor: Executor) -> list[LiveContainer] | XcomposeError:
+    try:
+        return executor.containers(None)
+    except (DockerError, HostError) as error:
+        return error
 
 
 @cli.command()

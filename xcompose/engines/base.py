@@ -51,8 +51,9 @@ class Executor(ABC):
         """Connect and read the engine version; raises HostError(host, url, msg, hint)."""
 
     @abstractmethod
-    def containers(self, project: str) -> list[LiveContainer]:
-        """Every container of the project (all states), found by its project label."""
+    def containers(self, project: str | None) -> list[LiveContainer]:
+        """Every container of the project (all states), found by its project label; with
+        None, those of every xcompose project on the host."""
 
     @abstractmethod
     def networks(self, project: str) -> list[LiveNetwork]: ...
@@ -234,8 +235,9 @@ def pump(source: IO[bytes], send: Callable[[bytes], object], done: Callable[[], 
     return thread
 
 
-def project_filter(project: str) -> str:
-    return f"{LABEL_PROJECT}={project}"
+def project_filter(project: str | None) -> str:
+    """The label filter of a project's objects (None: of any project)."""
+    return LABEL_PROJECT if project is None else f"{LABEL_PROJECT}={project}"
 
 
 def format_ports(ports: Mapping[str, Any] | None) -> tuple[str, ...]:

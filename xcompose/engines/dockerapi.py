@@ -137,7 +137,7 @@ class ApiExecutor(Executor):
 
     # --- reading -------------------------------------------------------------------------
 
-    def containers(self, project: str) -> list[LiveContainer]:
+    def containers(self, project: str | None) -> list[LiveContainer]:
         with self._call():
             found = self.api.containers(all=True, filters={"label": project_filter(project)})
         out: list[LiveContainer] = []

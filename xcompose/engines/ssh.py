@@ -231,12 +231,12 @@ class SshExecutor(Executor):
             latency_ms=latency,
         )
 
-    def _listed(self, kind: str, project: str, *flags: str) -> list[dict[str, Any]]:
+    def _listed(self, kind: str, project: str | None, *flags: str) -> list[dict[str, Any]]:
         label = f"label={project_filter(project)}"
         ids = self.run([kind, "ls", "-q", *flags, "--filter", label]).text.split()
         return self._json_list([kind, "inspect", *ids]) if ids else []
 
-    def containers(self, project: str) -> list[LiveContainer]:
+    def containers(self, project: str | None) -> list[LiveContainer]:
         return [live_container(c) for c in self._listed("container", project, "-a", "--no-trunc")]
 
     def inspect(self, container_id: str) -> LiveContainer:
