@@ -95,4 +95,4 @@ def test_ls_finds_the_project_on_both_hosts(deploy: Deploy, executor: str) -> No
     app.up()
     listed = app.xcompose("ls", "--format", "json")
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
-    assert rows[app.project] == {"name": app.project, "status": "running(3)", "hosts": "h1, h2"}, listed.output
+    assert rows[app.project] == {"name": app.project, "status": "running(4)", "hosts": "h1, h2"}, listed.output
