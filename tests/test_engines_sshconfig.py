@@ -29,17 +29,20 @@ def test_resolve_applies_the_config_and_the_url_wins(tmp_path: Path, home: Path,
     )
     monkeypatch.setenv(sshconfig.ENV_SSH_CONFIG, str(config))
     monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(tmp_path / "lab_kh"))
+    (home / ".ssh").mkdir(parents=True, exist_ok=True)
+    (home / ".ssh" / "id_db").write_text("")  # OpenSSH offers the identity files that exist
     p = sshconfig.resolve("ssh://db1")
     assert (p.hostname, p.port, p.username, p.strict) == ("10.1.1.1", 2222, "deploy", "accept-new")
     assert p.identity_files == (f"{home}/.ssh/id_db",)
-    assert p.known_hosts == (f"{home}/kh1", "/etc/kh2", sshconfig.GLOBAL_KNOWN_HOSTS, str(tmp_path / "lab_kh"))
+    assert p.known_hosts == (f"{home}/kh1", "/etc/kh2", sshconfig.GLOBAL_KNOWN_HOSTS, f"{sshconfig.GLOBAL_KNOWN_HOSTS}2",
+                             str(tmp_path / "lab_kh"))
     assert p.record_file == f"{home}/kh1"
     assert p.proxy_command == "nc -X connect -x proxy:3128 10.1.1.1 2222"
     assert p.key_name == "[10.1.1.1]:2222"
     q = sshconfig.resolve("ssh://root@db1:22")
     assert (q.username, q.port) == ("root", 22)
     web = sshconfig.resolve("ssh://web1")
-    assert web.proxy_command == "ssh -W web1:22 bastion" and web.strict == "yes"
+    assert web.proxy_command == "ssh -W web1:22 bastion" and web.strict == "ask"  # OpenSSH's default: refused
     assert web.known_hosts[0] == f"{home}/.ssh/known_hosts"
 
 
@@ -130,3 +133,25 @@ def test_ssh_executor_channels_over_a_real_transport(tmp_path: Path, home: Path,
         assert time.monotonic() - started < 2.5
     finally:
         executor.close()
+
+
+def test_the_config_is_read_as_openssh_reads_it_with_include_and_match(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "db.conf").write_text("Host db1\n  HostName 10.1.1.9\n  Port 2200\n")
+    config = tmp_path / "cfg"
+    config.write_text(f"Include {tmp_path}/conf.d/*.conf\nMatch host 10.1.1.9\n  User ops\n")
+    monkeypatch.setenv(sshconfig.ENV_SSH_CONFIG, str(config))
+    p = sshconfig.resolve("ssh://db1")
+    assert (p.hostname, p.port, p.username) == ("10.1.1.9", 2200, "ops")
+
+
+def test_a_config_openssh_refuses_is_an_error_not_a_guess(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "cfg"
+    config.write_text("Host db1\n  NoSuchOption yes\n")
+    monkeypatch.setenv(sshconfig.ENV_SSH_CONFIG, str(config))
+    with pytest.raises(ValueError, match="NoSuchOption|Bad configuration option"):
+        sshconfig.resolve("ssh://db1")

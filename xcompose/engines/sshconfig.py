@@ -1,5 +1,6 @@
-"""SSH connections as OpenSSH users expect them: ~/.ssh/config and known_hosts honoured,
-unknown host keys refused with a message that says how to accept them.
+"""SSH connections as OpenSSH users expect them: ~/.ssh/config (as `ssh -G` resolves it:
+Include, Match, ProxyJump) and known_hosts honoured, unknown host keys refused with a
+message that says how to accept them.
 
 Both executors use this: the `ssh` executor directly, the `api` executor for `ssh://`
 URLs (docker-py's own transport reads only part of ~/.ssh/config and only the system
@@ -13,10 +14,13 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import getpass
 import hashlib
 import logging
 import os
+import re
 import socket
+import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +77,55 @@ def _load_config() -> paramiko.SSHConfig:
     return paramiko.SSHConfig.from_path(str(path))
 
 
+# `ssh -G` says yes and no as true and false.
+_STRICT = {"true": "yes", "false": "no"}
+
+
+def lookup(alias: str) -> dict[str, Any]:
+    """The settings that apply to `alias`, as OpenSSH resolves them: `ssh -G` reads what
+    paramiko cannot (Include, Match, canonical names). Without an `ssh` command, paramiko
+    reads the file. A config that OpenSSH refuses is an error, as it would be for ssh."""
+    path = ssh_config_path()
+    argv = ["ssh", "-G", *(["-F", str(path)] if path else []), alias]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        return dict(_load_config().lookup(alias))
+    except subprocess.TimeoutExpired as error:
+        raise ValueError(f"`ssh -G {alias}` did not answer within {error.timeout:g}s") from None
+    if done.returncode != 0:
+        raise ValueError("; ".join(done.stderr.strip().splitlines()) or f"`ssh -G {alias}` failed")
+    conf: dict[str, Any] = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if key in ("identityfile", "userknownhostsfile", "globalknownhostsfile"):
+            value = " ".join(_in_home(item) for item in value.split())
+        if key == "identityfile":
+            conf.setdefault(key, []).append(value)
+        elif key == "stricthostkeychecking":
+            conf[key] = _STRICT.get(value, value)
+        else:
+            conf[key] = value
+    return conf
+
+
+def _in_home(path: str) -> str:
+    """A path `ssh -G` gives under the account's home, under $HOME instead: the two are the
+    same but where HOME is set apart (a sandbox, a test), and xcompose reads ~ as $HOME."""
+    account_home = os.path.expanduser(f"~{getpass.getuser()}")
+    home = os.path.expanduser("~")
+    if home != account_home and (path == account_home or path.startswith(account_home + "/")):
+        return home + path[len(account_home):]
+    return path
+
+
+def _tokens(command: str, alias: str, hostname: str, port: int, user: str | None) -> str:
+    """OpenSSH's % tokens of a ProxyCommand (`ssh -G` prints them as written)."""
+    values = {"h": hostname, "p": str(port), "r": user or "", "n": alias, "%": "%"}
+    return re.sub(r"%(.)", lambda m: values.get(m.group(1), m.group(0)), command)
+
+
 def _files(value: str | list[str] | None) -> list[str]:
     if not value:
         return []
@@ -87,7 +140,7 @@ def resolve(url: str) -> SshParams:
     if parsed.scheme != "ssh" or not parsed.hostname:
         raise ValueError(f"not an ssh:// URL: {url}")
     alias = parsed.hostname
-    conf = _load_config().lookup(alias)
+    conf = lookup(alias)
     hostname = str(conf.get("hostname", alias))
     port = parsed.port or int(conf.get("port", 22))
     username = parsed.username or conf.get("user")
@@ -102,6 +155,8 @@ def resolve(url: str) -> SshParams:
     proxy = conf.get("proxycommand")
     if proxy and proxy.lower() == "none":
         proxy = None
+    if proxy:
+        proxy = _tokens(str(proxy), alias, hostname, port, username)
     jump = conf.get("proxyjump")
     if not proxy and jump and jump.lower() != "none":
         # ProxyJump is `ssh -W` through the jump host, which OpenSSH's own client does best.
@@ -112,7 +167,8 @@ def resolve(url: str) -> SshParams:
         hostname=hostname,
         port=port,
         username=username,
-        identity_files=tuple(_files(conf.get("identityfile"))),
+        # OpenSSH tries each of these that exists (`ssh -G` lists the default names too).
+        identity_files=tuple(f for f in _files(conf.get("identityfile")) if os.path.exists(f)),
         identities_only=str(conf.get("identitiesonly", "no")).lower() == "yes",
         known_hosts=tuple(dict.fromkeys([*user_files, *global_files, *extra])),
         record_file=user_files[0],
