@@ -153,5 +153,5 @@ def test_a_config_openssh_refuses_is_an_error_not_a_guess(
     config = tmp_path / "cfg"
     config.write_text("Host db1\n  NoSuchOption yes\n")
     monkeypatch.setenv(sshconfig.ENV_SSH_CONFIG, str(config))
-    with pytest.raises(ValueError, match="NoSuchOption|Bad configuration option"):
+    with pytest.raises(ValueError, match=r"bad configuration option"):
         sshconfig.resolve("ssh://db1")
