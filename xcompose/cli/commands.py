@@ -14,6 +14,7 @@ import click
 import yaml
 
 from xcompose.cli.main import Options, cli, err, fail, handles_errors, out, pass_options
+from xcompose.cli.output import PROGRESS
 from xcompose.errors import UsageError, XcomposeError
 from xcompose.plan.steps import StepId
 
@@ -28,6 +29,11 @@ if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to
     from xcompose.run.up import Reporter
 
 WAIT_HELP = "Seconds to wait for another run of this project to finish."
+progress_option = click.option(
+    "--progress", type=click.Choice(PROGRESS), default="auto", show_default=True,
+    help="How progress is shown: a spinner on a terminal (auto), always (tty), lines only (plain), JSON events "
+    "(json) or nothing (quiet).",
+)
 
 
 def load(options: Options) -> Project:
@@ -157,13 +163,14 @@ def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one event object a line, for scripts.")
+@progress_option
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
 @pass_options
 @handles_errors
 def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, no_deps: bool,
        force_recreate: bool, no_recreate: bool, remove_orphans: bool, pull_policy: str | None,
        scales: tuple[str, ...], wait: bool, wait_timeout: float, stop_timeout: int | None, quiet: bool, fmt: str,
-       lock_wait: float) -> None:
+       progress: str, lock_wait: float) -> None:
     """Create or converge the project on every host (SERVICE…: those and what they need)."""
     from xcompose.cli.output import make_reporter
     from xcompose.plan.steps import ServiceStep
@@ -191,7 +198,8 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
     if services:
         todo = the_plan.needed_for(StepId.service(s) for s in services)
         in_scope = {step.service for step in todo.steps() if isinstance(step, ServiceStep)}
-    reporter = make_reporter(fmt, quiet, err)
+    reporter = make_reporter(fmt, quiet, err, progress)
+    json_out = fmt == "json" or progress == "json"
     try:
         with (
             project_lock(the_plan.project, lock_wait, _say_waiting),
@@ -221,7 +229,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         reporter.close()
     if not result.ok:
         fail(1, [*failed, "run `xcompose up` again to resume"])
-    if not quiet and fmt == "text":
+    if not quiet and not json_out and progress != "quiet":
         changed = result.convergence.changes
         err.print(f"{the_plan.project} is up: {f'{changed} step(s) changed' if changed else 'nothing to change'}",
                   markup=False)
@@ -232,9 +240,10 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
 @click.option("--no-cache", is_flag=True, help="Do not use the build cache.")
 @click.option("--pull", is_flag=True, help="Pull newer versions of the base images first.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
+@progress_option
 @pass_options
 @handles_errors
-def build(options: Options, services: tuple[str, ...], no_cache: bool, pull: bool, quiet: bool) -> None:
+def build(options: Options, services: tuple[str, ...], no_cache: bool, pull: bool, quiet: bool, progress: str) -> None:
     """Build or rebuild the images of services with `build:`, each on its service's host."""
     from xcompose.cli.output import make_reporter
     from xcompose.engines.fleet import reach
@@ -246,7 +255,7 @@ def build(options: Options, services: tuple[str, ...], no_cache: bool, pull: boo
         raise UsageError(f"no such service: {', '.join(unknown)}")
     steps = built_steps(the_plan)
     chosen = [s for s in services or sorted(steps) if s in steps]
-    reporter = make_reporter("text", quiet, err)
+    reporter = make_reporter("text", quiet, err, progress)
     try:
         for service in [s for s in services if s not in steps]:
             reporter.note(f"{service} has no `build:` section: nothing to build")
@@ -306,11 +315,12 @@ def _say_waiting(holder: str) -> None:
 @click.option("-t", "--timeout", "stop_timeout", type=click.IntRange(min=0),
               help="Seconds each container has to stop (default: its stop_grace_period, else 10).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
+@progress_option
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
 @pass_options
 @handles_errors
 def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None, stop_timeout: int | None,
-         quiet: bool, lock_wait: float) -> None:
+         quiet: bool, progress: str, lock_wait: float) -> None:
     """Remove the project's containers and networks on every host (volumes with -v)."""
     from xcompose.cli.output import make_reporter
     from xcompose.engines.fleet import reach
@@ -322,7 +332,7 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
                                rmi="all" if rmi == "all" else "local" if rmi == "local" else None)
 
     the_plan = make_plan(load(options))
-    reporter = make_reporter("text", quiet, err)
+    reporter = make_reporter("text", quiet, err, progress)
     try:
         with (
             project_lock(the_plan.project, lock_wait, _say_waiting),

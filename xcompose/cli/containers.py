@@ -274,11 +274,11 @@ def top(options: Options, services: tuple[str, ...]) -> None:
         running = [t for t in found if t.container.state == "running"]
         with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
             tables = list(pool.map(_processes, running))
-    for target, (titles, rows) in zip(running, tables, strict=True):
-        table = Table(*titles, title=target.shown, title_justify="left")
-        for row in rows:
-            table.add_row(*row)
-        out.print(table, markup=False)
+        for target, (titles, rows) in zip(running, tables, strict=True):
+            table = Table(*titles, title=target.shown, title_justify="left")
+            for row in rows:
+                table.add_row(*row)
+            out.print(table, markup=False)
 
 
 def _processes(target: Target) -> tuple[list[str], list[list[str]]]:
@@ -299,28 +299,33 @@ def port(options: Options, service: str, private_port: int, protocol: str, index
     """The host address and port a container port of SERVICE is published on."""
     with targets(options, (service,)) as found:
         target = one(found, service, index)
-    suffix = f"->{private_port}/{protocol}"
-    published = [p.removesuffix(suffix) for p in target.container.ports if p.endswith(suffix) and "->" in p]
-    if not published:
-        fail(1, [f"error: port {private_port}/{protocol} of {service} is not published"])
-    for address in published:
-        out.print(address, markup=False)
+        suffix = f"->{private_port}/{protocol}"
+        published = [p.removesuffix(suffix) for p in target.container.ports if p.endswith(suffix) and "->" in p]
+        if not published:
+            fail(1, [f"error: port {private_port}/{protocol} of {service} is not published"])
+        for address in published:
+            out.print(address, markup=False)
 
 
 @cli.command()
 @click.argument("services", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_options
 @handles_errors
-def images(options: Options, services: tuple[str, ...]) -> None:
+def images(options: Options, services: tuple[str, ...], fmt: str) -> None:
     """The image each container of services runs, and its id, by host."""
     from rich.table import Table
 
-    table = Table("CONTAINER", "HOST", "IMAGE", "IMAGE ID")
-    with targets(options, services) as found:
-        for target in found:
-            table.add_row(target.container.name, target.host, target.container.image,
-                          target.container.image_id.removeprefix("sha256:")[:12])
-    out.print(table, markup=False)
+    with targets(options, services) as found:  # what answered is printed before the hosts that did not
+        rows = [{"container": t.container.name, "service": t.service, "host": t.host, "image": t.container.image,
+                 "id": t.container.image_id} for t in found]
+        if fmt == "json":
+            out.print(json.dumps(rows, indent=2), markup=False)
+            return
+        table = Table("CONTAINER", "HOST", "IMAGE", "IMAGE ID")
+        for row in rows:
+            table.add_row(row["container"], row["host"], row["image"], row["id"].removeprefix("sha256:")[:12])
+        out.print(table, markup=False)
 
 
 @cli.command()

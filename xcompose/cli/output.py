@@ -31,12 +31,13 @@ def _describe(action: StepAction) -> str:
 class ConsoleReporter:
     """A line per finished step, and a spinner naming the steps still running."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, spinner: bool | None = None) -> None:
+        """`spinner`: the line naming the running steps (None: when the console is a terminal)."""
         self.console = console
         self._running: dict[StepId, float] = {}
         self._lock = threading.Lock()
         self._status: Status | None = None
-        if console.is_terminal:
+        if console.is_terminal if spinner is None else spinner:
             self._status = console.status("starting")
             self._status.start()
 
@@ -136,12 +137,19 @@ class JsonReporter:
         pass
 
 
-def make_reporter(fmt: str, quiet: bool, console: Console) -> ConsoleReporter | QuietReporter | JsonReporter:
-    if fmt == "json":
+PROGRESS = ("auto", "tty", "plain", "json", "quiet")
+
+
+def make_reporter(
+    fmt: str, quiet: bool, console: Console, progress: str = "auto"
+) -> ConsoleReporter | QuietReporter | JsonReporter:
+    """As `--progress` says (auto: a spinner on a terminal; tty: always; plain: never), where
+    `--format json` and `-q` do not say otherwise."""
+    if fmt == "json" or progress == "json":
         return JsonReporter()
-    if quiet:
+    if quiet or progress == "quiet":
         return QuietReporter()
-    return ConsoleReporter(console)
+    return ConsoleReporter(console, {"tty": True, "plain": False}.get(progress))
 
 
 PS_COLUMNS = ("service", "host", "role", "container", "state", "health", "ports")
