@@ -4,6 +4,7 @@ codes, and that previews write nothing."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -164,3 +165,12 @@ def test_up_in_json_says_a_preflight_failure_as_events_too(state: Path) -> None:
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["event"] for e in events] == ["error", "error", "error"]
     assert "host a (unix://" in events[0]["text"] and events[-1]["text"].startswith("nothing was changed")
+
+
+def test_shell_completion_offers_the_services_of_the_files_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web: {image: a}\n  worker: {image: a}\n  db: {image: b}\n")
+    monkeypatch.chdir(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "xcompose", "logs", "w"], capture_output=True, text=True, check=False,
+                          env={**os.environ, "COMP_WORDS": "xcompose logs w", "COMP_CWORD": "2",
+                               "_XCOMPOSE_COMPLETE": "bash_complete"})
+    assert done.stdout.split() == ["plain,web", "plain,worker"]

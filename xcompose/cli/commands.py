@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from xcompose.cli.main import Options, cli, err, fail, handles_errors, out, pass_options
+from xcompose.cli.main import Options, cli, complete_services, err, fail, handles_errors, out, pass_options
 from xcompose.cli.output import PROGRESS
 from xcompose.errors import UsageError, XcomposeError
 from xcompose.plan.steps import StepId
@@ -143,7 +143,7 @@ def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("-d", "--detach", is_flag=True, help="Accepted for Compose's sake: xcompose always detaches.")
 @click.option("--build", "build", is_flag=True,
               help="Build the images of services with `build:` first, even those already built.")
@@ -236,7 +236,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("--no-cache", is_flag=True, help="Do not use the build cache.")
 @click.option("--pull", is_flag=True, help="Pull newer versions of the base images first.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
@@ -363,7 +363,7 @@ def ps(options: Options, fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option("--tail", type=click.IntRange(min=0), default=None, help="Lines from the end of each log.")
 @click.option("--ambassadors", is_flag=True, help="Include the ambassadors' logs.")

@@ -17,7 +17,7 @@ import click
 
 from xcompose import __version__
 from xcompose.cli.commands import load, make_plan, reached, report_unreached
-from xcompose.cli.main import Options, cli, err, fail, handles_errors, out, pass_options
+from xcompose.cli.main import Options, cli, complete_services, err, fail, handles_errors, out, pass_options
 from xcompose.errors import DockerError, HostError, UsageError, XcomposeError
 from xcompose.plan.naming import LABEL_PROJECT, LABEL_REPLICA, LABEL_SERVICE, role_of, step_id_of
 from xcompose.plan.steps import StepId
@@ -112,7 +112,7 @@ def one(found: list[Target], service: str, index: int) -> Target:
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
 @click.option("--privileged", is_flag=True, help="Extended privileges for the command.")
 @click.option("--index", type=click.IntRange(min=1), default=1, show_default=True, help="Which replica.")
-@click.argument("service")
+@click.argument("service", shell_complete=complete_services)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_options
 @handles_errors
@@ -159,7 +159,7 @@ def _raw_terminal(on: bool) -> Iterator[None]:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @pass_options
 @handles_errors
 def start(options: Options, services: tuple[str, ...]) -> None:
@@ -170,7 +170,7 @@ def start(options: Options, services: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("-t", "--timeout", type=click.IntRange(min=0), help="Seconds to wait before killing.")
 @pass_options
 @handles_errors
@@ -182,7 +182,7 @@ def stop(options: Options, services: tuple[str, ...], timeout: int | None) -> No
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("-t", "--timeout", type=click.IntRange(min=0), help="Seconds to wait before killing.")
 @pass_options
 @handles_errors
@@ -202,7 +202,7 @@ def _grace(target: Target, timeout: int | None) -> int | None:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("-s", "--signal", default="SIGKILL", show_default=True, help="The signal to send.")
 @pass_options
 @handles_errors
@@ -214,7 +214,7 @@ def kill(options: Options, services: tuple[str, ...], signal: str) -> None:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @pass_options
 @handles_errors
 def pause(options: Options, services: tuple[str, ...]) -> None:
@@ -225,7 +225,7 @@ def pause(options: Options, services: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @pass_options
 @handles_errors
 def unpause(options: Options, services: tuple[str, ...]) -> None:
@@ -236,7 +236,7 @@ def unpause(options: Options, services: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("-s", "--stop", "stop_first", is_flag=True, help="Stop running containers first.")
 @click.option("-f", "--force", is_flag=True, help="Do not ask (xcompose never asks: accepted for Compose's sake).")
 @click.option("-v", "--volumes", is_flag=True, help="Also remove their anonymous volumes.")
@@ -263,7 +263,7 @@ def rm(options: Options, services: tuple[str, ...], stop_first: bool, force: boo
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @pass_options
 @handles_errors
 def top(options: Options, services: tuple[str, ...]) -> None:
@@ -289,7 +289,7 @@ def _processes(target: Target) -> tuple[list[str], list[list[str]]]:
 
 
 @cli.command()
-@click.argument("service")
+@click.argument("service", shell_complete=complete_services)
 @click.argument("private_port", type=click.IntRange(1, 65535))
 @click.option("--protocol", type=click.Choice(["tcp", "udp"]), default="tcp", show_default=True)
 @click.option("--index", type=click.IntRange(min=1), default=1, show_default=True, help="Which replica.")
@@ -308,7 +308,7 @@ def port(options: Options, service: str, private_port: int, protocol: str, index
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_options
 @handles_errors
@@ -329,7 +329,7 @@ def images(options: Options, services: tuple[str, ...], fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("services", nargs=-1)
+@click.argument("services", nargs=-1, shell_complete=complete_services)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
 @pass_options
 @handles_errors

@@ -147,6 +147,19 @@ def cli(
 pass_options = click.make_pass_decorator(Options)
 
 
+def complete_services(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of service names, from the files the command line names (or finds)."""
+    from xcompose.config.load import load_project
+
+    root = ctx.find_root().params
+    try:
+        project = load_project(root.get("files") or (), project_directory=root.get("project_directory"),
+                               env_files=root.get("env_files") or ())
+    except Exception:  # noqa: BLE001 - completion offers nothing rather than an error
+        return []
+    return [name for name in project.topology.services if name.startswith(incomplete)]
+
+
 
 def main() -> None:
     cli(prog_name="xcompose")
