@@ -4,7 +4,9 @@ layer. The end-to-end tests hold the real executors to the same behaviour on the
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
+import posixpath
 import tarfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -229,6 +231,24 @@ class FakeExecutor(Executor):
         name = self._find(container_id).name
         self._record(f"put {name}:{path}")
         self.engine.archives.setdefault(container_id, []).append((path, tar_bytes))
+
+    def get_archive(self, container_id: str, path: str, sink: IO[bytes]) -> None:
+        """The file last put at `path`, as the tar an engine gives (a fake filesystem of
+        the files put into the container)."""
+        self._record(f"get {self._find(container_id).name}:{path}")
+        folder, name = posixpath.split(path)
+        for put_at, data in reversed(self.engine.archives.get(container_id, [])):
+            if put_at != folder:
+                continue
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                member = next((m for m in tar.getmembers() if m.name == name), None)
+                content = tar.extractfile(member) if member is not None and member.isfile() else None
+                if member is None or content is None:
+                    continue
+                with tarfile.open(fileobj=sink, mode="w|") as out:
+                    out.addfile(member, content)
+                return
+        raise DockerError(f"Could not find the file {path} in container {container_id}")
 
     def logs(
         self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None

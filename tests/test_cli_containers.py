@@ -163,3 +163,21 @@ def test_ls_lists_the_projects_on_the_files_hosts(engines: dict[str, FakeEngine]
     run("stop")
     assert json.loads(run("ls", "--format", "json").stdout) == []
     assert json.loads(run("ls", "-a", "--format", "json").stdout)[0]["status"] == "exited(5)"
+
+
+def test_cp_puts_a_local_file_into_the_container_and_gets_it_back(
+    engines: dict[str, FakeEngine], tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    engines["a"].exec_results[("test", "-d", "/srv/notes.txt")] = (1, "")
+    assert run("cp", "notes.txt", "db:/srv/notes.txt").exit_code == 0
+    assert "put shop-db:/srv" in engines["a"].calls
+    (tmp_path / "back").mkdir()
+    result = run("cp", "db:/srv/notes.txt", "back")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "back" / "notes.txt").read_text() == "hello"
+
+
+def test_cp_needs_exactly_one_side_in_a_service(engines: dict[str, FakeEngine]) -> None:
+    assert run("cp", "a.txt", "b.txt").exit_code == 2
+    assert run("cp", "db:/a", "app:/b").exit_code == 2

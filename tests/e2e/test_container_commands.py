@@ -8,6 +8,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,23 @@ def test_ls_finds_the_project_on_both_hosts(deploy: Deploy, executor: str) -> No
     listed = app.xcompose("ls", "--format", "json")
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows[app.project] == {"name": app.project, "status": "running(4)", "hosts": "h1, h2"}, listed.output
+
+
+def test_cp_moves_files_both_ways_between_here_and_the_services_host(
+    deploy: Deploy, executor: str, tmp_path: Path
+) -> None:
+    app = deploy(f"cp-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    app.up()
+    (tmp_path / "notes.txt").write_text("from here\n")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<p>hi</p>\n")
+    assert app.xcompose("cp", str(tmp_path / "notes.txt"), "app:/tmp/renamed.txt").code == 0
+    assert app.xcompose("cp", str(tmp_path / "site"), "app:/tmp/").code == 0
+    assert app.exec("app", "h2", "cat /tmp/renamed.txt /tmp/site/index.html") == (0, "from here\n<p>hi</p>\n")
+    back = tmp_path / "back"
+    back.mkdir()
+    copied = app.xcompose("cp", "db:/etc/hostname", str(back))
+    assert copied.code == 0, copied.output
+    assert (back / "hostname").read_text().strip() == app.container("db", "h1").attrs["Config"]["Hostname"]
+    assert app.xcompose("cp", "app:/tmp/site", str(back / "site-copy")).code == 0
+    assert (back / "site-copy" / "index.html").read_text() == "<p>hi</p>\n"

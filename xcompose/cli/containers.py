@@ -1,6 +1,6 @@
 """Compose's commands on the project's containers, each routed to the host its service runs
 on: `exec`, `start`, `stop`, `restart`, `kill`, `rm`, `pause`, `unpause`, `top`, `port`,
-`pull`, `images`, `ls`, `version`. The user names services, never hosts or container names."""
+`pull`, `images`, `cp`, `ls`, `version`. The user names services, never hosts or container names."""
 
 from __future__ import annotations
 
@@ -356,6 +356,48 @@ def pull(options: Options, services: tuple[str, ...], quiet: bool) -> None:
             if not quiet:
                 err.print(f"pulled {image} on host {host}", markup=False)
     report_unreached(fleet, problems)
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("destination")
+@click.option("--index", type=click.IntRange(min=1), default=1, show_default=True, help="Which replica.")
+@pass_options
+@handles_errors
+def cp(options: Options, source: str, destination: str, index: int) -> None:
+    """Copy files between a container and this machine: SERVICE:PATH LOCAL, or LOCAL SERVICE:PATH."""
+    import tempfile
+    from pathlib import Path
+
+    from xcompose.run.copy import into_container, pack, unpack
+
+    remote_source, remote_destination = _service_path(source), _service_path(destination)
+    if (remote_source is None) == (remote_destination is None):
+        raise UsageError("copy between a service and this machine: SERVICE:PATH LOCAL, or LOCAL SERVICE:PATH")
+    service = (remote_source or remote_destination or ("", ""))[0]
+    with targets(options, (service,)) as found:
+        target = one(found, service, index)
+        if remote_source is not None:
+            with tempfile.TemporaryFile() as spool:
+                target.executor.get_archive(target.container.id, remote_source[1], spool)
+                spool.seek(0)
+                unpack(spool, Path(destination))
+            err.print(f"copied {source} from {target.shown} to {destination}", markup=False)
+        else:
+            assert remote_destination is not None
+            path = remote_destination[1]
+            code, _ = target.executor.exec(target.container.id, ["test", "-d", path], timeout=30)
+            folder, name = into_container(path, code == 0, Path(source))
+            target.executor.put_archive(target.container.id, folder, pack(Path(source), name))
+            err.print(f"copied {source} to {path} in {target.shown}", markup=False)
+
+
+def _service_path(text: str) -> tuple[str, str] | None:
+    """`SERVICE:PATH` as (service, path); None for a local path (`./a:b` is local)."""
+    service, sep, path = text.partition(":")
+    if not sep or not service or "/" in service or service.startswith("."):
+        return None
+    return service, path or "/"
 
 
 @cli.command(name="ls")

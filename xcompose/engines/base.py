@@ -157,6 +157,11 @@ class Executor(ABC):
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         """Extract a tar into an existing directory of the container."""
 
+    @abstractmethod
+    def get_archive(self, container_id: str, path: str, sink: IO[bytes]) -> None:
+        """Write a tar of the container's file or folder `path` (its entries under its own
+        name) to `sink`, as it comes."""
+
     def upload(self, container_id: str, files: Sequence[UploadFile]) -> None:
         """Put files into a created (not yet started) container."""
         self.put_archive(container_id, "/", archive(files))

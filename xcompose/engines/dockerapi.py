@@ -384,6 +384,12 @@ class ApiExecutor(Executor):
         with self._call():
             self.api.put_archive(container_id, path, tar_bytes)
 
+    def get_archive(self, container_id: str, path: str, sink: IO[bytes]) -> None:
+        with self._call():
+            stream, _ = self.api.get_archive(container_id, path)
+            for chunk in stream:
+                sink.write(chunk)
+
     def logs(
         self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None
     ) -> Iterator[str]:

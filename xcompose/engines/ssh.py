@@ -433,6 +433,25 @@ class SshExecutor(Executor):
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         self.run(["container", "cp", "-", f"{container_id}:{path}"], stdin=tar_bytes)
 
+    def get_archive(self, container_id: str, path: str, sink: IO[bytes]) -> None:
+        channel = self._channel(None)  # a large folder may take long: the watchdog bounds silence
+        try:
+            channel.exec_command(self.command_line(["container", "cp", f"{container_id}:{path}", "-"]))
+            channel.shutdown_write()
+            errors: list[bytes] = []
+            reader = threading.Thread(target=lambda: errors.append(_read_all(channel.recv_stderr)), daemon=True)
+            reader.start()
+            for chunk in iter(lambda: channel.recv(65536), b""):
+                sink.write(chunk)
+            code = channel.recv_exit_status()
+            reader.join(5)
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise self._lost(error) from error
+        finally:
+            channel.close()
+        if code != 0:
+            raise DockerError(daemon_message(b"".join(errors).decode(errors="replace")))
+
     def logs(
         self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None
     ) -> Iterator[str]:
