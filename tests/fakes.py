@@ -11,7 +11,7 @@ import tarfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import IO
+from typing import IO, Any
 
 from xcompose.engines.base import Executor, LogWindow, Streams
 from xcompose.errors import DockerError, HostError
@@ -42,7 +42,8 @@ class FakeEngine:
     # What each build received: the spec as the engine saw it and the names in its context.
     builds: list[tuple[BuildSpec, list[str]]] = field(default_factory=list)
     stop_timeouts: list[tuple[str, int | None]] = field(default_factory=list)  # (container, timeout) per stop
-    pullable: set[str] = field(default_factory=set)  # images a pull finds (others: pull access denied)
+    pullable: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)  # what `events` streams, then ends  # images a pull finds (others: pull access denied)
     # Commands run in containers (container, argv, options), and what each argv answers.
     execs: list[tuple[str, tuple[str, ...], ExecOptions | None]] = field(default_factory=list)
     exec_results: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
@@ -226,6 +227,10 @@ class FakeExecutor(Executor):
         self._record(f"exec {self._find(container_id).name}")
         self.engine.execs.append((self._find(container_id).name, tuple(argv), options))
         return self.engine.exec_results.get(tuple(argv), (0, ""))
+
+    def events(self, project: str) -> Iterator[dict[str, Any]]:
+        yield from (e for e in self.engine.events if e.get("Actor", {}).get("Attributes", {}).get(LABEL_PROJECT)
+                    == project)
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         name = self._find(container_id).name

@@ -181,3 +181,19 @@ def test_cp_puts_a_local_file_into_the_container_and_gets_it_back(
 def test_cp_needs_exactly_one_side_in_a_service(engines: dict[str, FakeEngine]) -> None:
     assert run("cp", "a.txt", "b.txt").exit_code == 2
     assert run("cp", "db:/a", "app:/b").exit_code == 2
+
+
+def test_events_merge_every_hosts_stream_with_its_host(engines: dict[str, FakeEngine]) -> None:
+    import json
+
+    def event(action: str, name: str, service: str) -> dict[str, object]:
+        return {"Type": "container", "Action": action, "timeNano": 1_700_000_000_000_000_000,
+                "Actor": {"ID": "c1", "Attributes": {"name": name, "io.xcompose.project": "shop",
+                                                      "io.xcompose.service": service}}}
+
+    engines["a"].events.append(event("stop", "shop-db", "db"))
+    engines["b"].events.append(event("start", "shop-app", "app"))
+    text = run("events")
+    assert text.exit_code == 0 and "2023-11-14T22:13:20.000+00:00 a container stop shop-db (service=db)" in text.stdout
+    lines = [json.loads(line) for line in run("events", "--json", "app").stdout.splitlines()]
+    assert [(e["host"], e["Action"]) for e in lines] == [("b", "start")]

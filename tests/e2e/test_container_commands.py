@@ -5,6 +5,7 @@ container on one host."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -117,3 +118,27 @@ def test_cp_moves_files_both_ways_between_here_and_the_services_host(
     assert (back / "hostname").read_text().strip() == app.container("db", "h1").attrs["Config"]["Hostname"]
     assert app.xcompose("cp", "app:/tmp/site", str(back / "site-copy")).code == 0
     assert (back / "site-copy" / "index.html").read_text() == "<p>hi</p>\n"
+
+
+def test_events_stream_what_happens_on_each_host(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"events-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    app.up()
+    watcher = app.start("events", "--json")
+    try:
+        time.sleep(3)  # the streams are open
+        assert app.xcompose("restart", "db").code == 0
+        assert app.xcompose("stop", "app").code == 0
+        deadline, seen = time.monotonic() + 30, set()
+        assert watcher.stdout is not None
+        os.set_blocking(watcher.stdout.fileno(), False)
+        while time.monotonic() < deadline and not {("h1", "restart"), ("h2", "stop")} <= seen:
+            line = watcher.stdout.readline()
+            if not line:
+                time.sleep(0.2)
+                continue
+            event = json.loads(line)
+            seen.add((event["host"], event["Action"]))
+        assert {("h1", "restart"), ("h2", "stop")} <= seen, seen
+    finally:
+        watcher.terminate()
+        watcher.communicate(timeout=30)

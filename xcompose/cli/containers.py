@@ -1,6 +1,6 @@
 """Compose's commands on the project's containers, each routed to the host its service runs
 on: `exec`, `start`, `stop`, `restart`, `kill`, `rm`, `pause`, `unpause`, `top`, `port`,
-`pull`, `images`, `cp`, `ls`, `version`. The user names services, never hosts or container names."""
+`pull`, `images`, `cp`, `events`, `ls`, `version`. The user names services, never hosts or container names."""
 
 from __future__ import annotations
 
@@ -398,6 +398,62 @@ def _service_path(text: str) -> tuple[str, str] | None:
     if not sep or not service or "/" in service or service.startswith("."):
         return None
     return service, path or "/"
+
+
+@cli.command()
+@click.argument("services", nargs=-1, shell_complete=complete_services)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (Docker's event, with `host`).")
+@pass_options
+@handles_errors
+def events(options: Options, services: tuple[str, ...], as_json: bool) -> None:
+    """The containers' events on every host, as they happen, in one stream (until Ctrl-C)."""
+    import queue
+    import threading
+    from datetime import datetime, timezone
+
+    the_plan = make_plan(load(options))
+    unknown = [s for s in services if StepId.service(s) not in the_plan]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    done = object()
+    found: queue.Queue[object] = queue.Queue(maxsize=10_000)
+    ended: list[str] = []
+
+    def follow(host: str, executor: Executor) -> None:
+        try:
+            for event in executor.events(the_plan.project):
+                found.put({**event, "host": host})
+        except (DockerError, HostError) as error:
+            ended.append(f"the events of host {host} ended: {error}")
+        finally:
+            found.put(done)
+
+    with reached(the_plan, options, all_needed=False) as fleet:
+        for problem in fleet.errors:
+            err.print(f"error: {problem}", markup=False)
+        for host, executor in fleet.executors.items():
+            threading.Thread(target=follow, args=(host, executor), daemon=True).start()
+        open_streams = len(fleet.executors)
+        while open_streams:
+            item = found.get()
+            if item is done:
+                open_streams -= 1
+                continue
+            assert isinstance(item, dict)
+            attributes = item.get("Actor", {}).get("Attributes", {})
+            if services and attributes.get(LABEL_SERVICE) not in services:
+                continue
+            if as_json:
+                out.print(json.dumps(item), markup=False, soft_wrap=True)
+                continue
+            nanos = int(item.get("timeNano") or int(item.get("time", 0)) * 1_000_000_000)
+            when = datetime.fromtimestamp(nanos / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
+            out.print(f"{when} {item['host']} container {item.get('Action', item.get('status', '?'))} "
+                      f"{attributes.get('name', '?')} (service={attributes.get(LABEL_SERVICE, '?')})", markup=False)
+    for line in ended:
+        err.print(f"error: {line}", markup=False)
+    if fleet.errors or ended:
+        sys.exit(1)
 
 
 @cli.command(name="ls")

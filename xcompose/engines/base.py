@@ -174,6 +174,11 @@ class Executor(ABC):
         stretch of time, and whether each line starts with its timestamp."""
 
     @abstractmethod
+    def events(self, project: str) -> Iterator[dict[str, Any]]:
+        """The engine's events about the project's containers as they happen (Docker's
+        event objects), until the stream is closed or the host is lost."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 

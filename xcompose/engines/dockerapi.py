@@ -380,6 +380,22 @@ class ApiExecutor(Executor):
         output = (box.get("out") or b"").decode("utf-8", "replace")
         return (int(code) if code is not None else TIMED_OUT), output
 
+    def events(self, project: str) -> Iterator[dict[str, Any]]:
+        # Not bounded by the slots: the stream lasts as long as the user watches.
+        try:
+            stream = _events_of(self.api, project)
+        except docker.errors.APIError as error:
+            raise DockerError(_message(error)) from error
+        try:
+            for event in stream:
+                yield dict(event)
+            if self._ssh_lost():
+                raise EOFError("the connection closed while events were followed")
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError, EOFError) as error:
+            raise self._host_error(error) from error
+        finally:
+            _close_stream(stream)
+
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         with self._call():
             self.api.put_archive(container_id, path, tar_bytes)
@@ -412,6 +428,10 @@ class ApiExecutor(Executor):
             raise self._host_error(error) from error  # the host was lost while the log was followed
         finally:
             _close_stream(stream)
+
+
+def _events_of(api: docker.APIClient, project: str) -> Any:
+    return api.events(filters={"label": project_filter(project), "type": "container"}, decode=True)
 
 
 def _close_stream(stream: Any) -> None:

@@ -430,6 +430,23 @@ class SshExecutor(Executor):
             raise DockerError(daemon_message(text))  # the CLI failed, not the command
         return result.code, text
 
+    def events(self, project: str) -> Iterator[dict[str, Any]]:
+        argv = ["events", "--filter", f"label={project_filter(project)}", "--filter", "type=container",
+                "--format", "{{json .}}"]
+        channel = self._channel(None)  # as long as the user watches; the watchdog bounds silence
+        try:
+            channel.exec_command(self.command_line(argv))
+            channel.shutdown_write()
+            for line in line_splitter(iter(lambda: channel.recv(65536), b"")):
+                if line.startswith("{"):
+                    yield dict(json.loads(line))
+            if not channel.get_transport().is_active():
+                raise EOFError("the connection closed while events were followed")
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise self._lost(error) from error
+        finally:
+            channel.close()
+
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         self.run(["container", "cp", "-", f"{container_id}:{path}"], stdin=tar_bytes)
 
