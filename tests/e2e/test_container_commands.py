@@ -131,14 +131,14 @@ def test_events_stream_what_happens_on_each_host(deploy: Deploy, executor: str) 
         deadline, seen = time.monotonic() + 30, set()
         assert watcher.stdout is not None
         os.set_blocking(watcher.stdout.fileno(), False)
-        while time.monotonic() < deadline and not {("h1", "restart"), ("h2", "stop")} <= seen:
+        while time.monotonic() < deadline and not {("h1", "start"), ("h2", "stop")} <= seen:
             line = watcher.stdout.readline()
             if not line:
                 time.sleep(0.2)
                 continue
             event = json.loads(line)
             seen.add((event["host"], event["Action"]))
-        assert {("h1", "restart"), ("h2", "stop")} <= seen, seen
+        assert {("h1", "start"), ("h2", "stop")} <= seen, seen
     finally:
         watcher.terminate()
         watcher.communicate(timeout=30)
