@@ -206,6 +206,19 @@ class FakeExecutor(Executor):
         self._record(f"rmi {image}")
         self.engine.images.discard(image)
 
+    def start_attached(self, container_id: str, streams: Streams, *, tty: bool = False) -> int:
+        """Runs the container's command as the fake exec does: its output, its code."""
+        current = self._find(container_id)
+        self._record(f"start {current.name}")
+        argv = self.engine.specs[current.id].command or ()
+        self.engine.execs.append((current.name, tuple(argv), None))
+        if streams.stdin is not None:
+            streams.stdout.write(streams.stdin.read())
+        code, output = self.engine.exec_results.get(tuple(argv), (0, ""))
+        streams.stdout.write(output.encode())
+        self.engine.containers[current.id] = replace(current, state="exited", exit_code=code)
+        return code
+
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
         self._record(f"kill {self._find(container_id).name} {signal}")
         self._set_state(container_id, "exited")

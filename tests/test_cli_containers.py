@@ -197,3 +197,28 @@ def test_events_merge_every_hosts_stream_with_its_host(engines: dict[str, FakeEn
     assert text.exit_code == 0 and "2023-11-14T22:13:20.000+00:00 a container stop shop-db (service=db)" in text.stdout
     lines = [json.loads(line) for line in run("events", "--json", "app").stdout.splitlines()]
     assert [(e["host"], e["Action"]) for e in lines] == [("b", "start")]
+
+
+def test_run_makes_a_one_off_of_the_service_on_its_host_and_passes_its_code(engines: dict[str, FakeEngine]) -> None:
+    engines["b"].exec_results[("migrate", "--check")] = (4, "2 to apply\n")
+    result = run("run", "--rm", "-T", "-e", "A=1", "--name", "shop-app-once", "app", "migrate", "--check")
+    assert result.exit_code == 4 and result.stdout == "2 to apply\n"
+    spec = next(s for s in engines["b"].specs.values() if s.name == "shop-app-once")
+    assert ("A", "1") in spec.environment and spec.restart is None
+    assert dict(spec.labels)["io.xcompose.role"] == "run"
+    assert all(e.aliases == () for e in spec.networks)  # the service's names stay the service's
+    assert "shop-app-once" not in states(engines["b"])  # --rm
+
+
+def test_a_one_off_is_left_alone_by_up(engines: dict[str, FakeEngine]) -> None:
+    assert run("run", "-T", "--name", "shop-app-kept", "app", "true").exit_code == 0
+    engines["b"].calls.clear()
+    assert run("up").exit_code == 0
+    assert "shop-app-kept" in states(engines["b"]) and not any("kept" in c for c in engines["b"].calls)
+
+
+def test_run_brings_up_what_the_service_needs_but_not_the_service(engines: dict[str, FakeEngine]) -> None:
+    assert run("down").exit_code == 0
+    assert run("run", "-T", "--rm", "app", "true").exit_code == 0
+    assert {"shop-db", "shop-db-ambassador"} <= set(states(engines["a"]))
+    assert set(states(engines["b"])) == {"shop-db-ambassador-b"}  # the consumer side, without the service

@@ -142,3 +142,15 @@ def test_events_stream_what_happens_on_each_host(deploy: Deploy, executor: str) 
     finally:
         watcher.terminate()
         watcher.communicate(timeout=30)
+
+
+def test_run_is_a_one_off_wired_as_the_service_is(deploy: Deploy, executor: str) -> None:
+    app = deploy(f"run-{executor}", executor).use_compose(COMPOSE, PLACEMENT)
+    ping = app.xcompose("run", "--rm", "-T", "app", "redis-cli", "-h", "db", "ping")  # db is brought up first
+    assert (ping.code, ping.stdout) == (0, "PONG\n"), ping.output
+    assert app.containers("h2", role="service") == []  # the service itself was not started
+    assert app.xcompose("run", "--rm", "-T", "app", "sh", "-c", "exit 5").code == 5
+    piped = subprocess.run(app.argv("run", "--rm", "-T", "-e", "WHO=you", "app", "sh", "-c", 'echo "$WHO"; cat'),
+                           input="hi\n", capture_output=True, text=True, timeout=120, check=False)
+    assert (piped.returncode, piped.stdout) == (0, "you\nhi\n"), piped.stderr
+    assert [c for c in app.containers("h2") if "-run-" in c.name] == []  # --rm

@@ -165,12 +165,13 @@ def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:
               show_default=True, help="json: one event object a line, for scripts.")
 @progress_option
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
+@click.option("--without", multiple=True, hidden=True)  # `run`: what SERVICE needs, not SERVICE
 @pass_options
 @handles_errors
 def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, no_deps: bool,
        force_recreate: bool, no_recreate: bool, remove_orphans: bool, pull_policy: str | None,
        scales: tuple[str, ...], wait: bool, wait_timeout: float, stop_timeout: int | None, quiet: bool, fmt: str,
-       progress: str, lock_wait: float) -> None:
+       progress: str, lock_wait: float, without: tuple[str, ...]) -> None:
     """Create or converge the project on every host (SERVICE…: those and what they need)."""
     from xcompose.cli.output import make_reporter
     from xcompose.plan.steps import ServiceStep
@@ -184,7 +185,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
     if no_deps and not services:
         raise UsageError("--no-deps needs the services to bring up")
     run_options = UpOptions(
-        services=services, no_deps=no_deps, remove_orphans=remove_orphans, wait_timeout=wait_timeout,
+        services=services, no_deps=no_deps, without=without, remove_orphans=remove_orphans, wait_timeout=wait_timeout,
         stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
     )
     project = with_overrides(load(options), parse_scales(scales), pull_policy)

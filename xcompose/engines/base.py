@@ -141,6 +141,11 @@ class Executor(ABC):
         time limit: the user's command may run for hours."""
 
     @abstractmethod
+    def start_attached(self, container_id: str, streams: Streams, *, tty: bool = False) -> int:
+        """Start a created container attached to `streams` (its input from stdin when
+        given, created with stdin_open) until it exits: its exit code."""
+
+    @abstractmethod
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None: ...
 
     @abstractmethod

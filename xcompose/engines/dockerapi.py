@@ -346,6 +346,24 @@ class ApiExecutor(Executor):
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         return int(code) if code is not None else TIMED_OUT
 
+    def start_attached(self, container_id: str, streams: Streams, *, tty: bool = False) -> int:
+        params = {"stdin": int(streams.stdin is not None), "stdout": 1, "stderr": 1, "stream": 1}
+        with self._call():
+            connection = self.api.attach_socket(container_id, params=params)
+            self.api.start(container_id)
+        raw: Any = getattr(connection, "_sock", connection)
+        if streams.stdin is not None:
+            pump(streams.stdin, raw.sendall, lambda: _end_input(raw))
+        try:
+            for stream, data in _frames(raw, tty):
+                target = streams.stderr if stream == _STDERR else streams.stdout
+                target.write(data)
+                target.flush()
+        finally:
+            connection.close()
+        with self._call():
+            return int(self.api.wait(container_id).get("StatusCode", TIMED_OUT))
+
     def rename(self, container_id: str, name: str) -> None:
         with self._call():
             self.api.rename(container_id, name)

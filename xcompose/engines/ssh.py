@@ -383,13 +383,20 @@ class SshExecutor(Executor):
         options: ExecOptions | None = None,
     ) -> int:
         flags = [*(["--interactive"] if streams.stdin is not None else []), *(["--tty"] if tty else [])]
-        command = self.command_line(["container", "exec", *flags, *exec_flags(options or ExecOptions()),
-                                     container_id, *argv])
+        return self._attached(["container", "exec", *flags, *exec_flags(options or ExecOptions()), container_id,
+                               *argv], streams, tty)
+
+    def start_attached(self, container_id: str, streams: Streams, *, tty: bool = False) -> int:
+        flags = ["--attach", *(["--interactive"] if streams.stdin is not None else [])]
+        return self._attached(["container", "start", *flags, container_id], streams, tty)
+
+    def _attached(self, argv: Sequence[str], streams: Streams, tty: bool) -> int:
+        """Run a docker command whose input and output are the user's: its exit code."""
         channel = self._channel(None)  # the user's command: no time limit (the watchdog still runs)
         try:
             if tty:
                 channel.get_pty(term=os.environ.get("TERM", "xterm"), width=_columns(), height=_lines())
-            channel.exec_command(command)
+            channel.exec_command(self.command_line(argv))
             if streams.stdin is not None:
                 pump(streams.stdin, channel.sendall, channel.shutdown_write)
 

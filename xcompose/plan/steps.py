@@ -253,6 +253,14 @@ class Plan:
         return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
                     notes=self._notes, needs_image_ports=self.needs_image_ports)
 
+    def without(self, step_ids: Iterable[StepId]) -> Plan:
+        """The plan less these steps (what waits for them stays: `run` brings up what its
+        service needs, not the service)."""
+        gone = set(step_ids)
+        sub = self._graph.subgraph(i for i in self._graph if i not in gone)
+        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
+                    notes=self._notes, needs_image_ports=self.needs_image_ports)
+
     def replacing(self, steps: Iterable[Step]) -> Plan:
         """The same plan with these steps in place of those with the same ids."""
         new = {step.id: step for step in steps}

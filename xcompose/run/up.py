@@ -46,6 +46,7 @@ class UpOptions:
 
     services: tuple[str, ...] = ()  # only these and what they need (no orphan removal)
     no_deps: bool = False  # only these, not what they need
+    without: tuple[str, ...] = ()  # what these need, but not they (`run`: its service's needs)
     recreate: Recreate = "changed"
     remove_orphans: bool = False  # containers of services no longer in the file
     wait_timeout: float = DEFAULT_TIMEOUT  # for each step to become ready
@@ -78,6 +79,8 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
     convergence = decide(plan, live, options.recreate)
     chosen = [StepId.service(name) for name in services]
     todo = (plan.alone(chosen) if options.no_deps else plan.needed_for(chosen)) if services else plan
+    if options.without:
+        todo = todo.without(StepId.service(name) for name in options.without)
     result = UpResult(WalkResult(), convergence)
     if not services:
         # Orphans go first: a replaced client ambassador must not keep answering for an
@@ -149,7 +152,7 @@ def _converge_container(
         for placed in stale:  # replicas no longer planned, duplicates left by an interrupted run
             _stop_and_remove(fleet.executors[placed.host], placed.container, stop_timeout)
         return
-    _ensure_image(executor, step, reporter)
+    ensure_image(executor, step, reporter)
     here = [p for p in stale if p.host == step.host]
     for placed in stale:
         if placed.host != step.host:  # the service moved: its old place goes first
@@ -199,7 +202,7 @@ def run_hooks(executor: Executor, container_id: str, hooks: tuple[Hook, ...], ki
                              + (f"; last output:\n{tail}" if tail else ""))
 
 
-def _ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter) -> None:
+def ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter) -> None:
     spec = step.container
     if isinstance(step, ServiceStep) and step.build is not None:
         # Built before the walk (run/images.py): built here only if it is missing all the
