@@ -17,7 +17,7 @@ from rich.table import Table
 
 from xcompose.converge import StepAction
 from xcompose.live import LiveState
-from xcompose.plan.naming import LABEL_SERVICE, role_of
+from xcompose.plan.naming import LABEL_ROLE, LABEL_SERVICE
 from xcompose.plan.steps import Step, StepId
 from xcompose.run.walk import StepResult
 
@@ -158,7 +158,7 @@ PS_COLUMNS = ("service", "host", "role", "container", "state", "health", "ports"
 def ps_rows(live: LiveState) -> list[dict[str, str]]:
     return [
         {"service": p.container.labels.get(LABEL_SERVICE, "?"), "host": p.host,
-         "role": role_of(p.container.labels) or "?", "container": p.container.name,
+         "role": p.container.labels.get(LABEL_ROLE, "?"), "container": p.container.name,
          "state": p.container.state, "health": p.container.health or "", "ports": ", ".join(p.container.ports)}
         for p in live.placed()
     ]
