@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +71,13 @@ def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first
         may_pull = declared.pull_policy == "always" if declared.build else declared.pull_policy != "never"
         images.setdefault(project.host_of(service), {})[image] = pull and may_pull
     return make_plan(project, credentials, fleet.image_ports(images))
+
+
+def known_services(the_plan: Plan, services: Iterable[str]) -> None:
+    """A usage error for services the plan does not have."""
+    unknown = [s for s in services if StepId.service(s) not in the_plan]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
 
 
 def keystore(project: Project) -> KeyStore:
@@ -192,9 +199,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
     store = keystore(project)
     credentials = store.read()
     the_plan = make_plan(project, credentials)
-    unknown = [s for s in services if StepId.service(s) not in the_plan]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
+    known_services(the_plan, services)
     in_scope = set(project.topology.services)
     if services:
         todo = the_plan.needed_for(StepId.service(s) for s in services)
@@ -251,9 +256,7 @@ def build(options: Options, services: tuple[str, ...], no_cache: bool, pull: boo
     from xcompose.run.images import build_images, built_steps
 
     the_plan = make_plan(load(options))
-    unknown = [s for s in services if StepId.service(s) not in the_plan]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
+    known_services(the_plan, services)
     steps = built_steps(the_plan)
     chosen = [s for s in services or sorted(steps) if s in steps]
     reporter = make_reporter("text", quiet, err, progress)
@@ -385,9 +388,7 @@ def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | 
     log_options = LogOptions(follow, tail, ambassadors, window, prefix=not no_log_prefix, colour=not no_color)
 
     the_plan = make_plan(load(options))
-    unknown = [s for s in services if StepId.service(s) not in the_plan]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
+    known_services(the_plan, services)
     with reached(the_plan, options, all_needed=False) as fleet:
         live, failures = fleet.read_live(the_plan.project)
         report = [*fleet.errors, *failures]

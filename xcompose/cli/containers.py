@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from xcompose import __version__
-from xcompose.cli.commands import load, make_plan, reached, report_unreached
+from xcompose.cli.commands import known_services, load, make_plan, reached, report_unreached
 from xcompose.cli.main import Options, cli, complete_services, err, fail, handles_errors, out, pass_options
 from xcompose.errors import DockerError, HostError, UsageError, XcomposeError
 from xcompose.plan.naming import LABEL_PROJECT, LABEL_REPLICA, LABEL_SERVICE, role_of, step_id_of
@@ -55,9 +55,7 @@ def targets(options: Options, services: tuple[str, ...], *, ambassadors: bool = 
     xcompose's relays too when no service is named), in the order the plan starts them.
     Hosts that do not answer are named on stderr; the command goes on with the others."""
     the_plan = make_plan(load(options))
-    unknown = [s for s in services if StepId.service(s) not in the_plan]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
+    known_services(the_plan, services)
     with reached(the_plan, options, all_needed=False) as fleet:
         live, failures = fleet.read_live(the_plan.project)
         for problem in [*fleet.errors, *failures]:
@@ -441,9 +439,7 @@ def pull(options: Options, services: tuple[str, ...], quiet: bool) -> None:
     from xcompose.plan.steps import ServiceStep
 
     the_plan = make_plan(load(options))
-    unknown = [s for s in services if StepId.service(s) not in the_plan]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
+    known_services(the_plan, services)
     steps = [s for s in the_plan.steps() if isinstance(s, ServiceStep) and (not services or s.service in services)]
     wanted = sorted({(s.host, s.container.image, s.container.platform) for s in steps if s.build is None})
     problems: list[XcomposeError] = []
@@ -515,9 +511,7 @@ def events(options: Options, services: tuple[str, ...], as_json: bool) -> None:
     from datetime import datetime, timezone
 
     the_plan = make_plan(load(options))
-    unknown = [s for s in services if StepId.service(s) not in the_plan]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
+    known_services(the_plan, services)
     done = object()
     found: queue.Queue[object] = queue.Queue(maxsize=10_000)
     ended: list[str] = []

@@ -332,16 +332,7 @@ class ApiExecutor(Executor):
                 workdir=how.working_dir,
             )["Id"]
             connection = self.api.exec_start(exec_id, socket=True, tty=tty)
-        raw: Any = getattr(connection, "_sock", connection)  # the socket (or SSH channel) under the response
-        if streams.stdin is not None:
-            pump(streams.stdin, raw.sendall, lambda: _end_input(raw))
-        try:
-            for stream, data in _frames(raw, tty):
-                target = streams.stderr if stream == _STDERR else streams.stdout
-                target.write(data)
-                target.flush()
-        finally:
-            connection.close()
+        _relay(connection, streams, tty)
         with self._call():
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         return int(code) if code is not None else TIMED_OUT
@@ -351,16 +342,7 @@ class ApiExecutor(Executor):
         with self._call():
             connection = self.api.attach_socket(container_id, params=params)
             self.api.start(container_id)
-        raw: Any = getattr(connection, "_sock", connection)
-        if streams.stdin is not None:
-            pump(streams.stdin, raw.sendall, lambda: _end_input(raw))
-        try:
-            for stream, data in _frames(raw, tty):
-                target = streams.stderr if stream == _STDERR else streams.stdout
-                target.write(data)
-                target.flush()
-        finally:
-            connection.close()
+        _relay(connection, streams, tty)
         with self._call():
             return int(self.api.wait(container_id).get("StatusCode", TIMED_OUT))
 
@@ -465,6 +447,20 @@ def _close_stream(stream: Any) -> None:
 
 
 _STDERR = 2
+
+
+def _relay(connection: Any, streams: Streams, tty: bool) -> None:
+    """The user's input in, the command's output out, until it ends; then closed."""
+    raw: Any = getattr(connection, "_sock", connection)  # the socket (or SSH channel) under the response
+    if streams.stdin is not None:
+        pump(streams.stdin, raw.sendall, lambda: _end_input(raw))
+    try:
+        for stream, data in _frames(raw, tty):
+            target = streams.stderr if stream == _STDERR else streams.stdout
+            target.write(data)
+            target.flush()
+    finally:
+        connection.close()
 
 
 def _frames(raw: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
