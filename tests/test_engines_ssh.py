@@ -17,7 +17,8 @@ from xcompose.engines.dockercli import (
     create_argv,
     env_file,
 )
-from xcompose.engines.ssh import Result, SshExecutor
+from xcompose.engines.ssh import SshExecutor
+from xcompose.engines.sshsession import Result
 from xcompose.errors import DockerError, HostError
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.specs import (

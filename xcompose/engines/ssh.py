@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shlex
-import shutil
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import IO, Any
 
 import paramiko
 
-from xcompose.engines import sshconfig
 from xcompose.engines.base import (
     BUILD_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
-    MAX_CHANNELS,
     PULL_TIMEOUT_S,
     TIMED_OUT,
     Executor,
@@ -38,10 +32,8 @@ from xcompose.engines.base import (
     line_splitter,
     live_container,
     project_filter,
-    pump,
 )
 from xcompose.engines.dockercli import (
-    SUDO_DOCKER,
     build_argv,
     build_failure,
     connect_argvs,
@@ -51,160 +43,16 @@ from xcompose.engines.dockercli import (
     env_file,
     exec_flags,
 )
-from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog, is_silence
+from xcompose.engines.sshsession import SshSession, feed, read_all
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
-from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, NetworkSpec, VolumeSpec
 
 # --- the executor ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: bytes
-    err: bytes
-
-    @property
-    def text(self) -> str:
-        return self.out.decode("utf-8", "replace")
-
-    @property
-    def message(self) -> str:
-        """Docker's own words from stderr."""
-        return daemon_message(self.err.decode("utf-8", "replace"))
-
-
-class SshExecutor(Executor):
-    def __init__(self, target: HostTarget) -> None:
-        self.target = target
-        self.url = target.docker or ""
-        self.lost_after = target.lost_after or DEFAULT_LOST_AFTER_S
-        self._client: paramiko.SSHClient | None = None
-        self._watchdog: SshWatchdog | None = None
-        self._lock = threading.Lock()
-        # One channel per command on a shared transport: stay under sshd's MaxSessions.
-        self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
-
-    # --- transport -----------------------------------------------------------------------
-
-    def _transport(self) -> paramiko.Transport:
-        with self._lock:
-            transport = self._client.get_transport() if self._client else None
-            if transport is None or not transport.is_active():
-                if not self.url.startswith("ssh://"):
-                    raise HostError(
-                        self.target.name, self.url or "local",
-                        "the ssh executor needs an ssh:// docker URL",
-                        "set docker: ssh://USER@ADDRESS for this host, or use executor: api",
-                    )
-                self._close_client()
-                self._client, self._watchdog = sshconfig.open_client(self.url, self.target.name, self.lost_after)
-                transport = self._client.get_transport()
-                assert transport is not None
-            return transport
-
-    def command_line(self, argv: Sequence[str]) -> str:
-        words = " ".join(shlex.quote(word) for word in argv)
-        if not self.target.sudo:
-            return f"docker {words}"
-        # sudo resets the environment: the session's DOCKER_HOST (sshd SetEnv, profile) is
-        # handed on explicitly. Fixed text, expanded by the remote shell, no user data.
-        return f"{SUDO_DOCKER} {words}"
-
-    def _channel(self, timeout: float | None) -> paramiko.Channel:
-        try:
-            channel = self._transport().open_session(timeout=DEFAULT_TIMEOUT_S)
-        except (paramiko.SSHException, OSError, EOFError) as error:
-            raise self._lost(error) from error
-        channel.settimeout(timeout)
-        return channel
-
-    def _lost(self, error: BaseException) -> HostError:
-        """The host error for a failed connection: silence (the watchdog, or the kernel's
-        keepalive and user timeout) is said as such."""
-        transport = self._client.get_transport() if self._client is not None else None
-        cause = transport.get_exception() if transport is not None else None
-        silent = (self._watchdog is not None and self._watchdog.lost) or is_silence(cause) or is_silence(error)
-        if not silent and not str(error or cause or ""):
-            # paramiko turns a failed send into a bare EOFError: ask the host itself.
-            silent = not sshconfig.answers(self.url, min(3.0, self.lost_after))
-        if silent:
-            return HostError(self.target.name, self.url, f"stopped answering: no reply within {self.lost_after:g}s")
-        return HostError(self.target.name, self.url,
-                         f"ssh connection failed: {error or cause or 'the host closed the connection'}")
-
-    def _execute(
-        self, command: str, stdin: bytes | None, timeout: float, combine: bool = False
-    ) -> Result:
-        """Run one command line on its own channel (the seam the unit tests replace);
-        `combine` folds stderr into stdout as a terminal shows them. A command that
-        outlives `timeout` raises socket.timeout."""
-        channel = self._channel(timeout)
-        errors: list[bytes] = []
-
-        def read_errors() -> None:
-            # stderr on its own thread: an unread stream would stall the channel's window.
-            with contextlib.suppress(paramiko.SSHException, OSError, EOFError):  # stdout reports it
-                errors.append(_read_all(channel.recv_stderr))
-
-        reader = threading.Thread(target=read_errors, daemon=True)
-        try:
-            channel.set_combine_stderr(combine)
-            channel.exec_command(command)
-            if stdin:
-                channel.sendall(stdin)
-            channel.shutdown_write()  # EOF: nothing waits for more input
-            if not combine:
-                reader.start()
-            out = _read_all(channel.recv)
-            code = channel.recv_exit_status()
-            if not combine:
-                reader.join(timeout)
-            if not channel.get_transport().is_active():  # closed under us: no exit status came
-                raise EOFError("the connection closed before the command ended")
-        except TimeoutError:
-            raise
-        except (paramiko.SSHException, OSError, EOFError) as error:
-            raise self._lost(error) from error
-        finally:
-            channel.close()
-        return Result(code, out, b"".join(errors))
-
-    def run(
-        self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-        check: bool = True, combine: bool = False,
-    ) -> Result:
-        command = self.command_line(argv)
-        with self._slots:
-            try:
-                result = self._execute(command, stdin, timeout, combine)
-            except TimeoutError as error:
-                message = f"`{command}` did not finish within {timeout:g}s"
-                raise HostError(self.target.name, self.url, message) from error
-        if check and result.code != 0:
-            raise DockerError(daemon_message(result.text) if combine else result.message)
-        return result
-
-    def _json_list(self, argv: Sequence[str]) -> list[dict[str, Any]]:
-        """`docker … inspect` of several objects; objects removed meanwhile are left out
-        (the CLI still prints the others and exits 1)."""
-        result = self.run(argv, check=False)
-        if result.code != 0 and not result.out.strip():
-            raise DockerError(result.message)
-        return list(json.loads(result.out or b"[]"))
-
-    def close(self) -> None:
-        with self._lock:
-            self._close_client()
-
-    def _close_client(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.stop()
-            self._watchdog = None
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+class SshExecutor(SshSession, Executor):
+    """The docker CLI on the host, one command a channel of the session."""
 
     # --- engine --------------------------------------------------------------------------
 
@@ -305,7 +153,7 @@ class SshExecutor(Executor):
             try:
                 channel.exec_command(command)
                 # The tar goes in while the output comes out: neither side may wait for the other.
-                feeder = threading.Thread(target=_feed, args=(channel, context), daemon=True)
+                feeder = threading.Thread(target=feed, args=(channel, context), daemon=True)
                 feeder.start()
 
                 def read_errors() -> None:
@@ -390,35 +238,6 @@ class SshExecutor(Executor):
         flags = ["--attach", *(["--interactive"] if streams.stdin is not None else [])]
         return self._attached(["container", "start", *flags, container_id], streams, tty)
 
-    def _attached(self, argv: Sequence[str], streams: Streams, tty: bool) -> int:
-        """Run a docker command whose input and output are the user's: its exit code."""
-        channel = self._channel(None)  # the user's command: no time limit (the watchdog still runs)
-        try:
-            if tty:
-                channel.get_pty(term=os.environ.get("TERM", "xterm"), width=_columns(), height=_lines())
-            channel.exec_command(self.command_line(argv))
-            if streams.stdin is not None:
-                pump(streams.stdin, channel.sendall, channel.shutdown_write)
-
-            def copy_errors() -> None:
-                with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
-                    for chunk in iter(lambda: channel.recv_stderr(65536), b""):
-                        streams.stderr.write(chunk)
-                        streams.stderr.flush()
-
-            errors = threading.Thread(target=copy_errors, daemon=True)
-            errors.start()
-            for chunk in iter(lambda: channel.recv(65536), b""):
-                streams.stdout.write(chunk)
-                streams.stdout.flush()
-            code = channel.recv_exit_status()
-            errors.join(5)
-        except (paramiko.SSHException, OSError, EOFError) as error:
-            raise self._lost(error) from error
-        finally:
-            channel.close()
-        return code
-
     def exec(
         self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None
     ) -> tuple[int, str]:
@@ -463,7 +282,7 @@ class SshExecutor(Executor):
             channel.exec_command(self.command_line(["container", "cp", f"{container_id}:{path}", "-"]))
             channel.shutdown_write()
             errors: list[bytes] = []
-            reader = threading.Thread(target=lambda: errors.append(_read_all(channel.recv_stderr)), daemon=True)
+            reader = threading.Thread(target=lambda: errors.append(read_all(channel.recv_stderr)), daemon=True)
             reader.start()
             for chunk in iter(lambda: channel.recv(65536), b""):
                 sink.write(chunk)
@@ -499,30 +318,3 @@ class SshExecutor(Executor):
             raise self._lost(error) from error
         finally:
             channel.close()
-
-
-def _columns() -> int:
-    return shutil.get_terminal_size().columns
-
-
-def _lines() -> int:
-    return shutil.get_terminal_size().lines
-
-
-def _feed(channel: paramiko.Channel, source: IO[bytes] | None) -> None:
-    """Send a file to the command's stdin in chunks, then end its input."""
-    # A command that ended early stops reading: its exit code and stderr say why.
-    with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
-        if source is not None:
-            for chunk in iter(lambda: source.read(65536), b""):
-                channel.sendall(chunk)
-        channel.shutdown_write()
-
-
-def _read_all(recv: Callable[[int], bytes]) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        chunk = recv(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
