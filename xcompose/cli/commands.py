@@ -7,11 +7,9 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import yaml
 
 from xcompose.cli.main import Options, cli, complete_services, err, fail, handles_errors, out, pass_options
 from xcompose.cli.output import PROGRESS
@@ -399,96 +397,3 @@ def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | 
         err.print(f"error: {line}", markup=False)
     if report or ended:
         sys.exit(1)
-
-
-@cli.command()
-@click.option("-q", "--quiet", is_flag=True, help="Only check the files: print nothing.")
-@click.option("--services", "what", flag_value="services", help="The services' names, one a line.")
-@click.option("--images", "what", flag_value="images", help="The images the services run, one a line.")
-@click.option("--volumes", "what", flag_value="volumes", help="The named volumes, one a line.")
-@click.option("--networks", "what", flag_value="networks", help="The networks, one a line.")
-@click.option("--hosts", "what", flag_value="hosts", help="The hosts, one a line.")
-@click.option("--hash", "hash_of", metavar="SERVICES", help="SERVICE HASH lines of the services' container configs "
-              "(comma-separated names, or '*').")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
-@click.option("--show-secrets", is_flag=True, hidden=True)  # accepted: values are never masked now, as in Compose
-@pass_options
-@handles_errors
-def config(options: Options, quiet: bool, what: str | None, hash_of: str | None, fmt: str, output: str | None,
-           show_secrets: bool) -> None:
-    """Print the merged, interpolated, validated model, as Compose's `config` does."""
-    from xcompose.config.export import config_lines, dump_config
-
-    project = load(options)
-    the_plan = make_plan(project)  # the same verdict as `plan` and `up` for every file
-    if quiet:
-        return
-    if hash_of is not None:
-        text = "".join(f"{line}\n" for line in config_hashes(the_plan, hash_of))
-    elif what is not None:
-        text = "".join(f"{line}\n" for line in config_lines(project, what))
-    elif fmt == "json":
-        text = json.dumps(yaml.safe_load(dump_config(project)), indent=2) + "\n"
-    else:
-        text = dump_config(project)
-    if output:
-        Path(output).write_text(text)
-    else:
-        out.print(text, markup=False, end="")
-
-
-def config_hashes(the_plan: Plan, names: str) -> list[str]:
-    from xcompose.plan.steps import ServiceStep
-
-    steps = {s.service: s for s in the_plan.steps() if isinstance(s, ServiceStep)}
-    wanted = sorted(steps) if names.strip() == "*" else [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in wanted if n not in steps]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
-    return [f"{name} {steps[name].container.config_hash()}" for name in wanted]
-
-
-@cli.command()
-@handles_errors
-def schema() -> None:
-    """Print the topology file's JSON Schema (for editors)."""
-    from xcompose.config.export import topology_schema
-
-    out.print(json.dumps(topology_schema(), indent=2), markup=False)
-
-
-@cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_options
-@handles_errors
-def check(options: Options, fmt: str) -> None:
-    """Reach every host; open every cross-host link through its ambassadors (latency, TLS)."""
-    from xcompose.probe import check as run_check
-    from xcompose.probe import render_table
-
-    project = load(options)
-    credentials = keystore(project).read()
-    the_plan = make_plan(project, credentials)
-    with reached(the_plan, options, all_needed=False) as fleet:
-        report = run_check(the_plan, fleet, credentials)
-    out.print(report.to_json() if fmt == "json" else render_table(report), markup=False)
-    if not report.ok:
-        sys.exit(1)
-
-
-@cli.group()
-def pki() -> None:
-    """The project's CA for mutual TLS between ambassadors."""
-
-
-@pki.command()
-@pass_options
-@handles_errors
-def rotate(options: Options) -> None:
-    """Issue a new CA and new ambassador certificates; the next `up` re-creates the ambassadors."""
-    project = load(options)
-    store = keystore(project)
-    store.rotate()
-    err.print(f"{project.name}: new CA in {store.dir}; run `xcompose up` to re-create the ambassadors",
-              markup=False)

@@ -93,9 +93,14 @@ class _Commands(click.Group):
     that every other command starts without the lab's modules."""
 
     LAB_HELP = "Simulated Docker hosts on this machine (network namespaces; root)."
+    # The order `--help` lists them in: the project's life first, then its containers.
+    ORDER = ("up", "down", "plan", "ps", "logs", "build", "pull", "config", "check", "exec", "run", "start",
+             "stop", "restart", "kill", "pause", "unpause", "rm", "cp", "top", "port", "images", "events", "ls",
+             "pki", "schema", "version")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*self.commands, "lab"]
+        known = [name for name in self.ORDER if name in self.commands]
+        return [*known, *sorted(set(self.commands) - set(known)), "lab"]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "lab":
@@ -105,7 +110,8 @@ class _Commands(click.Group):
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        commands = [(name, cmd) for name, cmd in self.commands.items() if not cmd.hidden]
+        commands = [(name, self.commands[name]) for name in self.list_commands(ctx)
+                    if name in self.commands and not self.commands[name].hidden]
         commands.append(("lab", click.Command("lab", short_help=self.LAB_HELP)))
         limit = formatter.width - 6 - max(len(name) for name, _ in commands)
         with formatter.section("Commands"):
