@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +19,7 @@ from docker.utils import parse_repository_tag
 
 from xcompose.engines.apiargs import create_args, endpoint_args
 from xcompose.engines.apiclient import SharedPoolSSHAdapter, host_error, make_client
+from xcompose.engines.apistreams import close_stream, relay
 from xcompose.engines.base import (
     BUILD_TIMEOUT_S,
     MAX_CHANNELS,
@@ -30,7 +30,6 @@ from xcompose.engines.base import (
     line_splitter,
     live_container,
     project_filter,
-    pump,
 )
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S
 from xcompose.errors import DockerError, HostError
@@ -332,7 +331,7 @@ class ApiExecutor(Executor):
                 workdir=how.working_dir,
             )["Id"]
             connection = self.api.exec_start(exec_id, socket=True, tty=tty)
-        _relay(connection, streams, tty)
+        relay(connection, streams, tty)
         with self._call():
             code = self.api.exec_inspect(exec_id).get("ExitCode")
         return int(code) if code is not None else TIMED_OUT
@@ -342,7 +341,7 @@ class ApiExecutor(Executor):
         with self._call():
             connection = self.api.attach_socket(container_id, params=params)
             self.api.start(container_id)
-        _relay(connection, streams, tty)
+        relay(connection, streams, tty)
         with self._call():
             return int(self.api.wait(container_id).get("StatusCode", TIMED_OUT))
 
@@ -394,7 +393,7 @@ class ApiExecutor(Executor):
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError, EOFError) as error:
             raise self._host_error(error) from error
         finally:
-            _close_stream(stream)
+            close_stream(stream)
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         with self._call():
@@ -427,70 +426,8 @@ class ApiExecutor(Executor):
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError, EOFError) as error:
             raise self._host_error(error) from error  # the host was lost while the log was followed
         finally:
-            _close_stream(stream)
+            close_stream(stream)
 
 
 def _events_of(api: docker.APIClient, project: str) -> Any:
     return api.events(filters={"label": project_filter(project), "type": "container"}, decode=True)
-
-
-def _close_stream(stream: Any) -> None:
-    """End a log stream early. docker-py cannot cancel one that runs over an SSH channel
-    (it refuses with DockerException): then the channel itself is closed."""
-    try:
-        stream.close()
-    except docker.errors.DockerException:
-        channel = getattr(stream._response.raw._fp.fp, "channel", None)
-        if channel is not None:
-            channel.close()
-        stream._response.close()
-
-
-_STDERR = 2
-
-
-def _relay(connection: Any, streams: Streams, tty: bool) -> None:
-    """The user's input in, the command's output out, until it ends; then closed."""
-    raw: Any = getattr(connection, "_sock", connection)  # the socket (or SSH channel) under the response
-    if streams.stdin is not None:
-        pump(streams.stdin, raw.sendall, lambda: _end_input(raw))
-    try:
-        for stream, data in _frames(raw, tty):
-            target = streams.stderr if stream == _STDERR else streams.stdout
-            target.write(data)
-            target.flush()
-    finally:
-        connection.close()
-
-
-def _frames(raw: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
-    """The output of an attached exec: through a terminal one raw stream; otherwise
-    Docker's frames, each an 8-byte header (stream, 3 zero bytes, length) and its data."""
-    if tty:
-        yield from ((1, chunk) for chunk in iter(lambda: raw.recv(65536), b""))
-        return
-    while True:
-        header = _exactly(raw, 8)
-        if len(header) < 8:
-            return
-        data = _exactly(raw, int.from_bytes(header[4:8], "big"))
-        yield header[0], data
-
-
-def _exactly(raw: Any, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = raw.recv(left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _end_input(raw: Any) -> None:
-    """Half-close: the command sees the end of its input and may still answer."""
-    if hasattr(raw, "shutdown_write"):  # an SSH channel (ssh:// engines)
-        raw.shutdown_write()
-    else:
-        raw.shutdown(socket.SHUT_WR)
