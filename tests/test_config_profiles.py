@@ -117,3 +117,9 @@ def test_a_placement_for_a_left_out_service_is_left_out_with_it(write_topology, 
 @pytest.mark.parametrize("value", ["", " , "])
 def test_empty_profile_lists_activate_nothing(value: str) -> None:
     assert active_profiles(None, {"COMPOSE_PROFILES": value}) == frozenset()
+
+
+def test_the_project_knows_every_profile_its_services_name_active_or_not(load_text: Load) -> None:
+    project = load_text("services:\n  a: {image: a, profiles: [debug]}\n  b: {image: b, profiles: [ops, debug]}\n"
+                        "  c: {image: c}\n", profiles=["ops"])
+    assert project.profiles == ["debug", "ops"] and sorted(project.topology.services) == ["b", "c"]

@@ -492,3 +492,11 @@ def test_down_keeps_orphans_unless_told_and_can_remove_the_images(engines: dict[
     assert "rmi redis:7" in engines["big-server"].calls
     result = down("demo", connect_to(engines, smaller), plan=smaller, options=DownOptions(remove_orphans=True))
     assert result.ok and names(engines["big-server"]) == set()
+
+
+def test_no_start_creates_the_containers_and_starts_none(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    assert up(plan, connect_to(engines, plan), QuietReporter(), UpOptions(no_start=True)).ok
+    states = {c.name: c.state for e in engines.values() for c in e.containers.values()}
+    assert set(states) == {"demo-redis", "demo-redis-ambassador", "demo-redis-ambassador-client-server",
+                           "demo-redis-cli"} and set(states.values()) == {"created"}

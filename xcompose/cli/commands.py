@@ -161,6 +161,7 @@ def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:
 @click.option("--scale", "scales", multiple=True, metavar="SERVICE=N",
               help="Run N containers of SERVICE (repeatable; overrides scale and deploy.replicas).")
 @click.option("--wait", is_flag=True, help="Accepted for Compose's sake: up always waits for readiness.")
+@click.option("--no-start", is_flag=True, help="Create the containers, start none.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
               help="Seconds to wait for each step to become ready.")
 @click.option("-t", "--timeout", "stop_timeout", type=click.IntRange(min=0),
@@ -175,8 +176,8 @@ def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:
 @handles_errors
 def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, no_deps: bool,
        force_recreate: bool, no_recreate: bool, remove_orphans: bool, pull_policy: str | None,
-       scales: tuple[str, ...], wait: bool, wait_timeout: float, stop_timeout: int | None, quiet: bool, fmt: str,
-       progress: str, lock_wait: float, without: tuple[str, ...]) -> None:
+       scales: tuple[str, ...], wait: bool, no_start: bool, wait_timeout: float, stop_timeout: int | None,
+       quiet: bool, fmt: str, progress: str, lock_wait: float, without: tuple[str, ...]) -> None:
     """Create or converge the project on every host (SERVICE…: those and what they need)."""
     from xcompose.cli.output import make_reporter
     from xcompose.plan.steps import ServiceStep
@@ -191,6 +192,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         raise UsageError("--no-deps needs the services to bring up")
     run_options = UpOptions(
         services=services, no_deps=no_deps, without=without, remove_orphans=remove_orphans, wait_timeout=wait_timeout,
+        no_start=no_start,
         stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
     )
     project = with_overrides(load(options), parse_scales(scales), pull_policy)
@@ -317,12 +319,14 @@ def _say_waiting(holder: str) -> None:
 @click.option("-t", "--timeout", "stop_timeout", type=click.IntRange(min=0),
               help="Seconds each container has to stop (default: its stop_grace_period, else 10).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one event object a line, for scripts.")
 @progress_option
 @click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
 @pass_options
 @handles_errors
 def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None, stop_timeout: int | None,
-         quiet: bool, progress: str, lock_wait: float) -> None:
+         quiet: bool, fmt: str, progress: str, lock_wait: float) -> None:
     """Remove the project's containers and networks on every host (volumes with -v)."""
     from xcompose.cli.output import make_reporter
     from xcompose.engines.fleet import reach
@@ -334,13 +338,15 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
                                rmi="all" if rmi == "all" else "local" if rmi == "local" else None)
 
     the_plan = make_plan(load(options))
-    reporter = make_reporter("text", quiet, err, progress)
+    reporter = make_reporter(fmt, quiet, err, progress)
     try:
         with (
             project_lock(the_plan.project, lock_wait, _say_waiting),
             reach(the_plan.hosts.values(), lost_after=options.host_timeout) as fleet,
         ):
             result = run_down(the_plan.project, fleet, reporter, plan=the_plan, options=down_options)
+        for error in result.errors:
+            reporter.error(error)
     finally:
         reporter.close()
     if not result.ok:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 @click.option("--volumes", "what", flag_value="volumes", help="The named volumes, one a line.")
 @click.option("--networks", "what", flag_value="networks", help="The networks, one a line.")
 @click.option("--hosts", "what", flag_value="hosts", help="The hosts, one a line.")
+@click.option("--profiles", "what", flag_value="profiles", help="The profiles the services name, one a line.")
 @click.option("--hash", "hash_of", metavar="SERVICES", help="SERVICE HASH lines of the services' container configs "
               "(comma-separated names, or '*').")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)

@@ -67,14 +67,16 @@ def dump_config(project: Project) -> str:
 
 
 def config_lines(project: Project, what: str) -> list[str]:
-    """What `config --services` (`--images`, `--volumes`, `--networks`, `--hosts`) prints."""
+    """What `config --services` (`--images`, `--volumes`, `--networks`, `--hosts`,
+    `--profiles`) prints."""
     from xcompose.plan.images import image_of
 
     topology = project.topology
     if what == "images":
         return [image_of(project.name, name, s) for name, s in topology.services.items()]
     names: dict[str, list[str]] = {"services": list(topology.services), "volumes": list(topology.volumes),
-                                   "networks": list(topology.networks), "hosts": list(topology.hosts)}
+                                   "networks": list(topology.networks), "hosts": list(topology.hosts),
+                                   "profiles": project.profiles}
     return names[what]
 
 

@@ -95,6 +95,7 @@ def load_project(
     if isinstance(name, ConfigError):
         errors.append(name)
     disabled = leave_out_disabled(plain, active_profiles(profiles, lookup))
+    project.profiles = sorted({p for names in disabled.values() for p in names} | _profiles_of(plain))
     errors.extend(set_aside_ignored(plain, project))
     service_env, reference_errors = check_references(plain, first_dir, lookup, project, disabled)
     errors.extend(reference_errors)
@@ -282,6 +283,16 @@ def _finish(
     configs = {key: decl.model_copy(update={"file": _absolute(base_dir, decl.file)})
                for key, decl in topology.configs.items()}
     return topology.model_copy(update={"name": name, "services": services, "secrets": secrets, "configs": configs})
+
+
+def _profiles_of(data: dict[str, Any]) -> set[str]:
+    services = data.get("services")
+    found: set[str] = set()
+    for service in services.values() if isinstance(services, dict) else ():
+        profiles = service.get("profiles") if isinstance(service, dict) else None
+        if isinstance(profiles, list):
+            found |= {p for p in profiles if isinstance(p, str)}
+    return found
 
 
 def _absolute(base_dir: Path, path: str | None) -> str | None:

@@ -27,6 +27,8 @@ class Project:
     contents: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
     # The project folder (--project-directory, else the first file's): relative paths start here.
     folder: Path | None = None
+    # Every profile the services name, active or not (`config --profiles`).
+    profiles: list[str] = field(default_factory=list)
 
     @property
     def working_dir(self) -> Path:

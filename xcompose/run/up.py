@@ -50,6 +50,7 @@ class UpOptions:
     recreate: Recreate = "changed"
     remove_orphans: bool = False  # containers of services no longer in the file
     wait_timeout: float = DEFAULT_TIMEOUT  # for each step to become ready
+    no_start: bool = False  # create the containers, start none
     stop_timeout: int | None = None  # for a replaced container to stop (None: its own)
 
 
@@ -109,7 +110,7 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
                 executor.ensure_network(step.network)
         elif isinstance(step, CONTAINER_STEPS):
             _converge_container(step, convergence.remake.get(step_id, ()), convergence.replaced.get(step_id, []),
-                                fleet, reporter, timeout, options.stop_timeout)
+                                fleet, reporter, timeout, options.stop_timeout, start=not options.no_start)
         else:
             executor.ensure_volume(step.volume)
 
@@ -143,7 +144,7 @@ def _stop_and_remove(executor: Executor, container: LiveContainer, timeout: int 
 
 def _converge_container(
     step: ContainerStep, remake: tuple[int, ...], stale: list[Placed], fleet: Fleet, reporter: Reporter,
-    timeout: float, stop_timeout: int | None = None,
+    timeout: float, stop_timeout: int | None = None, *, start: bool = True,
 ) -> None:
     """Make the step's containers in `remake` (by position in `containers_of`) and remove
     the `stale` ones: those replaced, moved, or beyond the planned replicas."""
@@ -175,6 +176,8 @@ def _converge_container(
             files = step.files if isinstance(step, ServiceStep) else step.relay.files
             if files:
                 executor.upload(container_id, files)
+            if not start:  # `up --no-start`
+                continue
             executor.start(container_id)
             if isinstance(step, ServiceStep):
                 run_hooks(executor, container_id, step.post_start, "post_start", spec.name, timeout)
@@ -187,7 +190,7 @@ def _converge_container(
         raise StepFailed(f"{step.id} on {step.host}: {error}") from error
     for placed in here:
         executor.remove(placed.container.id)
-    for spec, container_id in made:
+    for spec, container_id in made if start else ():
         wait_ready(step, spec, container_id, executor, timeout)
 
 
