@@ -318,7 +318,7 @@ class CrashesOnStart(FakeExecutor):
     def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
         return replace(super().inspect(container_id), state="exited", exit_code=3)
 
-    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None):  # type: ignore[no-untyped-def]
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None, window: object = None):  # type: ignore[no-untyped-def]
         yield "redis: bad config line 3"
 
 

@@ -21,7 +21,7 @@ from xcompose.lab import Lab, LabHost
 from xcompose.plan.build import build_plan
 from xcompose.probe import CheckReport, check
 from xcompose.run.down import down
-from xcompose.run.up import up
+from xcompose.run.up import UpOptions, up
 
 TOPOLOGY = """\
 name: {project}
@@ -70,7 +70,7 @@ def _up(d: Deployed) -> None:
     plan = plan_for_up([d.file])
     hosts = reach(plan.hosts.values())
     try:
-        result = up(plan, hosts, QuietReporter(), timeout=90)
+        result = up(plan, hosts, QuietReporter(), UpOptions(wait_timeout=90))
         assert result.ok, [f.error for f in result.walk.failed]
     finally:
         hosts.close()

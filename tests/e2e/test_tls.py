@@ -22,7 +22,7 @@ from xcompose.keystore import KeyStore
 from xcompose.lab import Lab, LabHost
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.run.down import down
-from xcompose.run.up import up
+from xcompose.run.up import UpOptions, up
 
 PLAIN_PORT = 16380  # where the tls:false target's server ambassador publishes 6379
 
@@ -67,7 +67,7 @@ def _deploy(files: list[Path], project: str) -> None:
     hosts = reach(plan.hosts.values())
     try:
         assert not hosts.errors, hosts.errors
-        result = up(plan, hosts, QuietReporter(), timeout=90)
+        result = up(plan, hosts, QuietReporter(), UpOptions(wait_timeout=90))
         assert result.ok, [f.error for f in result.walk.failed]
     finally:
         hosts.close()
