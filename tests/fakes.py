@@ -112,6 +112,10 @@ class FakeExecutor(Executor):
     def image_ports(self, image: str) -> tuple[str, ...] | None:
         return self.engine.image_ports.get(image, ()) if image in self.engine.images else None
 
+    def import_image(self, reference: str, tar_bytes: bytes) -> None:
+        self._record(f"import {reference}")
+        self.engine.images.add(reference)
+
     def pull(self, image: str, platform: str | None = None) -> None:
         self._record(f"pull {image}" + (f" for {platform}" if platform else ""))
         if image not in self.engine.pullable:

@@ -89,6 +89,11 @@ class Executor(ABC):
         """Remove the image (by name or id); a missing one is not an error."""
 
     @abstractmethod
+    def import_image(self, reference: str, tar_bytes: bytes) -> None:
+        """Make an image named `reference` whose one layer is the tar (`docker image
+        import`): no registry needed."""
+
+    @abstractmethod
     def pull(self, image: str, platform: str | None = None) -> None:
         """Pull the image (for `platform`, `os[/arch[/variant]]`, when given)."""
 

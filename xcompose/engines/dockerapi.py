@@ -243,6 +243,11 @@ class ApiExecutor(Executor):
                 if isinstance(event, dict) and event.get("error"):
                     raise DockerError(str(event["error"]))
 
+    def import_image(self, reference: str, tar_bytes: bytes) -> None:
+        repository, tag = parse_repository_tag(reference)
+        with self._call():
+            self.api.import_image_from_data(tar_bytes, repository=repository, tag=tag)
+
     def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
         options: dict[str, Any] = {
             "tag": spec.image, "dockerfile": spec.dockerfile, "buildargs": dict(spec.args) or None,

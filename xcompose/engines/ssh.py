@@ -145,6 +145,9 @@ class SshExecutor(SshSession, Executor):
         chosen = [] if platform is None else ["--platform", platform]
         self.run(["pull", "--quiet", *chosen, image], timeout=PULL_TIMEOUT_S)
 
+    def import_image(self, reference: str, tar_bytes: bytes) -> None:
+        self.run(["image", "import", "-", reference], stdin=tar_bytes)
+
     def build(self, spec: BuildSpec, context: IO[bytes] | None, progress: Callable[[str], None]) -> str:
         command = self.command_line(build_argv(spec, spec.context if context is None else "-"))
         errors: deque[str] = deque(maxlen=200)

@@ -1,0 +1,101 @@
+"""What a project keeps on its hosts rather than on the machine that runs xcompose: files
+in a container that is created and never started (a "state box").
+
+Docker gives what a shared state needs without any extra service: a container name is
+unique per engine and its creation atomic (a second create of the name fails), and files go
+in and out over the engine connection xcompose already trusts (`put_archive`,
+`get_archive`). At rest the files lie in the engine's storage, readable by root on that
+host only. The box's image is imported from a tiny tar (no registry needed) and never runs.
+
+A box carries no project label, so `ps`, `down` and orphan removal never see it.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+
+from xcompose.engines.base import Executor, is_missing
+from xcompose.errors import DockerError
+from xcompose.plan.specs import ContainerSpec
+
+BOX_IMAGE = "xcompose/state:1"
+LABEL_BOX = "io.xcompose.state-box"  # what the box holds: pki, lock
+LABEL_BOX_PROJECT = "io.xcompose.state-project"
+FOLDER = "/xcompose"
+
+
+def box_name(project: str, kind: str) -> str:
+    return f"xcompose-{kind}-{project}"
+
+
+def _one_file(name: str, data: bytes) -> bytes:
+    """A tar with one file, as put_archive takes it and get_archive gives it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _image_tar() -> bytes:
+    # An image needs one layer; the box's only file says what it is to whoever looks.
+    return _one_file("xcompose/README", b"xcompose keeps project state in containers of this image; "
+                                        b"they are never started.\n")
+
+
+class StateBox:
+    """One box on one host: `kind` (pki, lock) of `project`."""
+
+    def __init__(self, executor: Executor, project: str, kind: str, labels: dict[str, str] | None = None) -> None:
+        self.executor = executor
+        self.name = box_name(project, kind)
+        self.labels = {**(labels or {}), LABEL_BOX: kind, LABEL_BOX_PROJECT: project}
+
+    def create(self, extra_labels: dict[str, str] | None = None) -> str | None:
+        """Create the box; its id, or None when a box of that name exists already."""
+        if self.executor.image_id(BOX_IMAGE) is None:
+            self.executor.import_image(BOX_IMAGE, _image_tar())
+        spec = ContainerSpec(name=self.name, image=BOX_IMAGE, command=("/xcompose/never-started",),
+                             network_mode="none", labels=tuple(sorted({**self.labels, **(extra_labels or {})}.items())))
+        try:
+            return self.executor.create(spec)
+        except DockerError as error:
+            if "conflict" in error.message.lower() or "already in use" in error.message.lower():
+                return None
+            raise
+
+    def labels_and_id(self) -> tuple[str, dict[str, str]] | None:
+        """The box's id and labels, or None when there is no box."""
+        try:
+            found = self.executor.inspect(self.name)
+        except DockerError as error:
+            if is_missing(error.message):
+                return None
+            raise
+        return found.id, found.labels
+
+    def read(self, file: str, box: str | None = None) -> bytes | None:
+        """A file of the box (`box`: its id, else its name); None when box or file is missing."""
+        sink = io.BytesIO()
+        try:
+            self.executor.get_archive(box or self.name, f"{FOLDER}/{file}", sink)
+        except DockerError as error:
+            if is_missing(error.message) or "could not find" in error.message.lower():
+                return None
+            raise
+        sink.seek(0)
+        with tarfile.open(fileobj=sink, mode="r") as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            content = tar.extractfile(member) if member is not None else None
+            return content.read() if content is not None else None
+
+    def write(self, file: str, data: bytes, box: str | None = None) -> None:
+        """Replace a file of the box (one tar entry: a reader sees the old file or the new)."""
+        self.executor.put_archive(box or self.name, FOLDER, _one_file(file, data))
+
+    def remove(self, box: str) -> None:
+        """Remove the box by id: a box that another run made since under the same name stays."""
+        self.executor.remove(box, force=True)
