@@ -1,58 +1,90 @@
-"""The PKI folder: where it lives, its permissions, reading without writing, reuse and
-rotation."""
+"""The PKI as one value: the tar the hosts keep and `pki export` writes, which copy wins
+when hosts disagree, and the folder older versions kept on the operator's machine."""
 
 from __future__ import annotations
 
-import stat
+import io
+import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from xcompose.keystore import KeyStore, state_root
+from xcompose.keystore import BadBundle, Bundle, newest, read_legacy, write_private
+from xcompose.pki import CertificateAuthority
 
 
-def test_state_root_follows_xdg_state_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert state_root() == tmp_path / "xcompose" / "pki"
-    monkeypatch.delenv("XDG_STATE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert state_root() == tmp_path / "home" / ".local" / "state" / "xcompose" / "pki"
+def bundle(generation: int = 1, at: str = "2026-01-01T00:00:00+00:00") -> Bundle:
+    return Bundle("shop", CertificateAuthority.new("shop"), generation=generation, written_at=at)
 
 
-def test_reading_a_project_without_a_ca_writes_nothing(tmp_path: Path) -> None:
-    credentials = KeyStore("shop", tmp_path).read()
-    assert credentials.ca is None and credentials.read
-    assert list(tmp_path.iterdir()) == []
+def test_a_bundle_comes_back_from_its_tar_with_its_certificates() -> None:
+    original = bundle()
+    credentials = original.credentials()
+    issued = credentials.identity("shop-db-ambassador")
+    assert issued is not None
+    again = Bundle.from_tar(original.with_identities([issued]).stamped("ann@laptop").to_tar(), "test")
+    assert again.ca == original.ca and again.generation == 1 and again.written_by == "ann@laptop"
+    assert again.credentials().identity("shop-db-ambassador") == issued  # reused, not issued anew
 
 
-def test_files_are_the_users_only(tmp_path: Path) -> None:
-    store = KeyStore("shop", tmp_path)
-    credentials = store.ensure_ca()
-    credentials.identity("shop-db-ambassador")
-    store.save(credentials.new_identities().values())
-    for path in [store.dir, *store.dir.rglob("*")]:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+def test_every_file_in_the_tar_is_the_owners_only() -> None:
+    with tarfile.open(fileobj=io.BytesIO(bundle().to_tar())) as tar:
+        assert {m.mode for m in tar.getmembers()} == {0o600}
 
 
-def test_saved_certificates_are_reused_until_rotated(tmp_path: Path) -> None:
-    store = KeyStore("shop", tmp_path)
-    credentials = store.ensure_ca()
-    first = credentials.identity("shop-db-ambassador")
-    store.save(credentials.new_identities().values())
-    assert KeyStore("shop", tmp_path).read().identity("shop-db-ambassador") == first
-    store.rotate()
-    rotated = store.read().identity("shop-db-ambassador")
-    assert first is not None and rotated is not None
-    assert rotated.fingerprint != first.fingerprint and rotated.ca_fingerprint != first.ca_fingerprint
+def test_a_tar_that_is_no_bundle_is_a_located_error() -> None:
+    with pytest.raises(BadBundle, match=r"backup\.tar: not an xcompose PKI bundle"):
+        Bundle.from_tar(b"hello", "backup.tar")
 
 
-def test_another_project_has_another_ca(tmp_path: Path) -> None:
-    a = KeyStore("a", tmp_path).ensure_ca().identity("x")
-    b = KeyStore("b", tmp_path).ensure_ca().identity("x")
-    assert a is not None and b is not None and a.ca_pem != b.ca_pem
+def test_a_ca_key_that_is_not_the_certificates_is_refused() -> None:
+    good, other = bundle(), bundle()
+    forged = replace(good, ca=CertificateAuthority("shop", good.ca.cert_pem, other.ca.key_pem))
+    with pytest.raises(BadBundle, match="does not belong"):
+        Bundle.from_tar(forged.to_tar(), "forged.tar")
 
 
-def test_bad_project_names_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        KeyStore("../etc", tmp_path)
+def test_the_latest_generation_wins_whatever_was_written_last() -> None:
+    rotated = bundle(generation=2, at="2026-01-01T00:00:00+00:00")
+    stale = bundle(generation=1, at="2026-06-01T00:00:00+00:00")  # a clock ahead, or an old copy
+    assert newest([stale, rotated]) is not None
+    assert newest([stale, rotated]).ca == rotated.ca  # type: ignore[union-attr]
+
+
+def test_certificates_held_by_any_copy_of_the_winning_ca_are_merged() -> None:
+    base = bundle()
+    one = base.credentials().identity("a")
+    two = base.credentials().identity("b")
+    assert one is not None and two is not None
+    merged = newest([base.with_identities([one]), replace(base.with_identities([two]), written_at="2026-02-01")])
+    assert merged is not None and set(merged.issued) == {"a", "b"}
+
+
+def test_no_copy_gives_no_bundle() -> None:
+    assert newest([]) is None
+
+
+def test_same_content_needs_the_same_generation_ca_and_certificates() -> None:
+    base = bundle()
+    issued = base.credentials().identity("a")
+    assert issued is not None
+    assert base.same_content(base) and not base.same_content(None)
+    assert not base.with_identities([issued]).same_content(base)
+    assert base.same_content(base.with_identities([issued]))  # a copy may hold more
+    assert not base.same_content(replace(base, generation=2))
+
+
+def test_the_folder_of_older_versions_is_read_as_generation_one(tmp_path: Path) -> None:
+    ca = CertificateAuthority.new("shop")
+    folder = tmp_path / "shop"
+    (folder / "issued").mkdir(parents=True)
+    write_private(folder / "ca.pem", ca.cert_pem)
+    write_private(folder / "ca.key", ca.key_pem)
+    leaf = ca.issue("shop-db-ambassador")
+    write_private(folder / "issued" / "shop-db-ambassador.pem", leaf.cert_pem)
+    write_private(folder / "issued" / "shop-db-ambassador.key", leaf.key_pem)
+    found = read_legacy("shop", tmp_path)
+    assert found is not None and found.ca == ca and found.generation == 1
+    assert found.credentials().identity("shop-db-ambassador") == leaf
+    assert read_legacy("other", tmp_path) is None and read_legacy("../etc", tmp_path) is None

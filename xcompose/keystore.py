@@ -1,31 +1,143 @@
-"""Where a project's CA and ambassador certificates are kept on the machine that runs
-xcompose:
+"""The project's PKI as one value that can be stored and moved: a `Bundle` (the CA, the
+ambassador certificates issued so far, and which generation of the CA it is), written as
+a tar. The same tar is what the hosts keep (run/hostpki.py) and what `pki export` gives.
 
-    $XDG_STATE_HOME/xcompose/pki/PROJECT/      (default ~/.local/state/xcompose/pki/PROJECT/)
-
-readable by the user only (folders 0700, files 0600). `read()` never writes: `plan`,
-`config` and `check` use it. `up` calls `ensure_ca()` and, once the plan is made, `save()`
-for the certificates the planner issued. `down` (also with `--volumes`) never touches the
-folder; `rotate()` (`xcompose pki rotate`) starts a new CA, so the next `up` re-creates
-the ambassadors (their certificates' fingerprints are part of their config hash).
+Also the folder where xcompose kept the PKI before it moved to the hosts
+($XDG_STATE_HOME/xcompose/pki/PROJECT/): read once, so that an existing project moves to
+its hosts without a new CA (which would re-create every ambassador).
 """
 
 from __future__ import annotations
 
+import datetime
+import io
+import json
 import os
-import shutil
-from collections.abc import Iterable
+import tarfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from xcompose.errors import UsageError
 from xcompose.pki import NAME, CertificateAuthority, Credentials, Identity
 
+FORMAT = 1
 
-def state_root() -> Path:
+
+class BadBundle(UsageError):
+    """A PKI tar that is not one, or not of this project."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    project: str
+    ca: CertificateAuthority
+    issued: Mapping[str, Identity] = field(default_factory=dict)
+    # Each new CA (rotate, import of another CA) is one generation later: hosts that hold
+    # different CAs agree on the newest, whatever the clocks of the machines that wrote them.
+    generation: int = 1
+    written_by: str = ""
+    written_at: str = ""  # UTC, ISO 8601
+
+    def credentials(self) -> Credentials:
+        return Credentials(self.project, self.ca, self.issued)
+
+    def with_identities(self, identities: Iterable[Identity]) -> Bundle:
+        """The bundle with these certificates of the same CA added (or replacing theirs)."""
+        added = {i.name: i for i in identities if i.ca_pem == self.ca.cert_pem}
+        return replace(self, issued={**self.issued, **added}) if added else self
+
+    def stamped(self, operator: str) -> Bundle:
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        return replace(self, written_by=operator, written_at=now)
+
+    def same_content(self, other: Bundle | None) -> bool:
+        """Whether `other` holds this CA generation and at least these certificates."""
+        if other is None or other.generation != self.generation or other.ca.cert_pem != self.ca.cert_pem:
+            return False
+        return all(other.issued.get(name) == identity for name, identity in self.issued.items())
+
+    def meta(self) -> dict[str, object]:
+        return {"format": FORMAT, "project": self.project, "generation": self.generation,
+                "ca": self.ca.fingerprint, "written_by": self.written_by, "written_at": self.written_at}
+
+    def to_tar(self) -> bytes:
+        files = {"meta.json": json.dumps(self.meta(), indent=1).encode(), "ca.pem": self.ca.cert_pem,
+                 "ca.key": self.ca.key_pem}
+        for name, identity in sorted(self.issued.items()):
+            files[f"issued/{name}.pem"] = identity.cert_pem
+            files[f"issued/{name}.key"] = identity.key_pem
+        buf = io.BytesIO()
+        now = int(time.time())
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path, data in files.items():
+                info = tarfile.TarInfo(f"pki/{path}")
+                info.size, info.mode, info.mtime = len(data), 0o600, now
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    @classmethod
+    def from_tar(cls, data: bytes, where: str) -> Bundle:
+        """Read a bundle; `where` names its origin in the error."""
+        files: dict[str, bytes] = {}
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+                for member in tar.getmembers():
+                    content = tar.extractfile(member) if member.isfile() else None
+                    if content is not None and member.name.startswith("pki/"):
+                        files[member.name.removeprefix("pki/")] = content.read()
+            meta = json.loads(files["meta.json"])
+            ca = CertificateAuthority(str(meta["project"]), files["ca.pem"], files["ca.key"])
+            ca.check()
+        except (tarfile.TarError, KeyError, ValueError, TypeError) as error:
+            raise BadBundle(f"{where}: not an xcompose PKI bundle ({type(error).__name__}: {error})") from error
+        issued: dict[str, Identity] = {}
+        for path, cert in files.items():
+            if path.startswith("issued/") and path.endswith(".pem"):
+                key = files.get(path.removesuffix(".pem") + ".key")
+                name = path.removeprefix("issued/").removesuffix(".pem")
+                if key is not None and NAME.match(name):
+                    issued[name] = Identity(name, cert, key, ca.cert_pem)
+        return cls(ca.project, ca, issued, int(meta.get("generation", 1)), str(meta.get("written_by", "")),
+                   str(meta.get("written_at", "")))
+
+
+def newest(bundles: Iterable[Bundle]) -> Bundle | None:
+    """The bundle that wins when hosts disagree: the latest generation (then the latest
+    write); the certificates that any copy of that same CA holds are merged into it."""
+    found = list(bundles)
+    if not found:
+        return None
+    best = max(found, key=lambda b: (b.generation, b.written_at, b.ca.fingerprint))
+    merged = dict(best.issued)
+    for other in sorted(found, key=lambda b: b.written_at):
+        if other.ca.cert_pem == best.ca.cert_pem:
+            merged = {**{k: v for k, v in other.issued.items() if k not in best.issued}, **merged}
+    return replace(best, issued=merged)
+
+
+def legacy_root() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "xcompose" / "pki"
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def read_legacy(project: str, root: Path | None = None) -> Bundle | None:
+    """The PKI an older xcompose kept on this machine, if any (read, never written)."""
+    folder = (root or legacy_root()) / project
+    if not NAME.match(project) or not (folder / "ca.pem").is_file() or not (folder / "ca.key").is_file():
+        return None
+    ca = CertificateAuthority(project, (folder / "ca.pem").read_bytes(), (folder / "ca.key").read_bytes())
+    issued: dict[str, Identity] = {}
+    for cert_path in sorted((folder / "issued").glob("*.pem")) if (folder / "issued").is_dir() else ():
+        key_path = cert_path.with_suffix(".key")
+        if key_path.is_file():
+            issued[cert_path.stem] = Identity(cert_path.stem, cert_path.read_bytes(), key_path.read_bytes(),
+                                              ca.cert_pem)
+    return Bundle(project, ca, issued, generation=1, written_by=f"this machine's {folder}")
+
+
+def write_private(path: Path, data: bytes) -> None:
     """Write a 0600 file atomically (never world-readable, not even for a moment)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -34,64 +146,3 @@ def _write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-
-
-class KeyStore:
-    """The PKI folder of one project."""
-
-    def __init__(self, project: str, root: Path | None = None) -> None:
-        if not NAME.match(project):
-            raise ValueError(f"bad project name for the PKI folder: {project!r}")
-        self.project = project
-        self.dir = (root or state_root()) / project
-
-    @property
-    def exists(self) -> bool:
-        return (self.dir / "ca.pem").is_file() and (self.dir / "ca.key").is_file()
-
-    def read(self) -> Credentials:
-        """What is on disk, as it is; nothing is created or changed."""
-        if not self.exists:
-            return Credentials(self.project)
-        ca = CertificateAuthority(self.project, (self.dir / "ca.pem").read_bytes(), (self.dir / "ca.key").read_bytes())
-        issued: dict[str, Identity] = {}
-        folder = self.dir / "issued"
-        for cert_path in folder.glob("*.pem") if folder.is_dir() else ():
-            key_path = cert_path.with_suffix(".key")
-            if key_path.is_file():
-                name = cert_path.stem
-                issued[name] = Identity(name, cert_path.read_bytes(), key_path.read_bytes(), ca.cert_pem)
-        return Credentials(self.project, ca, issued)
-
-    def ensure_ca(self) -> Credentials:
-        """The credentials, with a new CA written first when the project has none."""
-        if not self.exists:
-            self._write_ca(CertificateAuthority.new(self.project))
-        return self.read()
-
-    def save(self, identities: Iterable[Identity]) -> None:
-        """Keep certificates issued while planning, so the next run reuses them."""
-        for identity in identities:
-            self._ensure_dir()
-            _write_private(self.dir / "issued" / f"{identity.name}.key", identity.key_pem)
-            _write_private(self.dir / "issued" / f"{identity.name}.pem", identity.cert_pem)
-
-    def rotate(self) -> None:
-        """A new CA; every ambassador certificate is re-issued on its next use."""
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
-        self._write_ca(CertificateAuthority.new(self.project))
-
-    def _write_ca(self, ca: CertificateAuthority) -> None:
-        self._ensure_dir()
-        _write_private(self.dir / "ca.key", ca.key_pem)
-        _write_private(self.dir / "ca.pem", ca.cert_pem)
-
-    def _ensure_dir(self) -> None:
-        if not self.dir.parent.is_dir():  # the pki root: made here, so the user's only
-            self.dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(self.dir.parent, 0o700)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.dir / "issued").mkdir(exist_ok=True, mode=0o700)
-        for d in (self.dir, self.dir / "issued"):
-            os.chmod(d, 0o700)

@@ -107,6 +107,11 @@ class CertificateAuthority:
             raise ValueError("the project CA key is not an EC key")
         return key
 
+    def check(self) -> None:
+        """Raise ValueError unless the key is the certificate's (a CA read from elsewhere)."""
+        if self._key.public_key() != self._cert.public_key():
+            raise ValueError("the CA key does not belong to the CA certificate")
+
     def vouches_for(self, cert_pem: bytes) -> bool:
         """Whether a certificate was issued by this CA and is not close to expiry."""
         ca = self._cert

@@ -1,0 +1,113 @@
+"""The PKI on the hosts: every host keeps a copy, any machine reads the same one, reading
+writes nothing, and copies that disagree are settled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeEngine, FakeExecutor
+from xcompose.keystore import Bundle, write_private
+from xcompose.pki import CertificateAuthority
+from xcompose.plan.specs import HostTarget
+from xcompose.run.hostpki import HostPki
+from xcompose.run.statebox import BOX_IMAGE, box_name
+
+
+def fleet(*engines: FakeEngine) -> dict[str, FakeExecutor]:
+    return {e.host: FakeExecutor(HostTarget(e.host, None, None), e) for e in engines}
+
+
+@pytest.fixture
+def engines() -> tuple[FakeEngine, FakeEngine]:
+    return FakeEngine("db"), FakeEngine("web")
+
+
+def first_up(engines: tuple[FakeEngine, ...], operator: str = "ann@laptop") -> HostPki:
+    store = HostPki(fleet(*engines), "shop", operator)
+    store.read()
+    credentials = store.ensure_ca()
+    credentials.identity("shop-redis-ambassador")
+    store.save(credentials)
+    return store
+
+
+def test_reading_a_project_without_a_ca_writes_nothing(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    store = HostPki(fleet(*engines), "shop", "ann@laptop")
+    assert store.read() is None and store.credentials().ca is None
+    assert all(not e.containers and BOX_IMAGE not in e.images for e in engines)
+
+
+def test_every_host_keeps_a_copy_in_a_box_that_is_never_started(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    first_up(engines)
+    for engine in engines:
+        box = engine.named(box_name("shop", "pki"))
+        assert box is not None and box.state == "created" and BOX_IMAGE in engine.images
+        assert "io.xcompose.project" not in box.labels  # ps, down and orphans never see it
+
+
+def test_another_machine_reads_the_same_ca_and_certificates(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ann = first_up(engines)
+    bob = HostPki(fleet(*engines), "shop", "bob@desk")
+    assert bob.credentials().identity("shop-redis-ambassador") == \
+        ann.credentials().identity("shop-redis-ambassador")
+    assert bob.save(bob.credentials()) == []  # nothing new: nothing written
+
+
+def test_a_host_that_lost_its_copy_gets_it_back_from_the_others(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    first_up(engines)
+    db, web = engines
+    box = web.named(box_name("shop", "pki"))
+    assert box is not None
+    del web.containers[box.id]
+    store = HostPki(fleet(db, web), "shop", "bob@desk")
+    ca = store.read()
+    assert store.save() == ["web"]
+    assert ca is not None and HostPki(fleet(web), "shop", "x").read().ca == ca.ca  # type: ignore[union-attr]
+
+
+def test_a_replaced_ca_is_a_generation_later_on_every_host(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    first_up(engines)
+    store = HostPki(fleet(*engines), "shop", "bob@desk")
+    store.read()
+    new = CertificateAuthority.new("shop")
+    assert store.replace(Bundle("shop", new)) == ["db", "web"]
+    for engine in engines:
+        found = HostPki(fleet(engine), "shop", "x").read()
+        assert found is not None and found.ca == new and found.generation == 2 and not found.issued
+
+
+def test_importing_the_ca_the_hosts_hold_keeps_its_generation(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ann = first_up(engines)
+    assert ann.current is not None
+    store = HostPki(fleet(*engines), "shop", "bob@desk")
+    store.read()
+    store.replace(ann.current)
+    assert store.current is not None and store.current.generation == 1
+
+
+def test_a_host_that_missed_a_rotation_is_outvoted(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    db, web = engines
+    first_up(engines)
+    rotated = HostPki(fleet(db), "shop", "bob@desk")  # web was down during the rotation
+    rotated.read()
+    new = CertificateAuthority.new("shop")
+    rotated.replace(Bundle("shop", new))
+    both = HostPki(fleet(db, web), "shop", "cat@ci")
+    found = both.read()
+    assert found is not None and found.ca == new
+    assert both.save() == ["web"]
+
+
+def test_a_ca_from_the_folder_of_older_versions_moves_to_the_hosts(
+        engines: tuple[FakeEngine, FakeEngine], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    ca = CertificateAuthority.new("shop")
+    folder = tmp_path / "xcompose" / "pki" / "shop"
+    folder.mkdir(parents=True)
+    write_private(folder / "ca.pem", ca.cert_pem)
+    write_private(folder / "ca.key", ca.key_pem)
+    store = HostPki(fleet(*engines), "shop", "ann@laptop")
+    assert store.credentials().ca == ca and store.adopted
+    assert store.save() == ["db", "web"]
