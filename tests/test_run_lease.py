@@ -1,0 +1,91 @@
+"""The project lock across machines: a box per host, a heartbeat, a lease. Two "machines"
+here are two sets of executors on the same fake engines."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.fakes import FakeEngine, FakeExecutor
+from xcompose.errors import LockTimeout
+from xcompose.plan.specs import HostTarget
+from xcompose.run.lease import ProjectLock, project_lock
+from xcompose.run.statebox import box_name
+
+
+def machine(*engines: FakeEngine) -> dict[str, FakeExecutor]:
+    return {e.host: FakeExecutor(HostTarget(e.host, None, None), e) for e in engines}
+
+
+@pytest.fixture
+def engines() -> tuple[FakeEngine, FakeEngine]:
+    return FakeEngine("db"), FakeEngine("web")
+
+
+def test_a_second_run_waits_then_gives_up_naming_the_holder(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    told: list[str] = []
+    with project_lock(machine(*engines), "shop", "ann@laptop"), \
+            pytest.raises(LockTimeout, match=r"locked by ann@laptop \(pid \d+\) since .* on host db"):
+        ProjectLock(machine(*engines), "shop", "bob@desk", lease=5).acquire(0.3, told.append)
+    assert told and told[0].startswith("ann@laptop")
+
+
+def test_the_lock_is_free_again_once_released(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    with project_lock(machine(*engines), "shop", "ann@laptop"):
+        pass
+    assert all(e.named(box_name("shop", "lock")) is None for e in engines)
+    with project_lock(machine(*engines), "shop", "bob@desk", wait=0):
+        pass
+
+
+def test_a_holder_that_stopped_renewing_is_taken_over_after_its_lease(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    dead = ProjectLock(machine(*engines), "shop", "ann@laptop", lease=0.5)
+    dead.acquire(0)
+    dead._stop.set()  # killed: no more heartbeats, and nobody removes its boxes
+    began = time.monotonic()
+    lock = ProjectLock(machine(*engines), "shop", "bob@desk", lease=5)
+    lock.acquire(10)
+    try:
+        assert 0.5 <= time.monotonic() - began < 1
+        assert "from ann@laptop" in lock.broken[0] and "no heartbeat" in lock.broken[0]
+        assert "found dead on another host" in lock.broken[1]  # one lease, not one per host
+    finally:
+        lock.release()
+
+
+def test_a_live_holder_is_never_taken_over(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    held = ProjectLock(machine(*engines), "shop", "ann@laptop", lease=0.4)  # a heartbeat every 0.1 s
+    held.acquire(0)
+    try:
+        with pytest.raises(LockTimeout):
+            ProjectLock(machine(*engines), "shop", "bob@desk", lease=5).acquire(1.5)  # > 3 of its leases
+        assert held.held("db") and held.held("web") and not held.broken
+    finally:
+        held.release()
+
+
+def test_a_run_whose_box_was_taken_may_not_start_work_there(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    lock = ProjectLock(machine(*engines), "shop", "ann@laptop", lease=0.4)
+    lock.acquire(0)
+    try:
+        db = engines[0]
+        box = db.named(box_name("shop", "lock"))
+        assert box is not None
+        del db.containers[box.id]  # another run decided we were dead
+        deadline = time.monotonic() + 3
+        while lock.held("db") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not lock.held("db") and lock.held("web")
+    finally:
+        lock.release()
+
+
+def test_a_run_that_cannot_lock_every_host_releases_those_it_locked(
+        engines: tuple[FakeEngine, FakeEngine]) -> None:
+    db, web = engines
+    with project_lock(machine(web), "shop", "ann@laptop"):
+        with pytest.raises(LockTimeout, match="on host web"):
+            ProjectLock(machine(web, db), "shop", "bob@desk").acquire(0.2)  # db first: names in order
+        assert db.named(box_name("shop", "lock")) is None
+        assert "create xcompose-lock-shop" in db.calls

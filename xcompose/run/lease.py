@@ -1,0 +1,182 @@
+"""One `up`, `down` or PKI change of a project at a time, from any machine.
+
+The lock is a lock box (run/statebox.py) on every host the run touches, taken in the
+order of the host names so that two runs never wait on each other in a circle. Creating
+the box is atomic on each engine: whoever creates it holds the lock there. The holder
+proves it is alive by rewriting a heartbeat file in the box every quarter of its lease; a
+waiter that sees the heartbeat unchanged for a whole lease, measured on its own clock (so
+clocks of different machines never have to agree), removes that box by its id and takes the
+lock. A holder whose heartbeat has not reached a host for three quarters of its lease starts
+no new step there: by then a waiter may be about to take over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from xcompose.engines.base import Executor, is_missing
+from xcompose.errors import DockerError, LockTimeout, XcomposeError
+from xcompose.run.statebox import StateBox
+
+LEASE_S = 30.0
+HEARTBEAT = "heartbeat"
+_PREFIX = "io.xcompose.lock."
+
+
+def lease_seconds() -> float:
+    """XCOMPOSE_LOCK_LEASE: shorter leases for tests, longer for hosts far away."""
+    try:
+        return max(1.0, float(os.environ.get("XCOMPOSE_LOCK_LEASE", LEASE_S)))
+    except ValueError:
+        return LEASE_S
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock box: its labels, for the message a waiter prints."""
+
+    operator: str
+    pid: int
+    since: str  # UTC, ISO 8601
+    lease: float
+
+    def labels(self) -> dict[str, str]:
+        return {f"{_PREFIX}operator": self.operator, f"{_PREFIX}pid": str(self.pid), f"{_PREFIX}since": self.since,
+                f"{_PREFIX}lease": f"{self.lease:g}"}
+
+    @classmethod
+    def from_labels(cls, labels: Mapping[str, str]) -> Holder:
+        try:
+            lease = float(labels.get(f"{_PREFIX}lease", LEASE_S))
+        except ValueError:
+            lease = LEASE_S
+        pid = labels.get(f"{_PREFIX}pid", "")
+        return cls(labels.get(f"{_PREFIX}operator", "another xcompose run"), int(pid) if pid.isdigit() else 0,
+                   labels.get(f"{_PREFIX}since", "?"), lease)
+
+    def __str__(self) -> str:
+        return f"{self.operator} (pid {self.pid}) since {self.since}"
+
+
+class ProjectLock:
+    """The lock boxes of one run, and the thread that keeps their heartbeats going."""
+
+    def __init__(self, executors: Mapping[str, Executor], project: str, operator: str,
+                 lease: float | None = None) -> None:
+        self.project = project
+        self.lease = lease if lease is not None else lease_seconds()
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.holder = Holder(operator, os.getpid(), now, self.lease)
+        self.boxes = {host: StateBox(executor, project, "lock") for host, executor in executors.items()}
+        self._held: dict[str, str] = {}  # host -> our box's id
+        self._renewed: dict[str, float] = {}  # host -> monotonic time of the last heartbeat that arrived
+        self._lost: set[str] = set()  # hosts where our box was removed by another run
+        self._beats = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.broken: list[str] = []  # stale locks taken over, said once
+        self._dead: set[Holder] = set()  # holders found dead: their boxes on other hosts go at once
+
+    def acquire(self, wait: float, on_wait: Callable[[str], None] = lambda _holder: None) -> None:
+        deadline = time.monotonic() + wait
+        try:
+            for host in sorted(self.boxes):
+                self._acquire_one(host, deadline, wait, on_wait)
+        except BaseException:
+            self.release()
+            raise
+        self._thread = threading.Thread(target=self._keep_alive, name="lock-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _acquire_one(self, host: str, deadline: float, wait: float, on_wait: Callable[[str], None]) -> None:
+        box = self.boxes[host]
+        watched: tuple[str, bytes | None] | None = None
+        watched_since = 0.0
+        told = False
+        while True:
+            box_id = box.create(self.holder.labels())
+            if box_id is not None:
+                self._held[host] = box_id
+                box.write(HEARTBEAT, self._beat(), box_id)
+                self._renewed[host] = time.monotonic()
+                return
+            found = box.labels_and_id()
+            if found is None:
+                continue  # released between our create and our look: try again at once
+            other_id, labels = found
+            other = Holder.from_labels(labels)
+            seen = (other_id, box.read(HEARTBEAT, other_id))
+            now = time.monotonic()
+            if seen != watched:
+                watched, watched_since = seen, now
+            if other in self._dead or now - watched_since > other.lease:
+                # By id: if the holder's box was replaced meanwhile, the new one stays.
+                with contextlib.suppress(DockerError):
+                    box.remove(other_id)
+                why = "found dead on another host" if other in self._dead else \
+                    f"no heartbeat for {now - watched_since:.0f}s"
+                self.broken.append(f"took over the lock on host {host} from {other}: {why}")
+                self._dead.add(other)
+                watched = None
+                continue
+            if not told:
+                on_wait(f"{other} on host {host}")
+                told = True
+            if now >= deadline:
+                raise LockTimeout(f"project {self.project} is locked by {other} on host {host}; "
+                                  f"gave up after {wait:g}s")
+            time.sleep(max(0.05, min(1.0, other.lease / 10, deadline - now)))
+
+    def _beat(self) -> bytes:
+        self._beats += 1
+        return f"{self.holder.operator} {self.holder.pid} {self._beats}\n".encode()
+
+    def _keep_alive(self) -> None:
+        while not self._stop.wait(self.lease / 4):
+            beat = self._beat()
+            for host, box_id in sorted(self._held.items()):
+                if host in self._lost:
+                    continue
+                try:
+                    self.boxes[host].write(HEARTBEAT, beat, box_id)
+                    self._renewed[host] = time.monotonic()
+                except DockerError as error:
+                    if is_missing(error.message):
+                        self._lost.add(host)
+                except XcomposeError:
+                    pass  # the host is not answering: held() says when to stop using it
+
+    def held(self, host: str) -> bool:
+        """Whether this run may still start work on the host."""
+        if host not in self._held:
+            return host not in self.boxes  # a host the lock does not cover
+        if host in self._lost:
+            return False
+        return time.monotonic() - self._renewed.get(host, 0.0) < 0.75 * self.lease
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        for host, box_id in sorted(self._held.items()):
+            with contextlib.suppress(XcomposeError):  # a host that is gone: the lease ends by itself
+                self.boxes[host].remove(box_id)
+        self._held.clear()
+
+
+@contextmanager
+def project_lock(executors: Mapping[str, Executor], project: str, operator: str, wait: float = 300.0,
+                 on_wait: Callable[[str], None] = lambda _holder: None) -> Iterator[ProjectLock]:
+    lock = ProjectLock(executors, project, operator)
+    lock.acquire(wait, on_wait)
+    try:
+        yield lock
+    finally:
+        lock.release()
