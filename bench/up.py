@@ -386,15 +386,16 @@ def phase_c(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
 
 def inprocess(project: str, files: list[str]) -> None:
     """A no-op `up` in this fresh interpreter, phase by phase (what the CLI does, minus
-    click and the lock); prints one JSON line of seconds."""
+    click); prints one JSON line of seconds."""
     t: dict[str, float] = {}
     began = time.perf_counter()
     from xcompose import cli  # noqa: F401  (what the command line imports first)
     from xcompose.cli.output import QuietReporter
     from xcompose.config.load import load_project
     from xcompose.engines.fleet import reach
-    from xcompose.keystore import KeyStore
-    from xcompose.plan.build import build_plan
+    from xcompose.plan.build import build_plan, host_targets
+    from xcompose.run.hostpki import HostPki
+    from xcompose.run.lease import project_lock
     from xcompose.run.up import up
     t["import"] = time.perf_counter() - began
     mark = time.perf_counter()
@@ -406,17 +407,22 @@ def inprocess(project: str, files: list[str]) -> None:
     loaded = load_project(files, project_name=project)
     t["load"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    # As `up` does: the certificates on disk are part of the ambassadors' config (none here).
-    plan = build_plan(loaded, KeyStore(loaded.name).read())
-    t["plan"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    fleet = reach(plan.hosts.values())
+    fleet = reach(host_targets(loaded).values())
     t["preflight"] = time.perf_counter() - mark
     assert not fleet.errors, fleet.errors
+    mark = time.perf_counter()
+    lock = project_lock(fleet.executors, loaded.name, "bench@lab")
+    lock.__enter__()
+    t["lock"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    # As `up` does: the certificates the hosts keep are part of the ambassadors' config.
+    plan = build_plan(loaded, HostPki(fleet.executors, loaded.name, "bench@lab").credentials())
+    t["pki+plan"] = time.perf_counter() - mark
     mark = time.perf_counter()
     result = up(plan, fleet, QuietReporter())
     t["read+decide+walk"] = time.perf_counter() - mark
     mark = time.perf_counter()
+    lock.__exit__(None, None, None)
     fleet.close()
     t["close"] = time.perf_counter() - mark
     t["total"] = time.perf_counter() - began

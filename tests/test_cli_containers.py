@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from tests.fakes import FakeEngine, FakeExecutor
 from xcompose.cli import cli
 from xcompose.plan.specs import HostTarget
+from xcompose.run.statebox import LABEL_BOX
 
 TOPOLOGY = """\
 name: shop
@@ -47,7 +48,8 @@ def run(*args: str, stdin: str | None = None) -> Result:
 
 
 def states(engine: FakeEngine) -> dict[str, str]:
-    return {c.name: c.state for c in engine.containers.values()}
+    """The project's containers (not the boxes where the hosts keep its state)."""
+    return {c.name: c.state for c in engine.containers.values() if LABEL_BOX not in c.labels}
 
 
 def test_stop_then_start_act_on_each_host_and_keep_the_containers(engines: dict[str, FakeEngine]) -> None:

@@ -24,6 +24,8 @@ from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.steps import Plan, Step, StepId
 from xcompose.run.down import DownOptions, down
+from xcompose.run.hostpki import HostPki
+from xcompose.run.statebox import box_name
 from xcompose.run.up import UpOptions, up
 from xcompose.run.walk import StepResult
 
@@ -244,6 +246,19 @@ def test_down_removes_containers_and_networks_but_keeps_volumes(engines: dict[st
     assert set(engines["big-server"].volumes) == {"demo_data"}
     down("demo", connect_to(engines, plan), plan=plan, options=DownOptions(volumes=True))
     assert engines["big-server"].volumes == {}
+
+
+def test_down_keeps_the_projects_ca_on_the_hosts_unless_volumes_go_too(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    fleet = connect_to(engines, plan)
+    store = HostPki(fleet.executors, "demo", "ann@laptop")
+    store.read()
+    store.save(store.ensure_ca())
+    down("demo", fleet, plan=plan)
+    assert all(e.named(box_name("demo", "pki")) is not None for e in engines.values())
+    result = down("demo", fleet, plan=plan, options=DownOptions(volumes=True))
+    assert all(e.named(box_name("demo", "pki")) is None for e in engines.values())
+    assert "the project's PKI copy on big-server" in result.removed
 
 
 def test_down_removes_consumers_before_what_they_consume(engines: dict[str, FakeEngine]) -> None:
@@ -500,3 +515,11 @@ def test_no_start_creates_the_containers_and_starts_none(engines: dict[str, Fake
     states = {c.name: c.state for e in engines.values() for c in e.containers.values()}
     assert set(states) == {"demo-redis", "demo-redis-ambassador", "demo-redis-ambassador-client-server",
                            "demo-redis-cli"} and set(states.values()) == {"created"}
+
+
+def test_no_step_starts_on_a_host_where_the_lock_can_no_longer_be_proven(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    result = up(plan, connect_to(engines, plan), QuietReporter(), may_work_on=lambda host: host != "client-server")
+    assert not result.ok
+    assert names(engines["client-server"]) == set() and "demo-redis" in names(engines["big-server"])
+    assert all("could not renew the project lock" in str(f.error) for f in result.walk.failed)

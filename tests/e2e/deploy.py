@@ -15,25 +15,45 @@ import docker
 import yaml
 
 from xcompose.config.load import load_project
-from xcompose.keystore import KeyStore
+from xcompose.engines.fleet import reach
+from xcompose.keystore import Bundle
 from xcompose.lab import Lab
-from xcompose.pki import Credentials
-from xcompose.plan.build import build_plan
+from xcompose.pki import CertificateAuthority, Credentials
+from xcompose.plan.build import build_plan, host_targets
 from xcompose.plan.naming import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
 from xcompose.plan.steps import Plan
+from xcompose.run.hostpki import HostPki
 
 EXECUTORS = ("api", "ssh")
 
 
 def plan_for_up(files: list[Path]) -> Plan:
-    """The plan as `xcompose up` makes it: the project's CA (made if missing) and the
-    certificates issued while planning kept for the next run."""
+    """The plan as `xcompose up` makes it: the project's CA as its hosts keep it (made if
+    missing) and the certificates issued while planning kept there for the next run."""
     project = load_project([str(f) for f in files])
-    store = KeyStore(project.name)
-    credentials = store.ensure_ca()
-    plan = build_plan(project, credentials)
-    store.save(credentials.new_identities().values())
+    with reach(host_targets(project).values()) as fleet:
+        store = HostPki(fleet.executors, project.name, "e2e@lab")
+        store.read()
+        credentials = store.ensure_ca()
+        plan = build_plan(project, credentials)
+        store.save(credentials)
     return plan
+
+
+def credentials_of(files: list[Path]) -> Credentials:
+    """The project's credentials as its hosts keep them."""
+    project = load_project([str(f) for f in files])
+    with reach(host_targets(project).values()) as fleet:
+        return HostPki(fleet.executors, project.name, "e2e@lab").credentials()
+
+
+def rotate_ca(files: list[Path]) -> None:
+    """`pki rotate`, in-process."""
+    project = load_project([str(f) for f in files])
+    with reach(host_targets(project).values()) as fleet:
+        store = HostPki(fleet.executors, project.name, "e2e@lab")
+        store.read()
+        store.replace(Bundle(project.name, CertificateAuthority.new(project.name)))
 
 
 def plan_of(files: list[Path]) -> Plan:
@@ -116,13 +136,14 @@ class Deployment:
             argv += ["-f", str(file)]
         return [*argv, *args]
 
-    def xcompose(self, *args: str, timeout: float = 300) -> Outcome:
-        done = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, check=False)
+    def xcompose(self, *args: str, timeout: float = 300, env: dict[str, str] | None = None) -> Outcome:
+        """`xcompose ARGS`; `env`: the whole environment (another operator, say)."""
+        done = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, check=False, env=env)
         return Outcome(done.returncode, done.stdout, done.stderr)
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """`xcompose ARGS` running in the background (stop it with `finish`)."""
-        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
     def up(self, *args: str) -> Outcome:
         outcome = self.xcompose("up", "--format", "json", *args)

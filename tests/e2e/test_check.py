@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.e2e.deploy import plan_for_up, plan_of
+from tests.e2e.deploy import credentials_of, plan_for_up, plan_of, rotate_ca
 from xcompose.cli import cli
 from xcompose.cli.output import QuietReporter
 from xcompose.config.load import load_project
 from xcompose.engines.fleet import reach
-from xcompose.keystore import KeyStore
 from xcompose.lab import Lab, LabHost
 from xcompose.plan.build import build_plan
 from xcompose.probe import CheckReport, check
@@ -60,7 +59,7 @@ class Deployed:
 
 def _check(d: Deployed) -> CheckReport:
     project = load_project([str(d.file)])
-    credentials = KeyStore(project.name).read()
+    credentials = credentials_of([d.file])
     plan = build_plan(project, credentials)
     with reach(plan.hosts.values()) as fleet:
         return check(plan, fleet, credentials)
@@ -139,7 +138,7 @@ def test_a_stopped_server_ambassador_is_named(lab: Lab, deployed: Deployed) -> N
 
 
 def test_a_rotated_ca_before_up_is_reported_as_tls_refused_then_up_heals_it(deployed: Deployed) -> None:
-    KeyStore(deployed.project).rotate()
+    rotate_ca([deployed.file])
     link = _link(_check(deployed), "redis")
     assert link.tls == "refused" and any("TLS refused" in e for e in link.errors), link.errors
     _up(deployed)  # new certificates -> new config hash -> the ambassadors are re-created

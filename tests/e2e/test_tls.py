@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.deploy import plan_for_up, plan_of
+from tests.e2e.deploy import credentials_of, plan_for_up, plan_of
 from xcompose.cli.output import QuietReporter
 from xcompose.engines.fleet import reach
-from xcompose.keystore import KeyStore
 from xcompose.lab import Lab, LabHost
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.run.down import down
@@ -102,7 +101,7 @@ def deployed(request: pytest.FixtureRequest, lab: Lab, lab_hosts: list[LabHost],
     files = [topo]
     try:
         _deploy(files, project)
-        yield Deployed(project, db, web, KeyStore(project, state / "xcompose" / "pki").read())
+        yield Deployed(project, db, web, credentials_of(files))
     finally:
         try:
             _down(files)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -18,12 +18,15 @@ from xcompose.plan.steps import StepId
 
 if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to load
     from xcompose.config.project import Project
+    from xcompose.engines.base import Executor
     from xcompose.engines.fleet import Fleet
-    from xcompose.keystore import KeyStore
     from xcompose.pki import Credentials
     from xcompose.plan.build import ImagePorts
     from xcompose.plan.render import Format
+    from xcompose.plan.specs import HostTarget
     from xcompose.plan.steps import Plan
+    from xcompose.run.hostpki import HostPki
+    from xcompose.run.lease import ProjectLock
     from xcompose.run.up import Reporter
 
 WAIT_HELP = "Seconds to wait for another run of this project to finish."
@@ -78,20 +81,47 @@ def known_services(the_plan: Plan, services: Iterable[str]) -> None:
         raise UsageError(f"no such service: {', '.join(unknown)}")
 
 
-def keystore(project: Project) -> KeyStore:
-    from xcompose.keystore import KeyStore
+def host_pki(fleet: Fleet, project: str) -> HostPki:
+    """The project's PKI as the hosts that answered keep it."""
+    from xcompose.run.hostpki import HostPki
+    from xcompose.run.operator import operator
 
-    return KeyStore(project.name)
+    return HostPki(fleet.executors, project, operator())
+
+
+def hosts_of(project: Project) -> list[HostTarget]:
+    from xcompose.plan.build import host_targets
+
+    return list(host_targets(project).values())
 
 
 @contextmanager
-def reached(plan: Plan, options: Options, *, all_needed: bool = True, reporter: Reporter | None = None
-            ) -> Iterator[Fleet]:
-    """Every host of the plan connected. With `all_needed` (commands that change things),
+def locked(executors: Mapping[str, Executor], project: str, wait: float, reporter: Reporter | None = None
+           ) -> Iterator[ProjectLock]:
+    """The project lock on these hosts: waits for another run (saying whose), takes over a
+    lock whose holder stopped renewing it."""
+    from xcompose.run.lease import project_lock
+    from xcompose.run.operator import operator
+
+    with project_lock(executors, project, operator(), wait, _say_waiting) as lock:
+        for line in lock.broken:
+            if reporter is not None:
+                reporter.note(f"note: {line}")
+            else:
+                err.print(f"note: {line}", markup=False)
+        yield lock
+
+
+@contextmanager
+def reached(hosts: Plan | Iterable[HostTarget], options: Options, *, all_needed: bool = True,
+            reporter: Reporter | None = None) -> Iterator[Fleet]:
+    """Every host (of the plan) connected. With `all_needed` (commands that change things),
     a host that does not answer stops the command before anything changes."""
     from xcompose.engines.fleet import reach
+    from xcompose.plan.steps import Plan
 
-    fleet = reach(plan.hosts.values(), lost_after=options.host_timeout)
+    targets = hosts.hosts.values() if isinstance(hosts, Plan) else hosts
+    fleet = reach(targets, lost_after=options.host_timeout)
     with fleet:
         if all_needed and fleet.errors:
             lines = [*(f"error: {e}" for e in fleet.errors),
@@ -127,9 +157,10 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
         return
     # The certificates are part of the ambassadors' config hash, as in `up`; reading them
     # writes nothing, and a project without a CA is shown as getting a new one.
-    credentials = keystore(project).read()
-    the_plan = make_plan(project, credentials)
+    the_plan = make_plan(project)  # a mistake in the file is said before any host is asked
     with reached(the_plan, options) as fleet:
+        credentials = host_pki(fleet, project.name).credentials()
+        the_plan = make_plan(project, credentials)
         the_plan = plan_against(fleet, project, credentials, the_plan, pull=False)
         the_plan = pin_built_images(the_plan, fleet)
         live, failures = fleet.read_live(the_plan.project)
@@ -182,7 +213,6 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
     from xcompose.cli.output import make_reporter
     from xcompose.plan.steps import ServiceStep
     from xcompose.run.images import build_images, pin_images
-    from xcompose.run.lock import project_lock
     from xcompose.run.up import UpOptions
     from xcompose.run.up import up as run_up
 
@@ -196,9 +226,9 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
     )
     project = with_overrides(load(options), parse_scales(scales), pull_policy)
-    store = keystore(project)
-    credentials = store.read()
-    the_plan = make_plan(project, credentials)
+    # Planned once before any host is asked, so a mistake in the file is said first; once
+    # more under the lock, with the certificates the hosts keep.
+    the_plan = make_plan(project)
     known_services(the_plan, services)
     in_scope = set(project.topology.services)
     if services:
@@ -208,19 +238,25 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
     json_out = fmt == "json" or progress == "json"
     try:
         with (
-            project_lock(the_plan.project, lock_wait, _say_waiting),
             reached(the_plan, options, reporter=reporter) as fleet,
+            locked(fleet.executors, project.name, lock_wait, reporter) as lock,
         ):
+            # Read under the lock: a run that makes the CA is the only one that can.
+            store = host_pki(fleet, project.name)
+            credentials = store.credentials()
+            for note in store.notes:
+                reporter.note(f"note: {note}")
+            the_plan = make_plan(project, credentials)
             # Images first, as Compose does: what a built image EXPOSEs is planned with.
             built = build_images(the_plan, fleet, reporter, build=in_scope, force=build)
             the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)
             if the_plan.new_ca:  # the first `up` of a project with TLS ambassadors
                 credentials = store.ensure_ca()
                 the_plan = plan_against(fleet, project, credentials, make_plan(project, credentials), pull=True)
-            store.save(credentials.new_identities().values())
+            store.save(credentials)
             for note in the_plan.notes:
                 reporter.note(f"note: {note}")
-            result = run_up(pin_images(the_plan, built), fleet, reporter, run_options)
+            result = run_up(pin_images(the_plan, built), fleet, reporter, run_options, may_work_on=lock.held)
         failed = [f"error: step {f.step_id} on host {the_plan.step(f.step_id).host} failed: {f.error}"
                   for f in result.walk.failed]
         if result.walk.not_started:
@@ -312,7 +348,8 @@ def _say_waiting(holder: str) -> None:
 
 
 @cli.command()
-@click.option("-v", "--volumes", is_flag=True, help="Also remove the project's named volumes.")
+@click.option("-v", "--volumes", is_flag=True,
+              help="Also remove the project's named volumes, and its CA kept on the hosts.")
 @click.option("--remove-orphans", is_flag=True, help="Also remove containers of services no longer in the file.")
 @click.option("--rmi", type=click.Choice(["all", "local"]),
               help="Also remove the services' images (local: those built without an `image:` name).")
@@ -332,7 +369,6 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
     from xcompose.engines.fleet import reach
     from xcompose.run.down import DownOptions
     from xcompose.run.down import down as run_down
-    from xcompose.run.lock import project_lock
 
     down_options = DownOptions(volumes=volumes, remove_orphans=remove_orphans, stop_timeout=stop_timeout,
                                rmi="all" if rmi == "all" else "local" if rmi == "local" else None)
@@ -341,8 +377,8 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
     reporter = make_reporter(fmt, quiet, err, progress)
     try:
         with (
-            project_lock(the_plan.project, lock_wait, _say_waiting),
             reach(the_plan.hosts.values(), lost_after=options.host_timeout) as fleet,
+            locked(fleet.executors, the_plan.project, lock_wait, reporter),
         ):
             result = run_down(the_plan.project, fleet, reporter, plan=the_plan, options=down_options)
         for error in result.errors:

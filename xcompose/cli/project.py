@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from xcompose.cli.commands import keystore, load, make_plan, reached
+from xcompose.cli.commands import WAIT_HELP, host_pki, hosts_of, load, locked, make_plan, reached
 from xcompose.cli.main import Options, cli, err, handles_errors, out, pass_options
 from xcompose.errors import UsageError
 
@@ -87,9 +87,10 @@ def check(options: Options, fmt: str) -> None:
     from xcompose.probe import render_table
 
     project = load(options)
-    credentials = keystore(project).read()
-    the_plan = make_plan(project, credentials)
+    the_plan = make_plan(project)  # a mistake in the file is said before any host is asked
     with reached(the_plan, options, all_needed=False) as fleet:
+        credentials = host_pki(fleet, project.name).credentials()
+        the_plan = make_plan(project, credentials)
         report = run_check(the_plan, fleet, credentials)
     out.print(report.to_json() if fmt == "json" else render_table(report), markup=False)
     if not report.ok:
@@ -98,16 +99,80 @@ def check(options: Options, fmt: str) -> None:
 
 @cli.group()
 def pki() -> None:
-    """The project's CA for mutual TLS between ambassadors."""
+    """The project's CA for mutual TLS between ambassadors, kept on every host of the project."""
 
 
 @pki.command()
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
 @pass_options
 @handles_errors
-def rotate(options: Options) -> None:
-    """Issue a new CA and new ambassador certificates; the next `up` re-creates the ambassadors."""
+def rotate(options: Options, lock_wait: float) -> None:
+    """Issue a new CA on every host; the next `up` re-creates the ambassadors with new certificates."""
+    from xcompose.keystore import Bundle
+    from xcompose.pki import CertificateAuthority
+
     project = load(options)
-    store = keystore(project)
-    store.rotate()
-    err.print(f"{project.name}: new CA in {store.dir}; run `xcompose up` to re-create the ambassadors",
-              markup=False)
+    with reached(hosts_of(project), options) as fleet, locked(fleet.executors, project.name, lock_wait):
+        store = host_pki(fleet, project.name)
+        store.read()
+        store.replace(Bundle(project.name, CertificateAuthority.new(project.name)))
+    assert store.current is not None
+    err.print(f"{project.name}: new CA (generation {store.current.generation}) on hosts "
+              f"{', '.join(sorted(fleet.executors))}; run `xcompose up` to re-create the ambassadors", markup=False)
+
+
+@pki.command(name="export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@pass_options
+@handles_errors
+def export_pki(options: Options, file: str) -> None:
+    """Write the project's CA and certificates, as the hosts keep them, to FILE (- for
+    stdout): an offline backup, private keys included (FILE is made readable by you only)."""
+    from xcompose.keystore import write_private
+
+    project = load(options)
+    with reached(hosts_of(project), options, all_needed=False) as fleet:
+        store = host_pki(fleet, project.name)
+        bundle = store.read()
+    for note in store.notes:
+        err.print(f"note: {note}", markup=False)
+    if bundle is None:
+        raise UsageError(f"project {project.name} has no CA on the hosts that answered "
+                         f"({', '.join(sorted(fleet.executors)) or 'none'}): nothing to export")
+    data = bundle.to_tar()
+    if file == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_private(Path(file), data)
+    missing = sorted(e.host for e in fleet.errors)
+    err.print(f"{project.name}: CA generation {bundle.generation}, {len(bundle.issued)} certificate(s) exported"
+              + (f"; hosts not asked: {', '.join(missing)}" if missing else ""), markup=False)
+
+
+@pki.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=300.0, show_default=True, help=WAIT_HELP)
+@pass_options
+@handles_errors
+def import_pki(options: Options, file: str, lock_wait: float) -> None:
+    """Make the CA in FILE (from `pki export`) the project's on every host. The same CA
+    as the hosts have: its certificates are added. Another CA: the next `up` re-creates
+    the ambassadors."""
+    from xcompose.keystore import Bundle
+
+    project = load(options)
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as error:
+        raise UsageError(f"{file}: {error.strerror}") from error
+    bundle = Bundle.from_tar(data, file)
+    if bundle.project != project.name:
+        raise UsageError(f"{file}: the CA of project {bundle.project}, not of {project.name}")
+    with reached(hosts_of(project), options) as fleet, locked(fleet.executors, project.name, lock_wait):
+        store = host_pki(fleet, project.name)
+        store.read()
+        written = store.replace(bundle)
+    assert store.current is not None
+    err.print(f"{project.name}: CA generation {store.current.generation} on hosts "
+              f"{', '.join(written) or 'none (they hold it already)'}", markup=False)

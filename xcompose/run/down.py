@@ -15,6 +15,7 @@ from xcompose.live import LiveContainer
 from xcompose.plan.images import image_of
 from xcompose.plan.naming import role_of, step_id_of
 from xcompose.plan.steps import Plan, ServiceStep, StepId
+from xcompose.run.statebox import StateBox
 from xcompose.run.up import DEFAULT_TIMEOUT, Reporter, run_hooks
 
 HOOK_TIMEOUT_S = DEFAULT_TIMEOUT
@@ -24,7 +25,7 @@ _ROLE_ORDER = {"service": 0, "ambassador-client": 1, "ambassador-server": 2}
 
 @dataclass(frozen=True)
 class DownOptions:
-    volumes: bool = False  # the project's named volumes too
+    volumes: bool = False  # the project's named volumes too, and its PKI copies
     remove_orphans: bool = False  # containers of services no longer in the file too
     stop_timeout: int | None = None  # None: each container's own grace period
     rmi: Literal["all", "local"] | None = None  # the services' images (local: those built unnamed)
@@ -101,6 +102,11 @@ def down(
                 for volume in executor.volumes(project):
                     executor.remove_volume(volume.name)
                     removed.append(f"volume {volume.name} on {host}")
+                # The project's data, all of it: the next `up` makes a new CA.
+                pki = StateBox(executor, project, "pki")
+                if pki.labels_and_id() is not None:
+                    executor.remove(pki.name)
+                    removed.append(f"the project's PKI copy on {host}")
         except (DockerError, HostError, OSError) as error:
             return removed, [f"host {host}: {error}"]
         return removed, []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -66,8 +67,10 @@ class UpResult:
         return self.walk.ok
 
 
-def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None = None) -> UpResult:
-    """Carry the plan out, as `options` say."""
+def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None = None,
+       may_work_on: Callable[[str], bool] = lambda _host: True) -> UpResult:
+    """Carry the plan out, as `options` say. `may_work_on(host)` is asked before each step
+    (the project lock: False once this run can no longer prove it holds it there)."""
     options = options or UpOptions()
     services, timeout = options.services, options.wait_timeout
     unsigned = [str(s.id) for s in plan.steps() if isinstance(s, AMBASSADOR_STEPS) and s.relay.tls
@@ -103,6 +106,9 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
 
     def run(step_id: StepId) -> None:
         step = plan.step(step_id)
+        if not may_work_on(step.host):
+            raise StepFailed(f"not started on host {step.host}: this run could not renew the project lock there "
+                             "in time, so another run may hold it now")
         executor = fleet.executors[step.host]
         action = convergence.actions[step_id]
         if isinstance(step, NetworkStep):
