@@ -11,7 +11,6 @@ from click.testing import CliRunner, Result
 
 from tests.fakes import FakeEngine, FakeExecutor
 from xcompose.cli import cli
-from xcompose.plan.specs import HostTarget
 from xcompose.run.statebox import BOX_IMAGE, box_name
 
 TOPOLOGY = """\
