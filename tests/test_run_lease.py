@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.fakes import FakeEngine, FakeExecutor
-from xcompose.errors import LockTimeout
+from xcompose.errors import HostError, LockTimeout
 from xcompose.plan.specs import HostTarget
 from xcompose.run.lease import ProjectLock, project_lock
 from xcompose.run.statebox import box_name
@@ -89,3 +89,31 @@ def test_a_run_that_cannot_lock_every_host_releases_those_it_locked(
             ProjectLock(machine(web, db), "shop", "bob@desk").acquire(0.2)  # db first: names in order
         assert db.named(box_name("shop", "lock")) is None
         assert "create xcompose-lock-shop" in db.calls
+
+
+class Silent(FakeExecutor):
+    """A host that stops answering once the lock is taken: each call hangs, then fails."""
+
+    silent = False
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        if self.silent:
+            time.sleep(2)
+            raise HostError(self.target.name, "fake", "stopped answering: no reply within 2s")
+        super().put_archive(container_id, path, tar_bytes)
+
+
+def test_a_host_that_stops_answering_delays_neither_the_others_heartbeats_nor_the_release(
+        engines: tuple[FakeEngine, FakeEngine]) -> None:
+    db, web = engines
+    silent = Silent(HostTarget("web", None, None), web)
+    lock = ProjectLock({"db": FakeExecutor(HostTarget("db", None, None), db), "web": silent}, "shop", "ann@laptop",
+                       lease=0.4)
+    lock.acquire(0)
+    silent.silent = True
+    time.sleep(1.2)  # three leases: db's heartbeats keep going meanwhile
+    assert lock.held("db") and not lock.held("web")
+    began = time.monotonic()
+    lock.release()
+    assert time.monotonic() - began < 0.5
+    assert db.named(box_name("shop", "lock")) is None

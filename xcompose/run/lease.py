@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -78,9 +79,11 @@ class ProjectLock:
         self._held: dict[str, str] = {}  # host -> our box's id
         self._renewed: dict[str, float] = {}  # host -> monotonic time of the last heartbeat that arrived
         self._lost: set[str] = set()  # hosts where our box was removed by another run
+        self._silent: set[str] = set()  # hosts whose last heartbeat did not arrive
         self._beats = 0
+        self._counting = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.broken: list[str] = []  # stale locks taken over, said once
         self._dead: set[Holder] = set()  # holders found dead: their boxes on other hosts go at once
 
@@ -92,8 +95,11 @@ class ProjectLock:
         except BaseException:
             self.release()
             raise
-        self._thread = threading.Thread(target=self._keep_alive, name="lock-heartbeat", daemon=True)
-        self._thread.start()
+        # A thread per host: a host that stops answering must not delay the others' heartbeats.
+        self._threads = [threading.Thread(target=self._keep_alive, args=(host,), name=f"lock-heartbeat-{host}",
+                                          daemon=True) for host in sorted(self._held)]
+        for thread in self._threads:
+            thread.start()
 
     def _acquire_one(self, host: str, deadline: float, wait: float, on_wait: Callable[[str], None]) -> None:
         box = self.boxes[host]
@@ -135,23 +141,22 @@ class ProjectLock:
             time.sleep(max(0.05, min(1.0, other.lease / 10, deadline - now)))
 
     def _beat(self) -> bytes:
-        self._beats += 1
-        return f"{self.holder.operator} {self.holder.pid} {self._beats}\n".encode()
+        with self._counting:
+            self._beats += 1
+            return f"{self.holder.operator} {self.holder.pid} {self._beats}\n".encode()
 
-    def _keep_alive(self) -> None:
-        while not self._stop.wait(self.lease / 4):
-            beat = self._beat()
-            for host, box_id in sorted(self._held.items()):
-                if host in self._lost:
-                    continue
-                try:
-                    self.boxes[host].write(HEARTBEAT, beat, box_id)
-                    self._renewed[host] = time.monotonic()
-                except DockerError as error:
-                    if is_missing(error.message):
-                        self._lost.add(host)
-                except XcomposeError:
-                    pass  # the host is not answering: held() says when to stop using it
+    def _keep_alive(self, host: str) -> None:
+        box_id = self._held[host]
+        while not self._stop.wait(self.lease / 4) and host not in self._lost:
+            try:
+                self.boxes[host].write(HEARTBEAT, self._beat(), box_id)
+                self._renewed[host] = time.monotonic()
+                self._silent.discard(host)
+            except DockerError as error:
+                if is_missing(error.message):
+                    self._lost.add(host)
+            except XcomposeError:
+                self._silent.add(host)  # not answering: held() says when to stop using it
 
     def held(self, host: str) -> bool:
         """Whether this run may still start work on the host."""
@@ -162,12 +167,21 @@ class ProjectLock:
         return time.monotonic() - self._renewed.get(host, 0.0) < 0.75 * self.lease
 
     def release(self) -> None:
+        """Remove our boxes, all hosts at once; one on a host that stopped answering (or
+        that another run took over) is left to its lease, so a lost host never holds the
+        end of a run up."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        for host, box_id in sorted(self._held.items()):
-            with contextlib.suppress(XcomposeError):  # a host that is gone: the lease ends by itself
-                self.boxes[host].remove(box_id)
+        for thread in self._threads:
+            thread.join(0.2)
+
+        def remove(item: tuple[str, str]) -> None:
+            with contextlib.suppress(XcomposeError):
+                self.boxes[item[0]].remove(item[1])
+
+        reachable = [(h, b) for h, b in sorted(self._held.items()) if h not in self._silent | self._lost]
+        if reachable:
+            with ThreadPoolExecutor(max_workers=len(reachable)) as pool:
+                list(pool.map(remove, reachable))
         self._held.clear()
 
 
