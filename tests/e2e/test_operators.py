@@ -102,7 +102,7 @@ SLOW_HOOK = """\
 
 
 def test_a_killed_holders_lock_lapses_after_its_lease(deploy: Deploy, tmp_path: Path) -> None:
-    app = deploy("ops-killed", "api").use_compose(COMPOSE + SLOW_HOOK, PLACEMENT)
+    app = deploy("ops-killed", "api").use_compose(COMPOSE + SLOW_HOOK, PLACEMENT + "  slow: {host: h1}\n")
     lease = 6
     holder = app.start("up", env=operator(tmp_path, "ann", XCOMPOSE_LOCK_LEASE=str(lease)))
     try:
