@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from xcompose import __version__
 from xcompose.cli import cli
 from xcompose.plan.specs import HostTarget
 
@@ -81,6 +82,20 @@ def test_help_lists_every_command_and_does_not_load_the_lab() -> None:
         assert f"\n  {command} " in done.stdout
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert "xcompose.cli" in imported and not {m for m in imported if m.startswith("xcompose.lab")}
+
+
+def test_version_loads_no_command_and_none_of_the_heavy_libraries() -> None:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "xcompose", "--version"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.startswith("xcompose, version ")
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert {m for m in imported if m.startswith("xcompose.cli.")} == {"xcompose.cli.main"}
+    assert not imported & {"networkx", "pydantic", "docker", "cryptography", "paramiko", "yaml"}
+
+
+def test_a_command_is_loaded_when_it_is_used() -> None:
+    result = run("version", "--short")
+    assert result.exit_code == 0 and result.stdout.strip() == __version__
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("7", 7.0), ("1m30s", 90.0)])

@@ -3,13 +3,14 @@ codes: 0 ok, 1 a step, host or lock failed, 2 bad input or usage, 130 interrupte
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import ClassVar, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -89,29 +90,37 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 class _Commands(click.Group):
-    """Commands in the order they were added; `lab` is imported only when it is used, so
-    that every other command starts without the lab's modules."""
+    """The commands, each imported only when it is used (or listed by `--help`): every
+    command starts without the others' modules, and `--version` without any. `lab` is
+    listed but never imported for the help text."""
 
     LAB_HELP = "Simulated Docker hosts on this machine (network namespaces; root)."
-    # The order `--help` lists them in: the project's life first, then its containers.
-    ORDER = ("up", "down", "plan", "ps", "logs", "build", "pull", "config", "check", "exec", "run", "start",
-             "stop", "restart", "kill", "pause", "unpause", "rm", "cp", "top", "port", "images", "events", "ls",
-             "pki", "schema", "version")
+    # Where each command is defined, in the order `--help` lists them: the project's life
+    # first, then its containers.
+    MODULES: ClassVar[Mapping[str, str]] = {
+        "up": "commands", "down": "commands", "plan": "commands", "ps": "commands", "logs": "commands",
+        "build": "commands", "pull": "transfer", "config": "project", "check": "project", "exec": "attached",
+        "run": "attached", "start": "lifecycle", "stop": "lifecycle", "restart": "lifecycle", "kill": "lifecycle",
+        "pause": "lifecycle", "unpause": "lifecycle", "rm": "lifecycle", "cp": "transfer", "top": "show",
+        "port": "show", "images": "show", "events": "show", "ls": "show", "pki": "project", "schema": "project",
+        "version": "show",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        known = [name for name in self.ORDER if name in self.commands]
-        return [*known, *sorted(set(self.commands) - set(known)), "lab"]
+        return [*self.MODULES, "lab"]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "lab":
             from xcompose.lab.cli import lab
 
             return lab
+        if cmd_name not in self.commands and cmd_name in self.MODULES:
+            importlib.import_module(f"xcompose.cli.{self.MODULES[cmd_name]}")  # registers it on `cli`
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        commands = [(name, self.commands[name]) for name in self.list_commands(ctx)
-                    if name in self.commands and not self.commands[name].hidden]
+        found = [(name, self.get_command(ctx, name)) for name in self.MODULES]
+        commands = [(name, cmd) for name, cmd in found if cmd is not None and not cmd.hidden]
         commands.append(("lab", click.Command("lab", short_help=self.LAB_HELP)))
         limit = formatter.width - 6 - max(len(name) for name, _ in commands)
         with formatter.section("Commands"):
