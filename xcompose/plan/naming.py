@@ -20,10 +20,10 @@ LABEL_TLS_CA = "io.xcompose.tls-ca"  # fingerprint of the project CA
 LABEL_FILES_DIGEST = "io.xcompose.files-digest"  # sha256 of a service's secrets and configs as uploaded
 LABEL_REPLICA = "io.xcompose.replica"  # the number of a service's second, third, … container
 __all__ = [
-    "LABEL_CONFIG_HASH", "LABEL_FILES_DIGEST", "LABEL_HOST", "LABEL_PROJECT", "LABEL_RELAY", "LABEL_RELAY_DIGEST",
-    "LABEL_REPLICA", "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA", "LABEL_TLS_CERT",
-    "container_labels", "container_name", "containers_of", "network_name", "project_labels", "role_of",
-    "step_id_of", "volume_name",
+    "LABEL_CONFIG_HASH", "LABEL_FILES_DIGEST", "LABEL_HOST", "LABEL_PROJECT",
+    "LABEL_RELAY", "LABEL_RELAY_DIGEST", "LABEL_REPLICA", "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA",
+    "LABEL_TLS_CERT", "aside_name", "container_labels", "container_name", "containers_of",
+    "network_name", "project_labels", "role_of", "step_id_of", "volume_name",
 ]
 
 _ROLES: dict[str, StepKind] = {"service": "service", "ambassador-server": "ambassador-server",
@@ -54,6 +54,12 @@ def containers_of(step: ContainerStep) -> tuple[ContainerSpec, ...]:
                             labels=tuple(sorted({**dict(first.labels), LABEL_REPLICA: str(number)}.items())))
         for number in range(2, step.replicas + 1)
     ))
+
+
+def aside_name(name: str, container_id: str) -> str:
+    """The name a container takes while its replacement is made (`up` renames it back if
+    that fails, and an interrupted `up` may leave it so)."""
+    return f"{name}_old_{container_id[:12]}"
 
 
 def network_name(project: str, network: str = DEFAULT_NETWORK, declared: str | None = None) -> str:

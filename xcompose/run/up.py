@@ -14,7 +14,7 @@ from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import LiveContainer, Placed
-from xcompose.plan.naming import LABEL_TLS_CERT, containers_of
+from xcompose.plan.naming import LABEL_TLS_CERT, aside_name, containers_of
 from xcompose.plan.specs import ContainerSpec, Hook
 from xcompose.plan.steps import (
     AMBASSADOR_STEPS,
@@ -164,7 +164,7 @@ def _converge_container(
         if isinstance(step, ServiceStep) and placed.container.state == "running":
             run_hooks(executor, placed.container.id, step.pre_stop, "pre_stop", placed.container.name, timeout)
         executor.stop(placed.container.id, placed.container.stop_timeout if stop_timeout is None else stop_timeout)
-        executor.rename(placed.container.id, f"{placed.container.name}_old_{placed.container.id[:12]}")
+        executor.rename(placed.container.id, aside_name(placed.container.name, placed.container.id))
     specs = containers_of(step)
     made: list[tuple[ContainerSpec, str]] = []
     try:
