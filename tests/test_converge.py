@@ -5,6 +5,7 @@ rename`, `docker network disconnect`) is drift: re-created, with the field named
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from xcompose.live import LiveContainer, LiveNetwork, LiveState
 from xcompose.pki import Credentials
 from xcompose.plan import updatable
 from xcompose.plan.build import build_plan
-from xcompose.plan.naming import containers_of
+from xcompose.plan.naming import LABEL_APPLIED_AT, LABEL_APPLIED_BY, applied_labels, containers_of
 from xcompose.plan.specs import ContainerSpec
 from xcompose.plan.steps import ContainerStep, Plan
 
@@ -179,3 +180,11 @@ def test_no_recreate_keeps_a_drifted_container() -> None:
     live = live_of(plan, made(web, Memory=128 << 20))
     assert decide(plan, live, recreate="never").actions[WEB] == StepAction("keep")
 
+
+def test_who_applied_a_container_and_when_is_no_change() -> None:
+    plan = make_plan()
+    [web] = specs(plan, "service:web")
+    stamped = dataclasses.replace(web, stamp=applied_labels("ops@elsewhere", datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    by_another = made(stamped)
+    assert {LABEL_APPLIED_BY, LABEL_APPLIED_AT} <= set(by_another.labels)
+    assert action(plan, live_of(plan, by_another)) == StepAction("keep")

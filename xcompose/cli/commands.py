@@ -4,6 +4,7 @@ plan, reach, run) and prints. Nothing here decides or acts on its own."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -69,6 +70,21 @@ def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first
         may_pull = declared.pull_policy == "always" if declared.build else declared.pull_policy != "never"
         images.setdefault(project.host_of(service), {})[image] = pull and may_pull
     return make_plan(project, credentials, fleet.image_ports(images))
+
+
+def operator() -> str:
+    """Who applies the project, as the containers made are labelled: XCOMPOSE_OPERATOR when
+    set (a CI job naming itself), else USER@MACHINE."""
+    import getpass
+    import socket
+
+    if os.environ.get("XCOMPOSE_OPERATOR"):
+        return os.environ["XCOMPOSE_OPERATOR"]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (a bare container)
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 def known_services(the_plan: Plan, services: Iterable[str]) -> None:
@@ -192,7 +208,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         raise UsageError("--no-deps needs the services to bring up")
     run_options = UpOptions(
         services=services, no_deps=no_deps, without=without, remove_orphans=remove_orphans, wait_timeout=wait_timeout,
-        no_start=no_start,
+        no_start=no_start, applied_by=operator(),
         stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
     )
     project = with_overrides(load(options), parse_scales(scales), pull_policy)
