@@ -20,8 +20,9 @@ from xcompose.lab import Lab
 FIRST, SECOND = "first@operator", "second@operator"
 
 
-# `web` has limits, `worker` two networks, `tool` nothing special; `db`, on the other
-# host, brings a pair of ambassadors.
+# `web` has every limit `docker update` changes that a file can set, `worker` two
+# networks, `tool` nothing special, `alone` no network; `db`, on the other host, brings a
+# pair of ambassadors.
 TOPOLOGY = """\
 hosts:
   h1: {}
@@ -34,7 +35,13 @@ services:
     host: h1
     depends_on: [db]
     mem_limit: 256m
+    memswap_limit: 512m
+    mem_reservation: 64m
     cpus: 0.5
+    cpu_shares: 512
+    cpuset: "0"
+    pids_limit: 200
+    restart: on-failure:3
   worker:
     image: xcompose/tools:latest
     command: [sleep, infinity]
@@ -44,6 +51,11 @@ services:
     image: xcompose/tools:latest
     command: [sleep, infinity]
     host: h1
+  alone:
+    image: xcompose/tools:latest
+    command: [sleep, infinity]
+    host: h1
+    network_mode: none
 networks:
   back: {}
 """
@@ -52,6 +64,7 @@ networks:
 @dataclass
 class Drifted:
     app: Deployment
+    fresh: dict[str, tuple[str, str | None]]  # step id -> (action, reason), right after `up`
     plan: dict[str, tuple[str, str | None]]  # step id -> (action, reason), after the changes
     repair: Outcome  # the second `up`, by another operator
     after: dict[str, tuple[str, str | None]]  # the plan once repaired
@@ -83,6 +96,7 @@ def drifted(request: pytest.FixtureRequest, lab: Lab, tmp_path_factory: pytest.T
     try:
         mp.setenv("XCOMPOSE_OPERATOR", FIRST)
         app.up()
+        fresh = plan_actions(app)
         docker(app, "h1", "update", "--memory", "128m", "--cpus", "1", f"{project}-web")
         docker(app, "h1", "network", "disconnect", f"{project}_back", f"{project}-worker")
         docker(app, "h1", "rename", f"{project}-tool", f"{project}-tool-mine")
@@ -90,11 +104,15 @@ def drifted(request: pytest.FixtureRequest, lab: Lab, tmp_path_factory: pytest.T
         plan = plan_actions(app)
         mp.setenv("XCOMPOSE_OPERATOR", SECOND)
         repair = app.up()
-        yield Drifted(app, plan, repair, plan_actions(app))
+        yield Drifted(app, fresh, plan, repair, plan_actions(app))
     finally:
         mp.undo()
         app.down("--volumes", "--remove-orphans")
         app.close()
+
+
+def test_a_fresh_up_shows_no_drift_in_plan(drifted: Drifted) -> None:
+    assert {step: why for step, why in drifted.fresh.items() if why[0] != "keep"} == {}
 
 
 def test_plan_names_each_change_by_hand_as_drift_with_its_field(drifted: Drifted) -> None:
@@ -134,7 +152,7 @@ def test_ps_says_who_applied_every_container_and_when_and_a_repair_relabels_only
     remade = {f"{project}-web", f"{project}-worker", f"{project}-tool", f"{project}-db-ambassador"}
     assert {row["container"]: row["applied_by"] for row in rows} == {
         row["container"]: SECOND if row["container"] in remade else FIRST for row in rows}
-    assert len(rows) == 6  # db, its two ambassadors, web, worker, tool
+    assert len(rows) == 7  # db, its two ambassadors, web, worker, tool, alone
     for row in rows:
         when = datetime.fromisoformat(row["applied_at"].replace("Z", "+00:00"))
         assert abs(datetime.now(timezone.utc) - when) < timedelta(minutes=30)
