@@ -16,6 +16,7 @@ from typing import IO, Any
 from xcompose.engines.base import Executor, LogWindow, Streams
 from xcompose.errors import DockerError, HostError
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
+from xcompose.plan import updatable
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
 
@@ -158,6 +159,8 @@ class FakeExecutor(Executor):
                 ports=tuple(f"{p.host_ip or '0.0.0.0'}:{p.host_ports}->{p.container_port}/{p.protocol}"
                             for p in spec.ports if p.host_port is not None),
                 stop_timeout=spec.stop_timeout,
+                networks=tuple(sorted({e.network for e in spec.networks})) if spec.network_mode is None else (),
+                updatable=updatable.read(updatable.host_config(spec)),
             )
             self.engine.specs[cid] = spec
         return cid

@@ -189,3 +189,20 @@ def test_shell_completion_offers_the_services_of_the_files_found(tmp_path: Path,
                           env={**os.environ, "COMP_WORDS": "xcompose logs w", "COMP_CWORD": "2",
                                "_XCOMPOSE_COMPLETE": "bash_complete"})
     assert done.stdout.split() == ["plain,web", "plain,worker"]
+
+
+def test_the_operator_is_the_user_at_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+    import socket
+
+    from xcompose.cli.commands import operator
+
+    monkeypatch.delenv("XCOMPOSE_OPERATOR", raising=False)
+    assert operator() == f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def test_xcompose_operator_names_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xcompose.cli.commands import operator
+
+    monkeypatch.setenv("XCOMPOSE_OPERATOR", "deploy-bot@ci")
+    assert operator() == "deploy-bot@ci"

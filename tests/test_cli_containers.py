@@ -4,6 +4,8 @@ tests/e2e/test_container_commands.py."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,7 @@ def engines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeEn
         return FakeExecutor(target, found[target.name])
 
     monkeypatch.setattr("xcompose.engines.connect", connect)
+    monkeypatch.setenv("XCOMPOSE_OPERATOR", "ops@console")
     assert run("up").exit_code == 0
     for engine in found.values():
         engine.calls.clear()
@@ -158,8 +161,6 @@ def test_the_log_window_becomes_the_docker_cli_flags() -> None:
 
 
 def test_ls_lists_the_projects_on_the_files_hosts(engines: dict[str, FakeEngine]) -> None:
-    import json
-
     rows = json.loads(run("ls", "--format", "json").stdout)
     assert rows == [{"name": "shop", "status": "running(5)", "hosts": "a, b"}]
     run("stop")
@@ -186,8 +187,6 @@ def test_cp_needs_exactly_one_side_in_a_service(engines: dict[str, FakeEngine]) 
 
 
 def test_events_merge_every_hosts_stream_with_its_host(engines: dict[str, FakeEngine]) -> None:
-    import json
-
     def event(action: str, name: str, service: str) -> dict[str, object]:
         return {"Type": "container", "Action": action, "timeNano": 1_700_000_000_000_000_000,
                 "Actor": {"ID": "c1", "Attributes": {"name": name, "io.xcompose.project": "shop",
@@ -224,3 +223,31 @@ def test_run_brings_up_what_the_service_needs_but_not_the_service(engines: dict[
     assert run("run", "-T", "--rm", "app", "true").exit_code == 0
     assert {"shop-db", "shop-db-ambassador"} <= set(states(engines["a"]))
     assert set(states(engines["b"])) == {"shop-db-ambassador-b"}  # the consumer side, without the service
+
+
+def test_up_labels_every_container_with_who_applied_it_and_when(engines: dict[str, FakeEngine]) -> None:
+    made = [c for engine in engines.values() for c in engine.containers.values() if LABEL_BOX not in c.labels]
+    assert len(made) == 5 and {c.labels["io.xcompose.applied-by"] for c in made} == {"ops@console"}
+    for container in made:
+        when = datetime.fromisoformat(container.labels["io.xcompose.applied-at"].replace("Z", "+00:00"))
+        assert when.utcoffset() == timedelta(0) and abs(datetime.now(timezone.utc) - when) < timedelta(minutes=5)
+
+
+def test_an_up_by_another_operator_changes_nothing(engines: dict[str, FakeEngine], monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    monkeypatch.setenv("XCOMPOSE_OPERATOR", "ci@runner")
+    result = run("up")
+    assert result.exit_code == 0 and "shop is up: nothing to change" in result.stderr
+    assert {c.labels["io.xcompose.applied-by"] for e in engines.values() for c in e.containers.values()
+            if LABEL_BOX not in c.labels} == {"ops@console"}
+
+
+def test_ps_json_says_who_applied_each_container_and_when(engines: dict[str, FakeEngine]) -> None:
+    rows = json.loads(run("ps", "--format", "json").stdout)
+    assert len(rows) == 5 and {row["applied_by"] for row in rows} == {"ops@console"}
+    assert all(row["applied_at"].endswith("Z") for row in rows)
+
+
+def test_run_labels_the_one_off_with_who_ran_it(engines: dict[str, FakeEngine]) -> None:
+    assert run("run", "-T", "--name", "shop-app-once", "app", "true").exit_code == 0
+    assert engines["b"].named("shop-app-once").labels["io.xcompose.applied-by"] == "ops@console"  # type: ignore[union-attr]

@@ -523,3 +523,20 @@ def test_no_step_starts_on_a_host_where_the_lock_can_no_longer_be_proven(engines
     assert not result.ok
     assert names(engines["client-server"]) == set() and "demo-redis" in names(engines["big-server"])
     assert all("could not renew the project lock" in str(f.error) for f in result.walk.failed)
+
+
+def test_up_replaces_a_container_changed_by_hand_then_changes_nothing(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology(redis={"image": "redis:7", "host": "big-server", "expose": [6379],
+                                           "mem_limit": "256m"}))
+    assert up(plan, connect_to(engines, plan), QuietReporter()).ok
+    engine = engines["big-server"]
+    before = engine.named("demo-redis")
+    assert before is not None and before.updatable is not None
+    engine.containers[before.id] = replace(before, updatable=replace(before.updatable, memory=128 << 20))
+    recorder = Recorder()
+    assert up(plan, connect_to(engines, plan), recorder).ok
+    assert [(step, action) for step, action, _ in recorder.finished if action != "keep"] == [
+        ("service:redis", "recreate")]
+    after = engine.named("demo-redis")
+    assert after is not None and after.id != before.id and after.updatable == before.updatable
+    assert decide(plan, connect_to(engines, plan).read_live("demo")[0]).changes == 0

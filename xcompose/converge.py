@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from xcompose.live import LiveContainer, LiveNetwork, LiveState, Placed
+from xcompose.plan import updatable
 from xcompose.plan.naming import (
     LABEL_CONFIG_HASH,
     LABEL_FILES_DIGEST,
     LABEL_REPLICA,
     LABEL_TLS_CA,
+    aside_name,
     containers_of,
     step_id_of,
 )
@@ -112,8 +114,8 @@ def _decide_container(
 ) -> tuple[StepAction, list[Placed], tuple[int, ...]]:
     """The step's action, its live containers to remove, and which of its containers to
     make. A container is kept when one of that name runs on the step's host with the
-    planned config (`recreate`: always, or whatever its config); a service's replicas are
-    decided one by one."""
+    planned config, unchanged by hand since (`recreate`: always, or whatever its config);
+    a service's replicas are decided one by one."""
     wanted = containers_of(step)
     here = [p for p in found if p.host == step.host]
     elsewhere = [p for p in found if p.host != step.host]
@@ -121,7 +123,8 @@ def _decide_container(
     for index, spec in enumerate(wanted):
         want_hash = spec.config_hash()
         keeper = next((p for p in here if p.container.name == spec.name and p.container.state == "running"
-                       and (recreate == "never" or p.container.labels.get(LABEL_CONFIG_HASH) == want_hash)), None)
+                       and (recreate == "never" or (p.container.labels.get(LABEL_CONFIG_HASH) == want_hash
+                                                    and not _drift(spec, p.container)))), None)
         if keeper is not None and recreate != "always":
             keepers[index] = keeper
     kept = {id(p) for p in keepers.values()}
@@ -142,6 +145,8 @@ def _decide_container(
         return StepAction("recreate", "--force-recreate"), stale, remake
     spec = wanted[remake[0]]
     current = next((p.container for p in here if p.container.name == spec.name), None)
+    if current is None:
+        current = _renamed(spec, [p.container for p in here if id(p) not in kept])
     if current is None:
         if keepers:  # more replicas than run now
             return StepAction("recreate", f"{len(keepers)} containers -> {len(wanted)}"), stale, remake
@@ -165,4 +170,30 @@ def _why_recreate(spec: ContainerSpec, current: LiveContainer) -> str:
         if wanted_files is not None and current.labels.get(LABEL_FILES_DIGEST) != wanted_files:
             return "secrets or configs changed"
         return "config changed"
+    if current.name != spec.name and current.name != aside_name(spec.name, current.id):
+        return f"drift: renamed to {current.name}"
+    drift = _drift(spec, current)
+    if drift:
+        return f"drift: {', '.join(drift)}"
     return f"container is {current.state}"
+
+
+def _renamed(spec: ContainerSpec, others: Sequence[LiveContainer]) -> LiveContainer | None:
+    """The container made for `spec` that now has another name: its step's, and the same
+    replica. One set aside by an interrupted `up` is not renamed: it is a leftover."""
+    replica = dict(spec.labels).get(LABEL_REPLICA)
+    return next((c for c in others if c.labels.get(LABEL_REPLICA) == replica
+                 and c.name != aside_name(spec.name, c.id)), None)
+
+
+def _drift(spec: ContainerSpec, current: LiveContainer) -> list[str]:
+    """What was changed by hand in the container since it was made, which its config hash
+    cannot show: the networks it is on, and what `docker update` changes."""
+    found: list[str] = []
+    if current.networks is not None and spec.network_mode is None and spec.networks:
+        planned = [endpoint.network for endpoint in spec.networks]
+        found += [f"not on network {name}" for name in planned if name not in current.networks]
+        found += [f"joined network {name}" for name in current.networks if name not in planned]
+    if current.updatable is not None:
+        found += updatable.drift(spec, current.updatable)
+    return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xcompose.plan.updatable import Updatable
+
 
 @dataclass(frozen=True)
 class EngineInfo:
@@ -27,6 +29,10 @@ class LiveContainer:
     ports: tuple[str, ...]  # human form "10.0.0.1:6379->6379/tcp"
     exit_code: int | None = None
     stop_timeout: int | None = None  # seconds a stop waits before SIGKILL; None: Docker's default
+    # What may have been changed by hand since the container was made, which its config
+    # hash cannot show; None where not read (a container described by hand).
+    networks: tuple[str, ...] | None = None  # the networks it is attached to, by name
+    updatable: Updatable | None = None  # what `docker update` changes
 
 
 @dataclass(frozen=True)

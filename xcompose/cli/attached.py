@@ -16,6 +16,7 @@ from xcompose.cli.main import Options, cli, complete_services, fail, handles_err
 from xcompose.cli.targets import one, targets
 from xcompose.errors import UsageError
 from xcompose.plan.steps import StepId
+from xcompose.run.operator import operator
 
 if TYPE_CHECKING:
     from xcompose.plan.specs import ContainerSpec
@@ -76,7 +77,7 @@ def run(ctx: click.Context, detach: bool, remove: bool, no_tty: bool, env: tuple
     from xcompose.cli.output import QuietReporter
     from xcompose.engines.base import Streams
     from xcompose.plan.steps import ServiceStep
-    from xcompose.run.up import ensure_image
+    from xcompose.run.up import ensure_image, stamped
 
     options = ctx.find_object(Options)
     assert options is not None  # set by the command group
@@ -98,7 +99,7 @@ def run(ctx: click.Context, detach: bool, remove: bool, no_tty: bool, env: tuple
             fail(1, [f"error: {e}" for e in fleet.errors])
         executor = fleet.executors[step.host]
         ensure_image(executor, step, QuietReporter())
-        container_id = executor.create(spec)
+        container_id = executor.create(stamped(spec, operator()))
         if step.files:
             executor.upload(container_id, step.files)
         if detach:

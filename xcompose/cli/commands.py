@@ -15,6 +15,7 @@ from xcompose.cli.main import Options, cli, complete_services, err, fail, handle
 from xcompose.cli.output import PROGRESS
 from xcompose.errors import UsageError, XcomposeError
 from xcompose.plan.steps import StepId
+from xcompose.run.operator import operator
 
 if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to load
     from xcompose.config.project import Project
@@ -84,7 +85,6 @@ def known_services(the_plan: Plan, services: Iterable[str]) -> None:
 def host_pki(fleet: Fleet, project: str) -> HostPki:
     """The project's PKI as the hosts that answered keep it."""
     from xcompose.run.hostpki import HostPki
-    from xcompose.run.operator import operator
 
     return HostPki(fleet.executors, project, operator())
 
@@ -101,7 +101,6 @@ def locked(executors: Mapping[str, Executor], project: str, wait: float, reporte
     """The project lock on these hosts: waits for another run (saying whose), takes over a
     lock whose holder stopped renewing it."""
     from xcompose.run.lease import project_lock
-    from xcompose.run.operator import operator
 
     with project_lock(executors, project, operator(), wait, _say_waiting) as lock:
         for line in lock.broken:
@@ -222,7 +221,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         raise UsageError("--no-deps needs the services to bring up")
     run_options = UpOptions(
         services=services, no_deps=no_deps, without=without, remove_orphans=remove_orphans, wait_timeout=wait_timeout,
-        no_start=no_start,
+        no_start=no_start, applied_by=operator(),
         stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
     )
     project = with_overrides(load(options), parse_scales(scales), pull_policy)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from xcompose.converge import StepAction
 from xcompose.live import LiveState
-from xcompose.plan.naming import LABEL_ROLE, LABEL_SERVICE
+from xcompose.plan.naming import LABEL_APPLIED_AT, LABEL_APPLIED_BY, LABEL_ROLE, LABEL_SERVICE
 from xcompose.plan.steps import Step, StepId
 from xcompose.run.walk import StepResult
 
@@ -156,10 +156,14 @@ PS_COLUMNS = ("service", "host", "role", "container", "state", "health", "ports"
 
 
 def ps_rows(live: LiveState) -> list[dict[str, str]]:
+    """The table's columns, and (in JSON only, the table is wide enough) who made each
+    container and when ("" for one made before xcompose labelled that)."""
     return [
         {"service": p.container.labels.get(LABEL_SERVICE, "?"), "host": p.host,
          "role": p.container.labels.get(LABEL_ROLE, "?"), "container": p.container.name,
-         "state": p.container.state, "health": p.container.health or "", "ports": ", ".join(p.container.ports)}
+         "state": p.container.state, "health": p.container.health or "", "ports": ", ".join(p.container.ports),
+         "applied_by": p.container.labels.get(LABEL_APPLIED_BY, ""),
+         "applied_at": p.container.labels.get(LABEL_APPLIED_AT, "")}
         for p in live.placed()
     ]
 

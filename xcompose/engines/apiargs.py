@@ -8,7 +8,7 @@ from typing import Any
 
 import docker
 
-from xcompose.engines.base import split_restart
+from xcompose.plan import updatable
 from xcompose.plan.specs import ContainerSpec, Endpoint, Mount
 
 NS = 1_000_000_000
@@ -45,9 +45,6 @@ def host_config(spec: ContainerSpec, version: str) -> dict[str, Any]:
         bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(
             {"HostIp": port.host_ip or "", "HostPort": port.host_ports}
         )
-    # `no` when unset, as the CLI sends it (the engine reads "" the same way)
-    name, count = split_restart(spec.restart or "no")
-    restart: dict[str, str | int] = {"Name": name, "MaximumRetryCount": count}
     binds = [m.as_bind() for m in spec.mounts]
     logging = None
     if spec.log_driver or spec.log_options:
@@ -59,7 +56,6 @@ def host_config(spec: ContainerSpec, version: str) -> dict[str, Any]:
         port_bindings=bindings or None,
         binds=[b for b in binds if b is not None] or None,
         mounts=[_mount(m) for m, b in zip(spec.mounts, binds, strict=True) if b is None] or None,
-        restart_policy=restart,
         cap_add=[capability(c) for c in spec.cap_add] or None,
         cap_drop=[capability(c) for c in spec.cap_drop] or None,
         privileged=spec.privileged,
@@ -75,13 +71,6 @@ def host_config(spec: ContainerSpec, version: str) -> dict[str, Any]:
         dns_opt=list(spec.dns_opt) or None,
         devices=[f"{d.source}:{d.target}:{d.permissions}" for d in spec.devices] or None,
         security_opt=list(spec.security_opt) or None,
-        mem_limit=spec.mem_limit,
-        memswap_limit=spec.memswap_limit,
-        mem_reservation=spec.mem_reservation,
-        nano_cpus=spec.nano_cpus,
-        cpu_shares=spec.cpu_shares,
-        cpuset_cpus=spec.cpuset,
-        pids_limit=spec.pids_limit,
         oom_score_adj=spec.oom_score_adj,
         log_config=logging,
         pid_mode=spec.pid,
@@ -91,6 +80,8 @@ def host_config(spec: ContainerSpec, version: str) -> dict[str, Any]:
         group_add=list(spec.group_add) or None,
         cgroup_parent=spec.cgroup_parent,
     )
+    # The limits and restart policy, from where converge.py reads them back to find drift.
+    config.update(updatable.host_config(spec))
     if spec.userns_mode:
         config["UsernsMode"] = spec.userns_mode  # docker-py takes `host` only; the engine decides
     if spec.cgroupns:

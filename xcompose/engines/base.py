@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
+from xcompose.plan import updatable
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.specs import (
     BuildSpec,
@@ -281,6 +282,7 @@ def live_container(data: Mapping[str, Any]) -> LiveContainer:
     config = data.get("Config") or {}
     health = state.get("Health")
     status = str(state.get("Status", ""))
+    settings = data.get("NetworkSettings") or {}
     return LiveContainer(
         id=str(data["Id"]),
         name=str(data.get("Name", "")).lstrip("/"),
@@ -289,9 +291,11 @@ def live_container(data: Mapping[str, Any]) -> LiveContainer:
         labels=dict(config.get("Labels") or {}),
         state=status,
         health=str(health["Status"]) if health and health.get("Status") else None,
-        ports=format_ports((data.get("NetworkSettings") or {}).get("Ports")),
+        ports=format_ports(settings.get("Ports")),
         exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
         stop_timeout=int(config["StopTimeout"]) if config.get("StopTimeout") is not None else None,
+        networks=tuple(sorted(settings.get("Networks") or {})),
+        updatable=updatable.read(data.get("HostConfig") or {}),
     )
 
 
@@ -310,12 +314,6 @@ def is_missing(message: str) -> bool:
     not an error)."""
     lowered = message.lower()
     return "no such" in lowered or "not found" in lowered
-
-
-def split_restart(policy: str) -> tuple[str, int]:
-    """`on-failure:3` -> ('on-failure', 3); `always` -> ('always', 0)."""
-    name, _, count = policy.partition(":")
-    return name, int(count) if count else 0
 
 
 def line_splitter(chunks: Iterator[bytes]) -> Iterator[str]:

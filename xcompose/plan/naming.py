@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import datetime, timezone
 
 from xcompose.plan.specs import LABEL_CONFIG_HASH, ContainerSpec
 from xcompose.plan.steps import DEFAULT_NETWORK, ContainerStep, ServiceStep, StepId, StepKind
@@ -19,11 +20,14 @@ LABEL_TLS_CERT = "io.xcompose.tls-cert"  # fingerprint of the ambassador's certi
 LABEL_TLS_CA = "io.xcompose.tls-ca"  # fingerprint of the project CA
 LABEL_FILES_DIGEST = "io.xcompose.files-digest"  # sha256 of a service's secrets and configs as uploaded
 LABEL_REPLICA = "io.xcompose.replica"  # the number of a service's second, third, … container
+# Who made a container and when: set as it is made, never part of its config hash.
+LABEL_APPLIED_BY = "io.xcompose.applied-by"  # USER@MACHINE, or XCOMPOSE_OPERATOR
+LABEL_APPLIED_AT = "io.xcompose.applied-at"  # UTC, ISO 8601
 __all__ = [
-    "LABEL_CONFIG_HASH", "LABEL_FILES_DIGEST", "LABEL_HOST", "LABEL_PROJECT", "LABEL_RELAY", "LABEL_RELAY_DIGEST",
-    "LABEL_REPLICA", "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA", "LABEL_TLS_CERT",
-    "container_labels", "container_name", "containers_of", "network_name", "project_labels", "role_of",
-    "step_id_of", "volume_name",
+    "LABEL_APPLIED_AT", "LABEL_APPLIED_BY", "LABEL_CONFIG_HASH", "LABEL_FILES_DIGEST", "LABEL_HOST", "LABEL_PROJECT",
+    "LABEL_RELAY", "LABEL_RELAY_DIGEST", "LABEL_REPLICA", "LABEL_ROLE", "LABEL_SERVICE", "LABEL_TLS_CA",
+    "LABEL_TLS_CERT", "applied_labels", "aside_name", "container_labels", "container_name", "containers_of",
+    "network_name", "project_labels", "role_of", "step_id_of", "volume_name",
 ]
 
 _ROLES: dict[str, StepKind] = {"service": "service", "ambassador-server": "ambassador-server",
@@ -54,6 +58,18 @@ def containers_of(step: ContainerStep) -> tuple[ContainerSpec, ...]:
                             labels=tuple(sorted({**dict(first.labels), LABEL_REPLICA: str(number)}.items())))
         for number in range(2, step.replicas + 1)
     ))
+
+
+def aside_name(name: str, container_id: str) -> str:
+    """The name a container takes while its replacement is made (`up` renames it back if
+    that fails, and an interrupted `up` may leave it so)."""
+    return f"{name}_old_{container_id[:12]}"
+
+
+def applied_labels(operator: str, at: datetime) -> tuple[tuple[str, str], ...]:
+    """The labels that say who made a container and when."""
+    when = at.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return ((LABEL_APPLIED_AT, when), (LABEL_APPLIED_BY, operator))
 
 
 def network_name(project: str, network: str = DEFAULT_NETWORK, declared: str | None = None) -> str:

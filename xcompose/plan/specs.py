@@ -200,18 +200,25 @@ class ContainerSpec:
     userns_mode: str | None = None
     cgroup_parent: str | None = None
     cgroupns: str | None = None  # host | private
+    # Labels saying who made the container and when, added as it is made: not what runs,
+    # so not hashed (another operator's `up`, or a later one, changes nothing).
+    stamp: tuple[tuple[str, str], ...] = ()
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the spec (sorted keys, compact). Fields left at
         their default are left out, so that a field added to this class later does not
         change the hash of a container that does not use it."""
         data = {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name != "pull_policy" and getattr(self, f.name) != f.default}  # pull policy: not what runs
+                if f.name not in _UNHASHED and getattr(self, f.name) != f.default}
         text = json.dumps(to_json(data), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def labels_with_hash(self) -> dict[str, str]:
-        return {**dict(self.labels), LABEL_CONFIG_HASH: self.config_hash()}
+        return {**dict(self.labels), **dict(self.stamp), LABEL_CONFIG_HASH: self.config_hash()}
+
+
+# Fields of ContainerSpec that do not say what runs: how its image is found, who made it.
+_UNHASHED = frozenset({"pull_policy", "stamp"})
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ do per step, then runs the steps through the executors in graph order and report
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Protocol
 
 from xcompose.converge import Convergence, Recreate, StepAction, decide
@@ -15,7 +17,7 @@ from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import LiveContainer, Placed
-from xcompose.plan.naming import LABEL_TLS_CERT, containers_of
+from xcompose.plan.naming import LABEL_TLS_CERT, applied_labels, aside_name, containers_of
 from xcompose.plan.specs import ContainerSpec, Hook
 from xcompose.plan.steps import (
     AMBASSADOR_STEPS,
@@ -53,6 +55,7 @@ class UpOptions:
     wait_timeout: float = DEFAULT_TIMEOUT  # for each step to become ready
     no_start: bool = False  # create the containers, start none
     stop_timeout: int | None = None  # for a replaced container to stop (None: its own)
+    applied_by: str | None = None  # who runs it, labelled on each container made (None: no label)
 
 
 @dataclass
@@ -116,7 +119,8 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
                 executor.ensure_network(step.network)
         elif isinstance(step, CONTAINER_STEPS):
             _converge_container(step, convergence.remake.get(step_id, ()), convergence.replaced.get(step_id, []),
-                                fleet, reporter, timeout, options.stop_timeout, start=not options.no_start)
+                                fleet, reporter, timeout, options.stop_timeout, start=not options.no_start,
+                                applied_by=options.applied_by)
         else:
             executor.ensure_volume(step.volume)
 
@@ -150,7 +154,7 @@ def _stop_and_remove(executor: Executor, container: LiveContainer, timeout: int 
 
 def _converge_container(
     step: ContainerStep, remake: tuple[int, ...], stale: list[Placed], fleet: Fleet, reporter: Reporter,
-    timeout: float, stop_timeout: int | None = None, *, start: bool = True,
+    timeout: float, stop_timeout: int | None = None, *, start: bool = True, applied_by: str | None = None,
 ) -> None:
     """Make the step's containers in `remake` (by position in `containers_of`) and remove
     the `stale` ones: those replaced, moved, or beyond the planned replicas."""
@@ -170,12 +174,12 @@ def _converge_container(
         if isinstance(step, ServiceStep) and placed.container.state == "running":
             run_hooks(executor, placed.container.id, step.pre_stop, "pre_stop", placed.container.name, timeout)
         executor.stop(placed.container.id, placed.container.stop_timeout if stop_timeout is None else stop_timeout)
-        executor.rename(placed.container.id, f"{placed.container.name}_old_{placed.container.id[:12]}")
+        executor.rename(placed.container.id, aside_name(placed.container.name, placed.container.id))
     specs = containers_of(step)
     made: list[tuple[ContainerSpec, str]] = []
     try:
         for index in remake:
-            spec = specs[index]
+            spec = stamped(specs[index], applied_by)
             container_id = executor.create(spec)
             made.append((spec, container_id))
             # Before start: an ambassador's config and certificates, a service's secrets and configs.
@@ -198,6 +202,13 @@ def _converge_container(
         executor.remove(placed.container.id)
     for spec, container_id in made if start else ():
         wait_ready(step, spec, container_id, executor, timeout)
+
+
+def stamped(spec: ContainerSpec, applied_by: str | None) -> ContainerSpec:
+    """The spec with who makes its container, and now, as labels (its hash unchanged)."""
+    if applied_by is None:
+        return spec
+    return dataclasses.replace(spec, stamp=applied_labels(applied_by, datetime.now(timezone.utc)))
 
 
 def run_hooks(executor: Executor, container_id: str, hooks: tuple[Hook, ...], kind: str, name: str,
