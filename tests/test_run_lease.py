@@ -3,6 +3,7 @@ here are two sets of executors on the same fake engines."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -10,8 +11,8 @@ import pytest
 from tests.fakes import FakeEngine, FakeExecutor
 from xcompose.errors import HostError, LockTimeout
 from xcompose.plan.specs import HostTarget
-from xcompose.run.lease import ProjectLock, project_lock
-from xcompose.run.statebox import box_name
+from xcompose.run.lease import Holder, ProjectLock, machine_id, project_lock
+from xcompose.run.statebox import StateBox, box_name
 
 
 def machine(*engines: FakeEngine) -> dict[str, FakeExecutor]:
@@ -117,3 +118,21 @@ def test_a_host_that_stops_answering_delays_neither_the_others_heartbeats_nor_th
     lock.release()
     assert time.monotonic() - began < 0.5
     assert db.named(box_name("shop", "lock")) is None
+
+
+def test_a_holder_from_this_machine_whose_process_ended_is_taken_over_at_once(
+        engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ended = Holder("ann@laptop", os.getpid(), "2026-11-26T10:00:00+00:00", 30, machine_id(), "0")  # pid reused
+    for engine in engines:
+        StateBox(FakeExecutor(HostTarget(engine.host, None, None), engine), "shop", "lock").create(ended.labels())
+    began = time.monotonic()
+    with project_lock(machine(*engines), "shop", "bob@desk", wait=5) as lock:
+        assert time.monotonic() - began < 1
+        assert all("its process on this machine has ended" in line for line in lock.broken), lock.broken
+
+
+def test_a_holder_on_another_machine_is_never_judged_by_this_ones_processes(
+        engines: tuple[FakeEngine, FakeEngine]) -> None:
+    elsewhere = Holder("ann@laptop", 1, "2026-11-26T10:00:00+00:00", 30, "laptop/other-boot", "0")
+    assert not elsewhere.gone_from(machine_id())
+    assert not Holder("ann@laptop", 1, "?", 30).gone_from(machine_id())  # written by a version that did not say

@@ -6,7 +6,8 @@ the box is atomic on each engine: whoever creates it holds the lock there. The h
 proves it is alive by rewriting a heartbeat file in the box every quarter of its lease; a
 waiter that sees the heartbeat unchanged for a whole lease, measured on its own clock (so
 clocks of different machines never have to agree), removes that box by its id and takes the
-lock. A holder whose heartbeat has not reached a host for three quarters of its lease starts
+lock; a holder that ran on this same machine and whose process has ended is taken over at
+once. A holder whose heartbeat has not reached a host for three quarters of its lease starts
 no new step there: by then a waiter may be about to take over.
 """
 
@@ -15,12 +16,14 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from xcompose.engines.base import Executor, is_missing
 from xcompose.errors import DockerError, LockTimeout, XcomposeError
@@ -39,6 +42,25 @@ def lease_seconds() -> float:
         return LEASE_S
 
 
+def machine_id() -> str:
+    """This machine, as far as a lock needs to know it: its name and this boot of it."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = "?"
+    return f"{socket.gethostname()}/{boot}"
+
+
+def process_start(pid: int) -> str | None:
+    """When the process started (clock ticks since boot), or None when it is gone: a pid
+    with another start time is another process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
 @dataclass(frozen=True)
 class Holder:
     """Who holds a lock box: its labels, for the message a waiter prints."""
@@ -47,10 +69,18 @@ class Holder:
     pid: int
     since: str  # UTC, ISO 8601
     lease: float
+    machine: str = ""  # machine_id() of the holder
+    started: str = ""  # process_start() of the holder
 
     def labels(self) -> dict[str, str]:
         return {f"{_PREFIX}operator": self.operator, f"{_PREFIX}pid": str(self.pid), f"{_PREFIX}since": self.since,
-                f"{_PREFIX}lease": f"{self.lease:g}"}
+                f"{_PREFIX}lease": f"{self.lease:g}", f"{_PREFIX}machine": self.machine,
+                f"{_PREFIX}started": self.started}
+
+    def gone_from(self, machine: str) -> bool:
+        """Whether this holder ran on `machine` and its process has ended there: no need to
+        wait for its lease to lapse (a run killed here, or one that lost a host)."""
+        return bool(self.machine) and self.machine == machine and process_start(self.pid) != self.started
 
     @classmethod
     def from_labels(cls, labels: Mapping[str, str]) -> Holder:
@@ -60,7 +90,8 @@ class Holder:
             lease = LEASE_S
         pid = labels.get(f"{_PREFIX}pid", "")
         return cls(labels.get(f"{_PREFIX}operator", "another xcompose run"), int(pid) if pid.isdigit() else 0,
-                   labels.get(f"{_PREFIX}since", "?"), lease)
+                   labels.get(f"{_PREFIX}since", "?"), lease, labels.get(f"{_PREFIX}machine", ""),
+                   labels.get(f"{_PREFIX}started", ""))
 
     def __str__(self) -> str:
         return f"{self.operator} (pid {self.pid}) since {self.since}"
@@ -74,7 +105,8 @@ class ProjectLock:
         self.project = project
         self.lease = lease if lease is not None else lease_seconds()
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        self.holder = Holder(operator, os.getpid(), now, self.lease)
+        self.machine = machine_id()
+        self.holder = Holder(operator, os.getpid(), now, self.lease, self.machine, process_start(os.getpid()) or "")
         self.boxes = {host: StateBox(executor, project, "lock") for host, executor in executors.items()}
         self._held: dict[str, str] = {}  # host -> our box's id
         self._renewed: dict[str, float] = {}  # host -> monotonic time of the last heartbeat that arrived
@@ -122,12 +154,14 @@ class ProjectLock:
             now = time.monotonic()
             if seen != watched:
                 watched, watched_since = seen, now
-            if other in self._dead or now - watched_since > other.lease:
+            gone = other.gone_from(self.machine)
+            if gone or other in self._dead or now - watched_since > other.lease:
                 # By id: if the holder's box was replaced meanwhile, the new one stays.
                 with contextlib.suppress(DockerError):
                     box.remove(other_id)
-                why = "found dead on another host" if other in self._dead else \
-                    f"no heartbeat for {now - watched_since:.0f}s"
+                why = ("its process on this machine has ended" if gone else
+                       "found dead on another host" if other in self._dead else
+                       f"no heartbeat for {now - watched_since:.0f}s")
                 self.broken.append(f"took over the lock on host {host} from {other}: {why}")
                 self._dead.add(other)
                 watched = None
