@@ -4,6 +4,7 @@ here are two sets of executors on the same fake engines."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -136,3 +137,17 @@ def test_a_holder_on_another_machine_is_never_judged_by_this_ones_processes(
     elsewhere = Holder("ann@laptop", 1, "2026-11-26T10:00:00+00:00", 30, "laptop/other-boot", "0")
     assert not elsewhere.gone_from(machine_id())
     assert not Holder("ann@laptop", 1, "?", 30).gone_from(machine_id())  # written by a version that did not say
+
+
+def test_hosts_locked_first_keep_their_heartbeat_while_a_later_one_is_waited_for(
+        engines: tuple[FakeEngine, FakeEngine]) -> None:
+    db, web = engines
+    busy = ProjectLock(machine(web), "shop", "ann@laptop")
+    busy.acquire(0)
+    threading.Timer(1.2, busy.release).start()  # web is free after three of bob's leases
+    waiting = ProjectLock(machine(db, web), "shop", "bob@desk", lease=0.4)
+    waiting.acquire(5)  # db first, then web
+    try:
+        assert waiting.held("db") and waiting.held("web") and waiting.broken == []
+    finally:
+        waiting.release()

@@ -127,11 +127,6 @@ class ProjectLock:
         except BaseException:
             self.release()
             raise
-        # A thread per host: a host that stops answering must not delay the others' heartbeats.
-        self._threads = [threading.Thread(target=self._keep_alive, args=(host,), name=f"lock-heartbeat-{host}",
-                                          daemon=True) for host in sorted(self._held)]
-        for thread in self._threads:
-            thread.start()
 
     def _acquire_one(self, host: str, deadline: float, wait: float, on_wait: Callable[[str], None]) -> None:
         box = self.boxes[host]
@@ -144,6 +139,12 @@ class ProjectLock:
                 self._held[host] = box_id
                 box.write(HEARTBEAT, self._beat(), box_id)
                 self._renewed[host] = time.monotonic()
+                # From now on, while later hosts are waited for too. A thread per host: a
+                # host that stops answering must not delay the others' heartbeats.
+                thread = threading.Thread(target=self._keep_alive, args=(host,), name=f"lock-heartbeat-{host}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
                 return
             found = box.labels_and_id()
             if found is None:
