@@ -57,8 +57,12 @@ def container_ids(app: Deployment) -> dict[str, str]:
 
 
 def greeting(app: Deployment) -> str:
-    code, output = app.exec("web", "h1", "socat -t3 -T5 - TCP:words:8080 </dev/null", retry_for=20)
-    assert code == 0, output
+    # grep: an empty answer (a relay still settling) is retried like a failed one.
+    code, output = app.exec("web", "h1", "socat -t3 -T5 - TCP:words:8080 </dev/null | grep .", retry_for=30)
+    if code != 0 or not output.strip():  # say why: the relays' own words
+        logs = [f"{c.name}: {c.logs(tail=20).decode(errors='replace')}" for host in app.host_names
+                for c in app.containers(host) if "ambassador" in c.name]
+        raise AssertionError("no answer through the ambassadors:\n" + "\n".join(logs))
     return output.strip()
 
 
