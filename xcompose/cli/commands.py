@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xcompose.cli.main import Options, cli, complete_services, err, fail, handles_errors, out, pass_options
+from xcompose.cli.main import (
+    Options,
+    cli,
+    complete_services,
+    err,
+    fail,
+    handles_errors,
+    out,
+    pass_options,
+    print_text,
+)
 from xcompose.cli.output import PROGRESS
 from xcompose.errors import UsageError, XcomposeError
 from xcompose.plan.steps import StepId
@@ -152,7 +162,7 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
 
     project = load(options)
     if offline:
-        out.print(render_plan(make_plan(project), fmt), markup=False)
+        print_text(render_plan(make_plan(project), fmt))
         return
     # The certificates are part of the ambassadors' config hash, as in `up`; reading them
     # writes nothing, and a project without a CA is shown as getting a new one.
@@ -166,7 +176,7 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
     if failures:
         raise failures[0]
     convergence = decide(the_plan, live)
-    out.print(render_plan(the_plan, fmt, convergence.actions, convergence.orphans), markup=False)
+    print_text(render_plan(the_plan, fmt, convergence.actions, convergence.orphans))
 
 
 def pin_built_images(the_plan: Plan, fleet: Fleet) -> Plan:

@@ -61,6 +61,13 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def print_text(text: str) -> None:
+    """Text made whole already (a plan, a config, JSON) to stdout as it is: rich would lay
+    out every line again (0.6 s for 10 MB)."""
+    sys.stdout.write(text if not text or text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
 def fail(code: int, lines: list[str]) -> None:
     for line in lines:
         err.print(line, markup=False)

@@ -12,7 +12,7 @@ import click
 import yaml
 
 from xcompose.cli.commands import WAIT_HELP, host_pki, hosts_of, load, locked, make_plan, reached
-from xcompose.cli.main import Options, cli, err, handles_errors, out, pass_options
+from xcompose.cli.main import Options, cli, err, handles_errors, out, pass_options, print_text
 from xcompose.errors import UsageError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def config(options: Options, quiet: bool, what: str | None, hash_of: str | None,
     if output:
         Path(output).write_text(text)
     else:
-        out.print(text, markup=False, end="")
+        print_text(text)
 
 
 def config_hashes(the_plan: Plan, names: str) -> list[str]:

@@ -16,6 +16,7 @@ import shlex
 from collections import defaultdict
 from collections.abc import Mapping
 
+from xcompose.alloc import paused_gc
 from xcompose.config.location import KeyPath
 from xcompose.config.model import Service
 from xcompose.config.project import IMPLICIT_HOST, Project
@@ -23,7 +24,6 @@ from xcompose.config.service_keys import ServiceNetwork
 from xcompose.config.syntax import PortSpec
 from xcompose.errors import ConfigError, ConfigErrors
 from xcompose.pki import Credentials, Identity
-from xcompose.plan.alloc import paused_gc
 from xcompose.plan.ambassadors import add_ambassadors
 from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims, check_cycles
 from xcompose.plan.container import add_services
@@ -86,21 +86,33 @@ _HOST_KEY = re.compile(r"HOST|ADDR|SERVER|URL|URI|DSN|ENDPOINT|BROKER|UPSTREAM|P
 _HOST_FLAGS = {"-h", "--host", "--hostname", "-H", "--server"}
 
 
-def names_host(names: set[str], service: Service) -> bool:
-    """Whether the service's environment or command names one of `names` as a host to
-    connect to. Deliberately narrow: `MYSQL_DATABASE: wordpress` names a database, not the
-    service `wordpress`."""
-    alternatives = "|".join(map(re.escape, sorted(names)))
-    in_text = re.compile(rf"(?://|@)(?:{alternatives})(?![\w.-])|(?<![\w.-])(?:{alternatives}):\d")
+# A whole name after `//` or `@`, or before `:PORT`: names are runs of [\w.-].
+_AFTER_SCHEME = re.compile(r"(?://|@)([\w.-]+)")
+_BEFORE_PORT = re.compile(r"(?<![\w.-])([\w.-]+):\d")
+
+
+def hosts_named(service: Service) -> frozenset[str]:
+    """What the service's environment or command names as a host to connect to.
+    Deliberately narrow: `MYSQL_DATABASE: wordpress` names a database, not the service
+    `wordpress`. Read once per service: the planner asks it of every target."""
+    found: set[str] = set()
     for key, text in service.environment.items():
-        if text and (in_text.search(text) or (_HOST_KEY.search(key) and text.split(":")[0] in names)):
-            return True
+        if text:
+            found.update(_AFTER_SCHEME.findall(text), _BEFORE_PORT.findall(text))
+            if _HOST_KEY.search(key):
+                found.add(text.split(":")[0])
     for value in (service.command, service.entrypoint):
         words = shlex.split(value) if isinstance(value, str) else list(value or ())
         for before, word in zip(["", *words], words, strict=False):
-            if in_text.search(word) or (before in _HOST_FLAGS and word in names):
-                return True
-    return False
+            found.update(_AFTER_SCHEME.findall(word), _BEFORE_PORT.findall(word))
+            if before in _HOST_FLAGS:
+                found.add(word)
+    return frozenset(found)
+
+
+def names_host(names: set[str], service: Service) -> bool:
+    """Whether the service's environment or command names one of `names` as a host."""
+    return not names.isdisjoint(hosts_named(service))
 
 
 class Planner:
@@ -127,6 +139,16 @@ class Planner:
         for service, networks in self.nets.items():
             for network in networks:
                 self.members[network][self.host_of[service]].append(service)
+        # Who uses whom, read once: target -> services that wait for it or link to it; name
+        # -> services that name it as a host. Asking each consumer about each target instead
+        # made planning quadratic (minutes at 10,000 services).
+        self.waited_for: dict[str, set[str]] = defaultdict(set)
+        self.named_by: dict[str, set[str]] = defaultdict(set)
+        for consumer, declared in self.topology.services.items():
+            for target in [*declared.depends_on, *(link.target for link in declared.links)]:
+                self.waited_for[target].add(consumer)
+            for name in hosts_named(declared):
+                self.named_by[name].add(consumer)
         self.wires: dict[str, list[Wire]] = defaultdict(list)  # by consumer
         self.ports_of: dict[str, list[PortSpec]] = {}  # ports a target can be reached on
         # target -> consumer host -> network -> link aliases used there (the client ambassador
@@ -244,7 +266,8 @@ class Planner:
                         by_host[host].add(network)
             offered = bool(self.topology.services[target].expose)
             if self.topology.ambassador.reach == "used" or not offered:
-                by_host = {h: n for h, n in by_host.items() if self._used_from(target, h, n)}
+                used = self._hosts_using(target, by_host)
+                by_host = {h: n for h, n in by_host.items() if h in used}
             if not by_host:
                 continue
             ports = self.ports_of_target(target)
@@ -256,18 +279,27 @@ class Planner:
                 for host, joined in by_host.items():
                     self.remote[target][host] |= joined
 
-    def _used_from(self, target: str, host: str, networks: set[str]) -> bool:
-        """Whether a service on `host`, on one of `networks` with the target, waits for it,
-        links to it, or names it as a host (see `names_host`) in its environment or command."""
-        names = {target} | {a for n in networks for a in self.nets[target][n].aliases}
-        for network in networks:
-            for consumer in self.members[network][host]:
-                service = self.topology.services[consumer]
-                if target in service.depends_on or any(link.target == target for link in service.links):
-                    return True
-                if names_host(names, service):
-                    return True
-        return False
+    def _hosts_using(self, target: str, by_host: Mapping[str, set[str]]) -> set[str]:
+        """The hosts of `by_host` where a service on one of the networks it shares with the
+        target there waits for the target, links to it, or names it (or its alias on one of
+        those networks) as a host (see `hosts_named`)."""
+        used: set[str] = set()
+
+        def consider(consumer: str, name: str | None) -> None:
+            host = self.host_of[consumer]
+            shared = by_host.get(host)
+            if shared is None or host in used or shared.isdisjoint(self.nets[consumer]):
+                return
+            if name is None or name == target or any(name in self.nets[target][n].aliases for n in shared):
+                used.add(host)
+
+        for consumer in self.waited_for.get(target, ()):
+            consider(consumer, None)
+        aliases = {alias for settings in self.nets[target].values() for alias in settings.aliases}
+        for name in sorted({target} | aliases):
+            for consumer in sorted(self.named_by.get(name, ())):
+                consider(consumer, name)
+        return used
 
     def _can_cross(self, target: str, ports: list[PortSpec], consumer_host: str) -> bool:
         """Whether the relays can carry the target's ports: TCP always; UDP only through

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.table import Table
 
+from xcompose.alloc import paused_gc
 from xcompose.converge import Orphan, StepAction
-from xcompose.plan.alloc import paused_gc
 from xcompose.plan.steps import (
     ClientAmbassadorStep,
     NetworkStep,
