@@ -106,10 +106,9 @@ SLOW_HOOK = """\
 """
 
 
-def test_a_killed_holders_lock_lapses_after_its_lease(deploy: Deploy, tmp_path: Path) -> None:
-    app = deploy("ops-killed", "api").use_compose(COMPOSE + SLOW_HOOK, PLACEMENT + "  slow: {host: h1}\n")
-    lease = 6
-    holder = app.start("up", env=operator(tmp_path, "ann", XCOMPOSE_LOCK_LEASE=str(lease)))
+def killed_while_holding_the_lock(app: Deployment, env: dict[str, str]) -> None:
+    """An `up` killed with SIGKILL while its `slow` service's hook runs: it holds the lock."""
+    holder = app.start("up", env=env)
     try:
         wait_for(lambda: bool(app.containers("h1", service="slow")), 120, "the holder to start work")
         holder.send_signal(signal.SIGKILL)
@@ -118,6 +117,12 @@ def test_a_killed_holders_lock_lapses_after_its_lease(deploy: Deploy, tmp_path: 
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_a_killed_holders_lock_lapses_after_its_lease(deploy: Deploy, tmp_path: Path) -> None:
+    app = deploy("ops-killed", "api").use_compose(COMPOSE + SLOW_HOOK, PLACEMENT + "  slow: {host: h1}\n")
+    lease = 6
+    killed_while_holding_the_lock(app, operator(tmp_path, "ann", XCOMPOSE_LOCK_LEASE=str(lease)))
     for host in app.host_names:  # a killed run removes nothing: its lock stays behind
         app.client(host).containers.get(box_name(app.project, "lock"))
     # Bob's machine has another name (a UTS namespace of its own): the holder's process is
@@ -139,15 +144,7 @@ def test_a_killed_holders_lock_lapses_after_its_lease(deploy: Deploy, tmp_path: 
 
 def test_a_run_killed_on_this_machine_is_taken_over_at_once(deploy: Deploy, tmp_path: Path) -> None:
     app = deploy("ops-here", "api").use_compose(COMPOSE + SLOW_HOOK, PLACEMENT + "  slow: {host: h1}\n")
-    holder = app.start("up", env=operator(tmp_path, "ann"))
-    try:
-        wait_for(lambda: bool(app.containers("h1", service="slow")), 120, "the holder to start work")
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(10)
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
+    killed_while_holding_the_lock(app, operator(tmp_path, "ann"))
     outcome = up(app, operator(tmp_path, "ann"), "--lock-wait", "5")  # well inside the 30 s lease
     assert "took over the lock on host h1 from ann@machine-ann" in outcome.stderr, outcome.output
     assert "its process on this machine has ended" in outcome.stderr

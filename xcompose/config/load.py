@@ -48,6 +48,10 @@ from xcompose.errors import ConfigError, ConfigErrors
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
+# A large file's trees are hundreds of thousands of objects that live until the load ends:
+# without the cyclic collector rescanning them, a 10,000-service file loads in a quarter of
+# the time.
+@paused_gc()
 def load_project(
     files: Sequence[str | Path],
     *,
@@ -63,24 +67,6 @@ def load_project(
 
     `profiles` are the active profiles; without any, XCOMPOSE_PROFILES or COMPOSE_PROFILES.
     `stdin` is what a file named `-` holds."""
-    # A large file's trees are hundreds of thousands of objects that live until the load
-    # ends: without the cyclic collector rescanning them, a 10,000-service file loads in a
-    # sixth of the time.
-    with paused_gc():
-        return _load(files, project_name=project_name, environ=environ, profiles=profiles,
-                     project_directory=project_directory, env_files=env_files, stdin=stdin)
-
-
-def _load(
-    files: Sequence[str | Path],
-    *,
-    project_name: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    profiles: Sequence[str] | None = None,
-    project_directory: str | Path | None = None,
-    env_files: Sequence[str | Path] = (),
-    stdin: bytes | None = None,
-) -> Project:
     env = dict(os.environ if environ is None else environ)
     if isinstance(files, (str, Path)):
         files = [files]
