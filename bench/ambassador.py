@@ -294,7 +294,7 @@ class Bench:
 
     def cleanup(self) -> None:
         for client in (self.c1, self.c2):
-            for c in client.containers.list(all=True, filters={"label": LABEL}):
+            for c in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
                 c.remove(force=True)
             for n in client.networks.list(names=[NET]):
                 n.remove()

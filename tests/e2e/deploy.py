@@ -168,7 +168,7 @@ class Deployment:
             labels.append(f"{LABEL_ROLE}={role}")
         if service:
             labels.append(f"{LABEL_SERVICE}={service}")
-        return self.client(host).containers.list(all=True, filters={"label": labels})
+        return self.client(host).containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
     def container(self, service: str, host: str) -> Any:
         found = self.containers(host, role="service", service=service)
@@ -200,7 +200,7 @@ class Deployment:
         for host in self.host_names:
             client = self.client(host)
             label = {"label": f"{LABEL_PROJECT}={self.project}"}
-            found += [f"{c.name}@{host}" for c in client.containers.list(all=True, filters=label)]
+            found += [f"{c.name}@{host}" for c in client.containers.list(all=True, filters=label, ignore_removed=True)]
             found += [f"network {n.name}@{host}" for n in client.networks.list(filters=label)]
         return found
 

@@ -62,7 +62,7 @@ def objects(lab: Lab) -> set[str]:
     for host in lab.hosts:
         client = lab.docker_client(host)
         try:
-            found |= {f"container {c.name}@{host.name}" for c in client.containers.list(all=True)}
+            found |= {f"container {c.name}@{host.name}" for c in client.containers.list(all=True, ignore_removed=True)}
             found |= {f"network {n.name}@{host.name}" for n in client.networks.list()}
         finally:
             client.close()
@@ -79,7 +79,7 @@ def leaves_nothing(lab: Lab) -> Iterator[None]:
     for host in lab.hosts:
         client = lab.docker_client(host)
         try:
-            for c in client.containers.list(all=True):
+            for c in client.containers.list(all=True, ignore_removed=True):
                 if f"container {c.name}@{host.name}" in left:
                     c.remove(force=True)
             for n in client.networks.list():

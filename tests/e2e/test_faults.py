@@ -90,7 +90,7 @@ def app_leftovers(app: Deployment, hosts: list[str]) -> list[str]:
     label = {"label": f"{LABEL_PROJECT}={app.project}"}
     for host in hosts:
         client = app.client(host)
-        found += [f"{c.name}@{host}" for c in client.containers.list(all=True, filters=label)]
+        found += [f"{c.name}@{host}" for c in client.containers.list(all=True, filters=label, ignore_removed=True)]
         found += [f"network {n.name}@{host}" for n in client.networks.list(filters=label)]
     return found
 
@@ -180,7 +180,7 @@ def test_dockerd_killed_during_up_is_named_and_the_next_up_converges_without_dup
     label = {"label": f"{LABEL_PROJECT}={app.project}"}
     proc = start(app, "up", "--wait-timeout", "90")
     try:
-        wait_for(lambda: bool(watch.containers.list(all=True, filters=label)), 120,
+        wait_for(lambda: bool(watch.containers.list(all=True, filters=label, ignore_removed=True)), 120,
                  "the first container of the project on h2")
         faults(lab_name(app, "h2"), "dockerd", kill=True)
         outcome = finish(proc, timeout=240)
