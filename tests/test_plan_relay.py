@@ -166,7 +166,14 @@ def test_archive_holds_the_files_only_with_mode_and_owner() -> None:
 def test_one_relay_runs_socat_with_explicit_addresses() -> None:
     entrypoint, command = relay_command([Relay(6379, "10.0.0.1", 6379)])
     assert entrypoint == ("socat",)
-    assert command == ("TCP-LISTEN:6379,fork,reuseaddr", "TCP:10.0.0.1:6379")
+    assert command == ("TCP-LISTEN:6379,fork,reuseaddr,backlog=1024,max-children=4096", "TCP:10.0.0.1:6379")
+
+
+def test_socat_listens_with_room_for_a_burst_of_connections() -> None:
+    # socat's default backlog of 5 drops the SYNs of a burst; children are bounded too.
+    [listen, _] = relay_command([Relay(6379, "redis", 6379)])[1]
+    options = dict(o.split("=") for o in listen.split(",")[1:] if "=" in o)
+    assert int(options["backlog"]) >= 512 and int(options["max-children"]) >= 512
 
 
 def test_udp_relay_uses_udp_addresses() -> None:
@@ -178,8 +185,8 @@ def test_several_relays_run_under_one_shell() -> None:
     entrypoint, command = relay_command([Relay(80, "web", 80), Relay(443, "web", 443)])
     assert entrypoint == ("/bin/sh", "-c")
     [script] = command
-    assert "socat TCP-LISTEN:80,fork,reuseaddr TCP:web:80 &" in script
-    assert "socat TCP-LISTEN:443,fork,reuseaddr TCP:web:443 & wait" in script
+    assert "socat TCP-LISTEN:80,fork,reuseaddr,backlog=1024,max-children=4096 TCP:web:80 &" in script
+    assert "socat TCP-LISTEN:443,fork,reuseaddr,backlog=1024,max-children=4096 TCP:web:443 & wait" in script
     shlex.split(script)  # well-formed shell words
 
 

@@ -1,5 +1,6 @@
 """A cross-host link under load: 1 GiB through an ambassador pair arrives intact (sha256 on
-both ends), and 500 connections held for 30 s through one pair see no reset.
+both ends), 500 connections held for 30 s through one pair see no reset, and a burst of
+500 new connections at once is answered in full through either relay.
 
 Both go the way a consumer's traffic goes: from the consumer host's project network into
 the client ambassador, across to the server ambassador, into the target. Whatever relay the
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+import pytest
 
 from tests.e2e.deploy import Deployment
 from xcompose.lab import Lab
@@ -197,3 +200,73 @@ def test_five_hundred_connections_held_for_thirty_seconds_see_no_reset(
     record_property("held_connections", CONNECTIONS)
     record_property("held_pings", stats["pings"])
     record_property("held_slowest_ms", round(float(stats["slowest_ms"])))
+
+
+# --- a burst of new connections -----------------------------------------------------------
+
+BURST = 500
+BURST_DEADLINE = 10.0  # seconds from the burst's start to every connection's answer
+
+
+def burst_connections(address: str, port: int, count: int, deadline: float) -> dict[str, object]:
+    """Open `count` redis connections all at once, send PING on each and expect +PONG, all
+    within `deadline` seconds of the start; report what was lost and the slowest answer.
+    Runs in the consumer host's network namespace, like hold_connections."""
+    import asyncio
+    import time
+
+    lost: list[str] = []
+    answered: list[float] = []
+
+    async def one(started: float) -> None:
+        async def ping() -> bytes:
+            reader, writer = await asyncio.open_connection(address, port)
+            try:
+                writer.write(b"PING\r\n")
+                await writer.drain()
+                return await reader.readline()
+            finally:
+                writer.close()
+
+        try:
+            line = await asyncio.wait_for(ping(), deadline - (time.monotonic() - started))
+        except (OSError, asyncio.TimeoutError) as error:
+            lost.append(repr(error))
+            return
+        if line != b"+PONG\r\n":
+            lost.append(f"reply {line!r}")
+            return
+        answered.append(time.monotonic() - started)
+
+    async def main() -> None:
+        started = time.monotonic()
+        await asyncio.gather(*(one(started) for _ in range(count)))
+
+    asyncio.run(main())
+    return {"answered": len(answered), "lost": lost, "slowest_s": max(answered, default=0.0)}
+
+
+# The seeds' pair is plain socat; haproxy is the default relay, with mutual TLS.
+RELAYS = {"socat": "ambassador: {image: 'alpine/socat:latest', tls: false}", "haproxy": ""}
+
+
+@pytest.mark.parametrize("relay", sorted(RELAYS))
+def test_a_burst_of_five_hundred_new_connections_is_answered_in_full(
+    deploy: Deploy, lab: Lab, record_property: Record, relay: str
+) -> None:
+    app = deploy(f"burst-{relay}", "api").use(f"{HOLD}{RELAYS[relay]}\n")
+    app.up()
+    [client_ambassador] = app.containers("h2", role="ambassador-client")
+    [network] = client_ambassador.attrs["NetworkSettings"]["Networks"].values()
+    call = (f"{inspect.getsource(burst_connections)}\nimport json\nprint(json.dumps("
+            f"burst_connections({network['IPAddress']!r}, 6379, {BURST}, {BURST_DEADLINE})))")
+    netns = f"--net=/run/netns/{app.lab_host('h2').netns}"
+    done = subprocess.run(["nsenter", netns, sys.executable, "-c", call],
+                          capture_output=True, timeout=BURST_DEADLINE + 60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    stats = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert stats["lost"] == [], f"{len(stats['lost'])} of {BURST} lost: {stats['lost'][:5]}"
+    assert stats["answered"] == BURST
+    print(f"\n{BURST} connections at once through the {relay} pair: all answered, "
+          f"the slowest after {stats['slowest_s']:.2f} s")
+    record_property(f"burst_{relay}_slowest_s", round(float(stats["slowest_s"]), 2))

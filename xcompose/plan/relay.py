@@ -38,16 +38,23 @@ from xcompose.plan.specs import (
 
 # Seconds a probe waits for one connection; the executor retries the probe until its timeout.
 PROBE_CONNECT_TIMEOUT = 2
+# Lab dockerds (and some hosts) cap open files at 20000: haproxy needs ~2 per connection.
+MAXCONN = 4096
+# socat's own listen backlog is 5: a burst of new connections overflows it, and the kernel
+# drops the SYNs it has no room for (the client retries after 1 s, 3 s, ...). The kernel
+# caps the backlog at net.core.somaxconn (4096 by default).
+SOCAT_BACKLOG = 1024
+# One forked socat per connection: as many connections as haproxy would carry, no more, so
+# a flood waits in the backlog instead of forking the host out of memory.
+SOCAT_TCP_LISTEN = f"fork,reuseaddr,backlog={SOCAT_BACKLOG},max-children={MAXCONN}"
 
 
 def _socat_args(relay: RelayPort) -> tuple[str, str]:
     """Explicit addresses, one relay per process: no environment parsing, no sed (the
     classic ambassador image's weak spot)."""
-    kind = "UDP" if relay.protocol == "udp" else "TCP"
-    return (
-        f"{kind}-LISTEN:{relay.listen_port},fork,reuseaddr",
-        f"{kind}:{relay.to_host}:{relay.to_port}",
-    )
+    if relay.protocol == "udp":
+        return (f"UDP-LISTEN:{relay.listen_port},fork,reuseaddr", f"UDP:{relay.to_host}:{relay.to_port}")
+    return (f"TCP-LISTEN:{relay.listen_port},{SOCAT_TCP_LISTEN}", f"TCP:{relay.to_host}:{relay.to_port}")
 
 
 def relay_command(relays: Sequence[RelayPort]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -97,8 +104,6 @@ HAPROXY_DIR = "/usr/local/etc/haproxy"
 HAPROXY_CONFIG = f"{HAPROXY_DIR}/haproxy.cfg"
 SOCAT_DIR = "/etc/xcompose"
 HAPROXY_ENTRYPOINT = ("haproxy", "-W", "-db", "-f", HAPROXY_CONFIG)
-# Lab dockerds (and some hosts) cap open files at 20000: haproxy needs ~2 per connection.
-MAXCONN = 4096
 # The tls-ca label of an ambassador planned before the project has a CA.
 NEW_CA = "new"
 
@@ -183,10 +188,10 @@ def socat_tls_command(
     pairs: list[tuple[str, str]] = []
     for r in relays:
         if role == "ambassador-server":
-            pairs.append((f"OPENSSL-LISTEN:{r.listen_port},fork,reuseaddr,cert={tls.cert},"
+            pairs.append((f"OPENSSL-LISTEN:{r.listen_port},{SOCAT_TCP_LISTEN},cert={tls.cert},"
                           f"cafile={tls.ca},verify=1", f"TCP:{r.to_host}:{r.to_port}"))
         else:
-            pairs.append((f"TCP-LISTEN:{r.listen_port},fork,reuseaddr",
+            pairs.append((f"TCP-LISTEN:{r.listen_port},{SOCAT_TCP_LISTEN}",
                           f"OPENSSL:{r.to_host}:{r.to_port},cert={tls.cert},cafile={tls.ca},"
                           f"verify=1,commonname={tls.verify_name}"))
     if len(pairs) == 1:
