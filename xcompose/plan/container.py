@@ -203,7 +203,7 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
         for wire in p.wires.get(name, ()):
             env.update(link_environment(own_name, wire.alias, services[wire.target],
                                         services[wire.target].exposed_ports()))
-            after.append(StepId.client(wire.target, host) if wire.cross_host else StepId.service(wire.target))
+            after.append(p.reached_as(wire.target, host))  # no client ambassador while its ports are unknown
         # The consumer's own environment wins over generated link variables.
         env.update({k: v for k, v in service.environment.items() if v is not None})
         mounts, volumes = _mounts(p, name, service, host)
