@@ -162,6 +162,7 @@ class Planner:
         self.container_names = {s: container_name(self.name, StepId.service(s), service.container_name)
                                 for s, service in self.topology.services.items()}
         self.tls_without_ca = False
+        self.docker_networks: dict[str, str] = {}  # network -> Docker's name of it
 
     def fail(self, path: KeyPath, message: str) -> None:
         self.errors.append(self.project.error(path, message))
@@ -368,8 +369,13 @@ class Planner:
         return service.ambassador.image or self.topology.ambassador.image
 
     def docker_network(self, network: str) -> str:
-        decl = self.topology.network(network)
-        return network_name(self.name, network, decl.name or (network if decl.external else None))
+        """Docker's name of a network of the project (asked for every step: made once)."""
+        found = self.docker_networks.get(network)
+        if found is None:
+            decl = self.topology.network(network)
+            found = network_name(self.name, network, decl.name or (network if decl.external else None))
+            self.docker_networks[network] = found
+        return found
 
     def _networks(self) -> None:
         for network, by_host in sorted(self.members.items()):
