@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from xcompose.alloc import paused_gc
 from xcompose.config.location import KeyPath
@@ -258,15 +258,19 @@ class Planner:
         it or names it in its environment or command: a web front end published to the
         outside, a one-off job or a client sharing a server's image would otherwise bring
         relays that nothing uses."""
+        reach_all = self.topology.ambassador.reach != "used"
         for target, networks in self.nets.items():
             target_host = self.host_of[target]
-            by_host: dict[str, set[str]] = defaultdict(set)
-            for network in networks:
-                for host in self.members[network]:
-                    if host != target_host:
-                        by_host[host].add(network)
-            offered = bool(self.topology.services[target].expose)
-            if self.topology.ambassador.reach == "used" or not offered:
+            if reach_all and self.topology.services[target].expose:
+                hosts: Iterable[str] = {host for network in networks for host in self.members[network]}
+            else:  # only hosts of services that use it can be among them: not every host of its networks
+                hosts = {self.host_of[consumer] for consumer in self._users(target)}
+            by_host: dict[str, set[str]] = {}
+            for host in hosts:
+                joined = {network for network in networks if host in self.members[network]}
+                if host != target_host and joined:
+                    by_host[host] = joined
+            if not reach_all or not self.topology.services[target].expose:
                 used = self._hosts_using(target, by_host)
                 by_host = {h: n for h, n in by_host.items() if h in used}
             if not by_host:
@@ -279,6 +283,12 @@ class Planner:
             elif self._can_cross(target, ports, min(by_host)):
                 for host, joined in by_host.items():
                     self.remote[target][host] |= joined
+
+    def _users(self, target: str) -> set[str]:
+        """The services that wait for the target, link to it, or name it or one of its
+        aliases as a host (on any network: `_hosts_using` narrows it down)."""
+        names = {target} | {alias for settings in self.nets[target].values() for alias in settings.aliases}
+        return self.waited_for.get(target, set()).union(*(self.named_by.get(name, ()) for name in names))
 
     def _hosts_using(self, target: str, by_host: Mapping[str, set[str]]) -> set[str]:
         """The hosts of `by_host` where a service on one of the networks it shares with the
