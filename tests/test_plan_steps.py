@@ -67,3 +67,8 @@ def test_without_keeps_what_waited_for_the_steps_left_out() -> None:
 def test_needed_for_an_unknown_step_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         plan_of([], "network:a").needed_for([StepId.service("nope")])
+
+
+def test_wave_ids_hold_the_ids_of_each_wave() -> None:
+    plan = plan_of([("network:b", "network:c"), ("network:a", "network:c")])
+    assert [sorted(ids(wave)) for wave in plan.wave_ids()] == [["network:a", "network:b"], ["network:c"]]

@@ -63,19 +63,20 @@ def render_json(
     orphans: Sequence[Orphan] = (),
 ) -> str:
     # Each id's text is made once: it orders the steps, names them, and names what they wait for.
-    waves = plan.waves()
-    text = {step.id: str(step.id) for wave in waves for step in wave}
+    waves = plan.wave_ids()
+    text = {step_id: str(step_id) for wave in waves for step_id in wave}
+    waits_for = plan.dependencies()
     entries: list[dict[str, Any]] = []
     for wave_index, wave in enumerate(waves):
-        for step in sorted(wave, key=lambda s: text[s.id]):
-            step_id = step.id
+        for step_id in sorted(wave, key=text.__getitem__):
+            step = plan.step(step_id)
             entry: dict[str, Any] = {
                 "id": text[step_id],
                 "kind": step_id.kind,
                 "service": step.service,
                 "host": step.host,
                 "wave": wave_index,
-                "after": sorted(text[i] for i in plan.after(step_id)),
+                "after": sorted([text[i] for i in waits_for[step_id]]),
                 "action": None,
             }
             if actions is not None:

@@ -252,12 +252,17 @@ class Plan:
 
     def waves(self) -> list[list[Step]]:
         """Steps grouped by longest distance from a root: each wave needs only earlier ones."""
+        return [[self._steps[step_id] for step_id in sorted(wave)] for wave in self.wave_ids()]
+
+    def wave_ids(self) -> list[list[StepId]]:
+        """The ids of each of `waves()`, each wave in no particular order (for readers that
+        order them their own way)."""
         waiting = {step_id: len(before) for step_id, before in self._before.items()}
         wave = [step_id for step_id, count in waiting.items() if count == 0]
         dependents = self._after()
-        waves: list[list[Step]] = []
+        waves: list[list[StepId]] = []
         while wave:
-            waves.append([self._steps[step_id] for step_id in sorted(wave)])
+            waves.append(wave)
             following = []
             for step_id in wave:
                 for later in dependents[step_id]:
