@@ -163,6 +163,7 @@ class Planner:
                                 for s, service in self.topology.services.items()}
         self.tls_without_ca = False
         self.docker_networks: dict[str, str] = {}  # network -> Docker's name of it
+        self.exposed_of: dict[str, list[PortSpec]] = {}  # service -> its `expose:` ports
 
     def fail(self, path: KeyPath, message: str) -> None:
         self.errors.append(self.project.error(path, message))
@@ -359,6 +360,13 @@ class Planner:
                 ports = sorted(self.image_ports.get(self.image(target)) or (), key=lambda p: (p.port, p.protocol))
             self.ports_of[target] = ports
         return ports
+
+    def exposed(self, service: str) -> list[PortSpec]:
+        """The service's `expose:` ports (read for each service that links to it: made once)."""
+        found = self.exposed_of.get(service)
+        if found is None:
+            found = self.exposed_of[service] = self.topology.services[service].exposed_ports()
+        return found
 
     # -- steps -------------------------------------------------------------------------
 
