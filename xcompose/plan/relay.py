@@ -229,7 +229,8 @@ def ambassador(
     made); a client ambassador verifies the server ambassador's name, `server_name`."""
     if not ports:
         raise ValueError("an ambassador needs at least one port to relay")
-    relay = _relay(role, image, tuple(ports), tls, identity, server_name)
+    relay = (_shared_relay(role, image, tuple(ports), tls, server_name) if identity is None
+             else _relay(role, image, tuple(ports), tls, identity, server_name))
     container = ContainerSpec(
         name=name,
         image=image,
@@ -258,10 +259,6 @@ class _Relay:
     expose: tuple[tuple[int, str], ...]
 
 
-# The client ambassadors of one target on every host it is reached from relay the same
-# ports the same way: at 10,000 services that is 20,000 identical relays, made once each
-# per target. Every argument and result is immutable.
-@functools.lru_cache(maxsize=4096)
 def _relay(
     role: AmbassadorRole,
     image: str,
@@ -311,3 +308,14 @@ def _relay(
         # Exposed like the target, so `docker ps` / inspect read as they would for it.
         expose=tuple(sorted({(p.listen_port, p.protocol) for p in ports})),
     )
+
+
+# The client ambassadors of one target on every host it is reached from relay the same
+# ports the same way: at 10,000 services that is 20,000 identical relays, made once each
+# per target. Only without certificates (each ambassador has its own, so nothing would be
+# shared, and private keys are not kept around). Every argument and result is immutable.
+@functools.lru_cache(maxsize=4096)
+def _shared_relay(
+    role: AmbassadorRole, image: str, ports: tuple[RelayPort, ...], tls: bool, server_name: str | None
+) -> _Relay:
+    return _relay(role, image, ports, tls, None, server_name)
