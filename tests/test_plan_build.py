@@ -485,6 +485,14 @@ def test_cross_host_link_to_a_target_without_a_declared_port_waits_for_its_image
     assert any("'redis'" in note and "images expose" in note for note in plan.notes)
 
 
+def test_cross_host_link_to_a_target_of_unknown_ports_waits_for_the_target_itself() -> None:
+    services = redis_pair()
+    del services["redis"]["expose"]
+    plan = plan_of(services, TWO_HOSTS)
+    assert ids(plan.after(S("service:cli"))) == ["network:b", "service:redis"]
+    assert not [step for step in plan.steps() if step.id.kind.startswith("ambassador")]
+
+
 def test_cross_host_link_needs_the_target_hosts_address() -> None:
     [error] = errors_of(redis_pair(), {"a": {}, "b": {"address": "10.0.0.2"}})
     assert error.startswith("/srv/t.yaml: hosts.a.address: needed because 'redis' on host a is reached from host b")

@@ -1,8 +1,11 @@
-"""Allocation-heavy pure work without the cyclic garbage collector's rescans."""
+"""Allocation-heavy pure work without the cyclic garbage collector's rescans, and a command
+that ends without freeing what it allocated."""
 
 from __future__ import annotations
 
 import gc
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,3 +28,27 @@ def paused_gc() -> Iterator[None]:
             gc.unfreeze()
         if was_enabled:
             gc.enable()
+
+
+class _Process:
+    # Set only by the `xcompose` console command: code that runs xcompose's commands inside
+    # its own process (tests, other programs) goes on after them, so its process must not end.
+    owned = False
+
+
+def own_process() -> None:
+    """Say that xcompose is the program this process runs (its console entry point)."""
+    _Process.owned = True
+
+
+def exit_without_freeing() -> None:
+    """End the process now with exit code 0, output flushed, when xcompose owns it; else
+    return. A 10,000-service plan leaves about 400 MB of objects, most of them in reference
+    cycles: Python's own exit would collect and free them one by one (over a second), while
+    the operating system takes the whole heap back at once. Only for a command that has
+    finished and has nothing left to clean up (no threads, temporary files or atexit work)."""
+    if not _Process.owned:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -157,13 +157,16 @@ def report_unreached(fleet: Fleet, failures: list[XcomposeError]) -> None:
 @handles_errors
 def plan(options: Options, offline: bool, fmt: Format) -> None:
     """Show the steps, grouped in the waves that would run together, and what each does."""
-    from xcompose.converge import decide
+    from xcompose.alloc import exit_without_freeing
     from xcompose.plan.render import render_plan
 
     project = load(options)
     if offline:
         print_text(render_plan(make_plan(project), fmt))
+        exit_without_freeing()  # freeing a large plan took longer than printing it
         return
+    from xcompose.converge import decide
+
     # The certificates are part of the ambassadors' config hash, as in `up`; reading them
     # writes nothing, and a project without a CA is shown as getting a new one.
     the_plan = make_plan(project)  # a mistake in the file is said before any host is asked

@@ -184,4 +184,7 @@ def complete_services(ctx: click.Context, param: click.Parameter, incomplete: st
 
 
 def main() -> None:
+    from xcompose.alloc import own_process
+
+    own_process()
     cli(prog_name="xcompose")

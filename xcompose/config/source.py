@@ -396,6 +396,8 @@ def to_plain(
 
 
 def _plain(value: Any, path: KeyPath, table: dict[KeyPath, Loc]) -> Any:
+    # Scalars (most of a file) are taken as they are without a call of their own: a
+    # 10,000-service file has 100,000 values.
     if isinstance(value, dict):
         locs = getattr(value, "locs", {})
         out: dict[str, Any] = {}
@@ -403,7 +405,7 @@ def _plain(value: Any, path: KeyPath, table: dict[KeyPath, Loc]) -> Any:
             child = (*path, key)
             if key in locs:
                 table[child] = locs[key]
-            out[key] = _plain(item, child, table)
+            out[key] = _plain(item, child, table) if isinstance(item, (dict, list)) else item
         return out
     if isinstance(value, list):
         item_locs = getattr(value, "locs", [])
@@ -412,7 +414,7 @@ def _plain(value: Any, path: KeyPath, table: dict[KeyPath, Loc]) -> Any:
             child = (*path, index)
             if index < len(item_locs):
                 table[child] = item_locs[index]
-            items.append(_plain(item, child, table))
+            items.append(_plain(item, child, table) if isinstance(item, (dict, list)) else item)
         return items
     return value
 

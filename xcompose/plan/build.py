@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from xcompose.alloc import paused_gc
 from xcompose.config.location import KeyPath
@@ -162,6 +162,8 @@ class Planner:
         self.container_names = {s: container_name(self.name, StepId.service(s), service.container_name)
                                 for s, service in self.topology.services.items()}
         self.tls_without_ca = False
+        self.docker_networks: dict[str, str] = {}  # network -> Docker's name of it
+        self.exposed_of: dict[str, list[PortSpec]] = {}  # service -> its `expose:` ports
 
     def fail(self, path: KeyPath, message: str) -> None:
         self.errors.append(self.project.error(path, message))
@@ -257,15 +259,19 @@ class Planner:
         it or names it in its environment or command: a web front end published to the
         outside, a one-off job or a client sharing a server's image would otherwise bring
         relays that nothing uses."""
+        reach_all = self.topology.ambassador.reach != "used"
         for target, networks in self.nets.items():
             target_host = self.host_of[target]
-            by_host: dict[str, set[str]] = defaultdict(set)
-            for network in networks:
-                for host in self.members[network]:
-                    if host != target_host:
-                        by_host[host].add(network)
-            offered = bool(self.topology.services[target].expose)
-            if self.topology.ambassador.reach == "used" or not offered:
+            if reach_all and self.topology.services[target].expose:
+                hosts: Iterable[str] = {host for network in networks for host in self.members[network]}
+            else:  # only hosts of services that use it can be among them: not every host of its networks
+                hosts = {self.host_of[consumer] for consumer in self._users(target)}
+            by_host: dict[str, set[str]] = {}
+            for host in hosts:
+                joined = {network for network in networks if host in self.members[network]}
+                if host != target_host and joined:
+                    by_host[host] = joined
+            if not reach_all or not self.topology.services[target].expose:
                 used = self._hosts_using(target, by_host)
                 by_host = {h: n for h, n in by_host.items() if h in used}
             if not by_host:
@@ -278,6 +284,12 @@ class Planner:
             elif self._can_cross(target, ports, min(by_host)):
                 for host, joined in by_host.items():
                     self.remote[target][host] |= joined
+
+    def _users(self, target: str) -> set[str]:
+        """The services that wait for the target, link to it, or name it or one of its
+        aliases as a host (on any network: `_hosts_using` narrows it down)."""
+        names = {target} | {alias for settings in self.nets[target].values() for alias in settings.aliases}
+        return self.waited_for.get(target, set()).union(*(self.named_by.get(name, ()) for name in names))
 
     def _hosts_using(self, target: str, by_host: Mapping[str, set[str]]) -> set[str]:
         """The hosts of `by_host` where a service on one of the networks it shares with the
@@ -349,6 +361,13 @@ class Planner:
             self.ports_of[target] = ports
         return ports
 
+    def exposed(self, service: str) -> list[PortSpec]:
+        """The service's `expose:` ports (read for each service that links to it: made once)."""
+        found = self.exposed_of.get(service)
+        if found is None:
+            found = self.exposed_of[service] = self.topology.services[service].exposed_ports()
+        return found
+
     # -- steps -------------------------------------------------------------------------
 
     def add(self, step: Step, after: list[StepId] | tuple[StepId, ...] = ()) -> None:
@@ -368,8 +387,13 @@ class Planner:
         return service.ambassador.image or self.topology.ambassador.image
 
     def docker_network(self, network: str) -> str:
-        decl = self.topology.network(network)
-        return network_name(self.name, network, decl.name or (network if decl.external else None))
+        """Docker's name of a network of the project (asked for every step: made once)."""
+        found = self.docker_networks.get(network)
+        if found is None:
+            decl = self.topology.network(network)
+            found = network_name(self.name, network, decl.name or (network if decl.external else None))
+            self.docker_networks[network] = found
+        return found
 
     def _networks(self) -> None:
         for network, by_host in sorted(self.members.items()):

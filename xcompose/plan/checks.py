@@ -12,8 +12,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
-
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.project import Project
 from xcompose.config.syntax import PortPublish, PortSpec
@@ -30,29 +28,52 @@ def check_cycles(
 ) -> list[ConfigError]:
     """One error per loop of services, printed as `a -> b -> c -> a` (a needs b ...).
 
-    Strongly connected components find every loop in linear time; only the (rare) loops
-    themselves are then walked to print one cycle each."""
-    needs: nx.DiGraph[str] = nx.DiGraph()
-    for consumer, consumer_wires in wires.items():
-        for wire in consumer_wires:
-            if not needs.has_edge(consumer, wire.target):
-                needs.add_edge(consumer, wire.target, path=wire.path)
-    for before, consumer, path in depends:
-        if not needs.has_edge(consumer, before):
-            needs.add_edge(consumer, before, path=path)
+    Whether there is a loop at all is found by taking away, again and again, the services
+    that need nothing left (linear, and networkx is not even imported for a file without a
+    loop). If some remain, strongly connected components find every loop; only the (rare)
+    loops themselves are then walked to print one cycle each."""
+    needs: dict[str, dict[str, KeyPath]] = defaultdict(dict)  # consumer -> target -> where it says so
+    found: list[tuple[str, str, KeyPath]] = []  # the same, in the order found: the order loops are told in
+    for consumer, target, path in [*((c, w.target, w.path) for c, ws in wires.items() for w in ws),
+                                   *((c, b, path) for b, c, path in depends)]:
+        if target not in needs[consumer]:
+            needs[consumer][target] = path
+            found.append((consumer, target, path))
+    if not _loops(needs):
+        return []
+    import networkx as nx
+
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_edges_from((consumer, target, {"path": path}) for consumer, target, path in found)
     errors = []
-    for component in nx.strongly_connected_components(needs):
+    for component in nx.strongly_connected_components(graph):
         start = min(component)
-        if len(component) == 1 and not needs.has_edge(start, start):
+        if len(component) == 1 and not graph.has_edge(start, start):
             continue
-        edges = nx.find_cycle(needs.subgraph(component), source=start)
+        edges = nx.find_cycle(graph.subgraph(component), source=start)
         loop = [u for u, _ in edges]
         first = loop.index(min(loop))  # start at the smallest name: stable output
         loop = loop[first:] + loop[:first]
-        path = needs.edges[loop[0], loop[1 % len(loop)]]["path"]
+        path = graph.edges[loop[0], loop[1 % len(loop)]]["path"]
         text = " -> ".join([*loop, loop[0]])
         errors.append(project.error(path, f"dependency cycle: {text} (links and depends_on must not loop)"))
     return errors
+
+
+def _loops(needs: Mapping[str, Mapping[str, KeyPath]]) -> bool:
+    """Whether some services need each other in a loop."""
+    waiting = {consumer: len(targets) for consumer, targets in needs.items()}
+    needed_by: dict[str, list[str]] = defaultdict(list)
+    for consumer, targets in needs.items():
+        for target in targets:
+            needed_by[target].append(consumer)
+    free = [target for target in needed_by if not waiting.get(target)]
+    while free:
+        for consumer in needed_by.get(free.pop(), ()):
+            waiting[consumer] -= 1
+            if waiting[consumer] == 0:
+                free.append(consumer)
+    return any(waiting.values())
 
 
 class NameClaims:

@@ -52,11 +52,17 @@ Fail = Callable[[KeyPath, str], None]
 T = TypeVar("T", int, float)
 
 
+# What a service without `deploy:` has: made once, only read (a model validation per service
+# was a tenth of planning 10,000 services).
+_NO_LIMITS = ResourceLimits()
+_NO_RESERVATIONS = ResourceReservations()
+
+
 def runtime_options(name: str, service: Service, fail: Fail) -> dict[str, Any]:
     """The ContainerSpec fields of the service's runtime options and resources."""
     base: KeyPath = ("services", name)
-    limits = service.deploy.resources.limits if service.deploy else ResourceLimits()
-    reserved = service.deploy.resources.reservations if service.deploy else ResourceReservations()
+    limits = service.deploy.resources.limits if service.deploy else _NO_LIMITS
+    reserved = service.deploy.resources.reservations if service.deploy else _NO_RESERVATIONS
     deploy: KeyPath = (*base, "deploy", "resources")
 
     def either(own: T | None, key: str, deployed: T | None, deploy_key: str) -> T | None:
@@ -201,9 +207,8 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
         env: dict[str, str] = {}
         after = [StepId.network(host, network) for network in sorted(p.nets[name])]
         for wire in p.wires.get(name, ()):
-            env.update(link_environment(own_name, wire.alias, services[wire.target],
-                                        services[wire.target].exposed_ports()))
-            after.append(StepId.client(wire.target, host) if wire.cross_host else StepId.service(wire.target))
+            env.update(link_environment(own_name, wire.alias, services[wire.target], p.exposed(wire.target)))
+            after.append(p.reached_as(wire.target, host))  # no client ambassador while its ports are unknown
         # The consumer's own environment wins over generated link variables.
         env.update({k: v for k, v in service.environment.items() if v is not None})
         mounts, volumes = _mounts(p, name, service, host)
@@ -236,7 +241,7 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
             entrypoint=_split(service.entrypoint),
             environment=tuple(sorted(env.items())),
             labels=labels,
-            expose=tuple(sorted({(port.port, port.protocol) for port in service.exposed_ports()})),
+            expose=tuple(sorted({(port.port, port.protocol) for port in p.exposed(name)})),
             ports=tuple(PortBinding(b.target, b.protocol, b.published, b.host_ip, b.published_last)
                         for _, b in published),
             mounts=mounts,

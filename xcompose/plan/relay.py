@@ -14,6 +14,7 @@ through socat's OPENSSL addresses); socat is also what relays UDP.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import shlex
 from collections.abc import Sequence
@@ -233,6 +234,44 @@ def ambassador(
     made); a client ambassador verifies the server ambassador's name, `server_name`."""
     if not ports:
         raise ValueError("an ambassador needs at least one port to relay")
+    relay = (_shared_relay(role, image, tuple(ports), tls, server_name) if identity is None
+             else _relay(role, image, tuple(ports), tls, identity, server_name))
+    container = ContainerSpec(
+        name=name,
+        image=image,
+        networks=tuple(networks),
+        entrypoint=relay.entrypoint,
+        command=relay.command,
+        labels=tuple(sorted({**dict(labels), **dict(relay.labels)}.items())),
+        expose=relay.expose,
+        ports=tuple(published),
+        restart="unless-stopped",
+        user=relay.user,
+    )
+    return container, relay.setup
+
+
+@dataclasses.dataclass(frozen=True)
+class _Relay:
+    """What an ambassador's container holds besides its name, networks, labels and
+    published ports."""
+
+    setup: RelaySetup
+    entrypoint: tuple[str, ...]
+    command: tuple[str, ...]
+    user: str | None
+    labels: tuple[tuple[str, str], ...]
+    expose: tuple[tuple[int, str], ...]
+
+
+def _relay(
+    role: AmbassadorRole,
+    image: str,
+    ports: tuple[RelayPort, ...],
+    tls: bool,
+    identity: Identity | None,
+    server_name: str | None,
+) -> _Relay:
     kind = relay_kind(image)
     upstream = role == "ambassador-client"
     files: list[UploadFile] = []
@@ -265,17 +304,23 @@ def ambassador(
         if tls_files is None or file.path != tls_files.cert:  # the key: its certificate's label stands for it
             digest.update(f"{file.path}\0{file.mode:o}\0".encode() + file.data + b"\0")
     extra[LABEL_RELAY_DIGEST] = "sha256:" + digest.hexdigest()
-    container = ContainerSpec(
-        name=name,
-        image=image,
-        networks=tuple(networks),
+    return _Relay(
+        setup=RelaySetup(kind, ports, tls, probe, tuple(files)),
         entrypoint=entrypoint,
         command=command,
-        labels=tuple(sorted({**dict(labels), **extra}.items())),
+        user=user,
+        labels=tuple(extra.items()),
         # Exposed like the target, so `docker ps` / inspect read as they would for it.
         expose=tuple(sorted({(p.listen_port, p.protocol) for p in ports})),
-        ports=tuple(published),
-        restart="unless-stopped",
-        user=user,
     )
-    return container, RelaySetup(kind, tuple(ports), tls, probe, tuple(files))
+
+
+# The client ambassadors of one target on every host it is reached from relay the same
+# ports the same way: at 10,000 services that is 20,000 identical relays, made once each
+# per target. Only without certificates (each ambassador has its own, so nothing would be
+# shared, and private keys are not kept around). Every argument and result is immutable.
+@functools.lru_cache(maxsize=4096)
+def _shared_relay(
+    role: AmbassadorRole, image: str, ports: tuple[RelayPort, ...], tls: bool, server_name: str | None
+) -> _Relay:
+    return _relay(role, image, ports, tls, None, server_name)

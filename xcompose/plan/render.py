@@ -51,10 +51,6 @@ def render_plan(
     raise ValueError(f"unknown plan format '{fmt}' (use table, json, dot or mermaid)")
 
 
-def wave_of(plan: Plan) -> dict[StepId, int]:
-    return {step.id: index for index, wave in enumerate(plan.waves()) for step in wave}
-
-
 _REMOVE = StepAction("remove", "no longer in the topology")
 
 
@@ -66,26 +62,30 @@ def render_json(
     actions: Mapping[StepId, StepAction] | None = None,
     orphans: Sequence[Orphan] = (),
 ) -> str:
-    waves = wave_of(plan)
+    # Each id's text is made once: it orders the steps, names them, and names what they wait for.
+    waves = plan.wave_ids()
+    text = {step_id: str(step_id) for wave in waves for step_id in wave}
+    waits_for = plan.dependencies()
     entries: list[dict[str, Any]] = []
-    for step_id in sorted(waves, key=lambda i: (waves[i], str(i))):
-        step = plan.step(step_id)
-        entry: dict[str, Any] = {
-            "id": str(step_id),
-            "kind": step_id.kind,
-            "service": step.service,
-            "host": step.host,
-            "wave": waves[step_id],
-            "after": sorted(str(i) for i in plan.after(step_id)),
-            "action": None,
-        }
-        if actions is not None:
-            action = actions.get(step_id)
-            entry["action"] = action.action if action else None
-            entry["reason"] = action.reason if action and action.action in ("recreate", "remove") else None
-        entries.append(entry)
+    for wave_index, wave in enumerate(waves):
+        for step_id in sorted(wave, key=text.__getitem__):
+            step = plan.step(step_id)
+            entry: dict[str, Any] = {
+                "id": text[step_id],
+                "kind": step_id.kind,
+                "service": step.service,
+                "host": step.host,
+                "wave": wave_index,
+                "after": sorted([text[i] for i in waits_for[step_id]]),
+                "action": None,
+            }
+            if actions is not None:
+                action = actions.get(step_id)
+                entry["action"] = action.action if action else None
+                entry["reason"] = action.reason if action and action.action in ("recreate", "remove") else None
+            entries.append(entry)
     # Orphans are listed last, in a wave of their own.
-    last = max(waves.values(), default=-1) + 1
+    last = len(waves)
     for orphan in sorted(orphans, key=lambda o: (o.host, str(o.id))):
         entries.append(
             {

@@ -7,11 +7,10 @@ A step id is a `StepId` value; its text form is the stable contract of `plan --f
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
-
-import networkx as nx
 
 from xcompose.plan.specs import (
     BuildSpec,
@@ -172,7 +171,11 @@ AMBASSADOR_STEPS = (ServerAmbassadorStep, ClientAmbassadorStep)
 
 class Plan:
     """The steps of one project and what each must wait for. Immutable once built; the
-    graph behind it is private, so every reader goes through these methods."""
+    graph behind it is private, so every reader goes through these methods.
+
+    The graph is two plain dicts (step by id, and what each step waits for) rather than a
+    graph library's: a plan holds tens of thousands of steps, and building a general graph
+    of them cost more than ordering them."""
 
     def __init__(
         self,
@@ -193,79 +196,114 @@ class Plan:
         # service -> image: targets that declare no port, whose images' EXPOSE would say
         # how other hosts reach them (read from the hosts, then planned again).
         self.needs_image_ports: Mapping[str, str] = dict(needs_image_ports or {})
-        graph: nx.DiGraph[StepId] = nx.DiGraph()
-        graph.add_nodes_from((step.id, {"step": step}) for step in steps)
-        graph.add_edges_from(edges)
-        self._graph = graph
+        self._steps: dict[StepId, Step] = {step.id: step for step in steps}
+        # step -> what it waits for, each once, in the order the edges came
+        self._before: dict[StepId, list[StepId]] = {step_id: [] for step_id in self._steps}
+        for before, after in edges:
+            if before not in self._steps or after not in self._steps:
+                raise ValueError(f"an edge {before} -> {after} names a step the plan does not have")
+            waits = self._before[after]
+            if before not in waits:
+                waits.append(before)
+        self._dependents: dict[StepId, list[StepId]] | None = None  # made when first asked
 
     def __contains__(self, step_id: object) -> bool:
-        return step_id in self._graph
+        return step_id in self._steps
 
     def __len__(self) -> int:
-        return len(self._graph)
+        return len(self._steps)
 
     def step(self, step_id: StepId) -> Step:
-        step: Step = self._graph.nodes[step_id]["step"]
-        return step
+        return self._steps[step_id]
 
     def steps(self) -> list[Step]:
-        """Every step, in a stable topological order."""
-        return [self.step(i) for i in nx.lexicographical_topological_sort(self._graph)]
+        """Every step, in a stable topological order: of the steps whose predecessors are
+        all taken, always the smallest id next."""
+        waiting = {step_id: len(before) for step_id, before in self._before.items()}
+        ready = [step_id for step_id, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        dependents = self._after()
+        ordered: list[Step] = []
+        while ready:
+            step_id = heapq.heappop(ready)
+            ordered.append(self._steps[step_id])
+            for later in dependents[step_id]:
+                waiting[later] -= 1
+                if waiting[later] == 0:
+                    heapq.heappush(ready, later)
+        self._check_all_ordered(len(ordered))
+        return ordered
 
     def after(self, step_id: StepId) -> list[StepId]:
         """What `step_id` waits for."""
-        return sorted(self._graph.predecessors(step_id))
+        return sorted(self._before[step_id])
 
     def dependents(self, step_id: StepId) -> list[StepId]:
         """What waits for `step_id`."""
-        return sorted(self._graph.successors(step_id))
+        return sorted(self._after()[step_id])
 
     def dependencies(self) -> dict[StepId, list[StepId]]:
         """Each step and what it waits for: the input of the parallel walk."""
-        return {step_id: list(self._graph.predecessors(step_id)) for step_id in self._graph}
+        return {step_id: list(before) for step_id, before in self._before.items()}
 
     def edges(self) -> list[tuple[StepId, StepId]]:
         """(before, after) pairs, sorted."""
-        return sorted(self._graph.edges)
+        return sorted(self._edges())
 
     def waves(self) -> list[list[Step]]:
         """Steps grouped by longest distance from a root: each wave needs only earlier ones."""
-        return [[self.step(i) for i in sorted(generation)] for generation in nx.topological_generations(self._graph)]
+        return [[self._steps[step_id] for step_id in sorted(wave)] for wave in self.wave_ids()]
+
+    def wave_ids(self) -> list[list[StepId]]:
+        """The ids of each of `waves()`, each wave in no particular order (for readers that
+        order them their own way)."""
+        waiting = {step_id: len(before) for step_id, before in self._before.items()}
+        wave = [step_id for step_id, count in waiting.items() if count == 0]
+        dependents = self._after()
+        waves: list[list[StepId]] = []
+        while wave:
+            waves.append(wave)
+            following = []
+            for step_id in wave:
+                for later in dependents[step_id]:
+                    waiting[later] -= 1
+                    if waiting[later] == 0:
+                        following.append(later)
+            wave = following
+        self._check_all_ordered(sum(len(wave) for wave in waves))
+        return waves
 
     def needed_for(self, step_ids: Iterable[StepId]) -> Plan:
         """The part of the plan that `step_ids` need: those steps and everything before them."""
         keep: set[StepId] = set()
-        for step_id in step_ids:
-            keep.add(step_id)
-            keep |= nx.ancestors(self._graph, step_id)
-        sub = self._graph.subgraph(keep)
-        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
-                    notes=self._notes, needs_image_ports=self.needs_image_ports)
+        to_visit = list(step_ids)
+        while to_visit:
+            step_id = to_visit.pop()
+            if step_id not in keep:
+                keep.add(self._known(step_id))
+                to_visit += self._before[step_id]
+        return self._sub(keep)
 
     def alone(self, step_ids: Iterable[StepId]) -> Plan:
         """`step_ids` with the networks and volumes they need, but none of the other steps
         they wait for (`up --no-deps`: those are taken to be there)."""
         keep: set[StepId] = set()
         for step_id in step_ids:
-            keep.add(step_id)
-            keep |= {before for before in self._graph.predecessors(step_id) if before.kind in ("network", "volume")}
-        sub = self._graph.subgraph(keep)
-        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
-                    notes=self._notes, needs_image_ports=self.needs_image_ports)
+            keep.add(self._known(step_id))
+            keep |= {before for before in self._before[step_id] if before.kind in ("network", "volume")}
+        return self._sub(keep)
 
     def without(self, step_ids: Iterable[StepId]) -> Plan:
         """The plan less these steps (what waits for them stays: `run` brings up what its
         service needs, not the service)."""
         gone = set(step_ids)
-        sub = self._graph.subgraph(i for i in self._graph if i not in gone)
-        return Plan(self.project, self.hosts, (self.step(i) for i in sub), sub.edges, new_ca=self.new_ca,
-                    notes=self._notes, needs_image_ports=self.needs_image_ports)
+        return self._sub({step_id for step_id in self._steps if step_id not in gone})
 
     def replacing(self, steps: Iterable[Step]) -> Plan:
         """The same plan with these steps in place of those with the same ids."""
         new = {step.id: step for step in steps}
-        return Plan(self.project, self.hosts, (new.get(i) or self.step(i) for i in self._graph),
-                    self._graph.edges, new_ca=self.new_ca, notes=self._notes,
+        return Plan(self.project, self.hosts, (new.get(i) or step for i, step in self._steps.items()),
+                    self._edges(), new_ca=self.new_ca, notes=self._notes,
                     needs_image_ports=self.needs_image_ports)
 
     @property
@@ -274,4 +312,33 @@ class Plan:
         return ((NEW_CA_NOTE,) if self.new_ca else ()) + self._notes
 
     def hosts_used(self) -> set[str]:
-        return {self.step(i).host for i in self._graph}
+        return {step.host for step in self._steps.values()}
+
+    def _known(self, step_id: StepId) -> StepId:
+        if step_id not in self._steps:
+            raise KeyError(f"the plan has no step {step_id}")
+        return step_id
+
+    def _edges(self) -> list[tuple[StepId, StepId]]:
+        return [(before, step_id) for step_id, waits in self._before.items() for before in waits]
+
+    def _after(self) -> dict[StepId, list[StepId]]:
+        """Step -> the steps that wait for it (the edges read the other way)."""
+        if self._dependents is None:
+            dependents: dict[StepId, list[StepId]] = {step_id: [] for step_id in self._steps}
+            for step_id, waits in self._before.items():
+                for before in waits:
+                    dependents[before].append(step_id)
+            self._dependents = dependents
+        return self._dependents
+
+    def _sub(self, keep: set[StepId]) -> Plan:
+        """The plan of the steps in `keep` and the edges between them, in this plan's order."""
+        return Plan(self.project, self.hosts, (step for i, step in self._steps.items() if i in keep),
+                    [(before, after) for before, after in self._edges() if before in keep and after in keep],
+                    new_ca=self.new_ca, notes=self._notes, needs_image_ports=self.needs_image_ports)
+
+    def _check_all_ordered(self, count: int) -> None:
+        # The planner refuses loops (checks.check_cycles) before it builds a plan.
+        if count != len(self._steps):
+            raise ValueError("the plan's steps wait for each other in a loop")
