@@ -72,7 +72,7 @@ SERVER_NAME = "xbench-server-ambassador"  # the identity in the server certifica
 # Bench-only tuning, the same for every path: many short connections per round.
 SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.ip_local_port_range": "10000 65000"}
 ALL_PATHS = ("direct", "socat", "socat-tls", "haproxy", "haproxy-tls", "xcompose", "haproxy-1t",
-             "xcompose-plain")
+             "xcompose-plain", "haproxy-tls12")
 READY_SECONDS = 60  # for every path to answer once its relays are started
 
 
@@ -217,13 +217,16 @@ def build_paths(host1: str, host2: str, pki: dict[str, bytes],
                                                for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))]))
             client = haproxy_side(haproxy_cfg([(p, "", f"{host1}:{q}")
                                                for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))]))
-        elif name == "haproxy-tls":
-            bind = f" ssl crt {hp}/server.pem ca-file {hp}/ca.pem verify required"
+        elif name in ("haproxy-tls", "haproxy-tls12"):
+            # haproxy-tls12: the same pair held to TLS 1.2 with session-id resumption, no
+            # tickets (a resumed TLS 1.3 handshake still does a key exchange).
+            tls12 = name == "haproxy-tls12"
+            bind = f" ssl crt {hp}/server.pem ca-file {hp}/ca.pem verify required{' no-tls-tickets' if tls12 else ''}"
             server = haproxy_side(haproxy_cfg([(p, bind, f"{t}:{p} {dyn}")
                                                for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))]),
                                   {"ca.pem": pki["ca.pem"], "server.pem": pki["server.pem"]})
             opts = (f" ssl crt {hp}/client.pem ca-file {hp}/ca.pem verify required"
-                    f" verifyhost {SERVER_NAME} sni str({SERVER_NAME})")
+                    f" verifyhost {SERVER_NAME} sni str({SERVER_NAME}){' ssl-max-ver TLSv1.2' if tls12 else ''}")
             client = haproxy_side(haproxy_cfg([(p, "", f"{host1}:{q}{opts}")
                                                for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))]),
                                   {"ca.pem": pki["ca.pem"], "client.pem": pki["client.pem"]})
