@@ -111,3 +111,15 @@ def test_a_ca_from_the_folder_of_older_versions_moves_to_the_hosts(
     store = HostPki(fleet(*engines), "shop", "ann@laptop")
     assert store.credentials().ca == ca and store.adopted
     assert store.save() == ["db", "web"]
+
+
+def test_hosts_that_hold_the_same_copy_have_it_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    engines = (FakeEngine("db"), FakeEngine("web"), FakeEngine("cache"))
+    first_up(engines)
+    reads: list[str] = []
+    original = Bundle.from_tar
+    monkeypatch.setattr(Bundle, "from_tar", lambda data, where: reads.append(where) or original(data, where))
+    store = HostPki(fleet(*engines), "shop", "bob@desk")
+    assert store.read() is not None
+    assert len(reads) == 1
+    assert store.save(store.credentials()) == []  # one copy, compared once, and current on every host

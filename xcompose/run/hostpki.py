@@ -37,18 +37,25 @@ class HostPki:
         """What the hosts hold (nothing is written); with no copy anywhere, the folder an
         older xcompose kept on this machine."""
 
-        def one(host: str) -> Bundle | None:
-            data = self.boxes[host].read(FILE)
-            if data is None:
-                return None
-            try:
-                return Bundle.from_tar(data, f"the PKI copy on host {host}")
-            except BadBundle as error:
-                self.notes.append(f"{error}; it will be replaced")
-                return None
-
         with ThreadPoolExecutor(max_workers=max(1, len(self.boxes))) as pool:
-            self.copies = dict(zip(self.boxes, pool.map(one, self.boxes), strict=True))
+            tars = dict(zip(self.boxes, pool.map(lambda host: self.boxes[host].read(FILE), self.boxes), strict=True))
+        # The hosts nearly always hold the same bytes (`save` writes one tar to all): each
+        # distinct copy is read once, not once per host (a copy of a 10,000-service
+        # project holds 60,000 files).
+        parsed: dict[bytes, Bundle] = {}
+        self.copies = {}
+        for host, data in tars.items():
+            if data is None:
+                self.copies[host] = None
+                continue
+            if data not in parsed:
+                try:
+                    parsed[data] = Bundle.from_tar(data, f"the PKI copy on host {host}")
+                except BadBundle as error:
+                    self.notes.append(f"{error}; it will be replaced")
+                    self.copies[host] = None
+                    continue
+            self.copies[host] = parsed[data]
         self.current = newest(b for b in self.copies.values() if b is not None)
         if self.current is None:
             self.current = read_legacy(self.project)
@@ -73,7 +80,13 @@ class HostPki:
         if credentials is not None:
             self.current = self.current.with_identities(credentials.new_identities().values())
         bundle = self.current
-        stale = [host for host in sorted(self.boxes) if not bundle.same_content(self.copies.get(host))]
+        # Copies read from the same bytes are one object: each is compared once.
+        current: dict[int, bool] = {}
+        for copy in self.copies.values():
+            if copy is not None and id(copy) not in current:
+                current[id(copy)] = bundle.same_content(copy)
+        stale = [host for host in sorted(self.boxes)
+                 if self.copies.get(host) is None or not current[id(self.copies[host])]]
         if not stale:
             return []
         stamped = bundle.stamped(self.operator)
