@@ -23,6 +23,7 @@ from xcompose.run.walk import StepResult
 
 _MARKS = {"done": "[green]✔[/]", "failed": "[red]✘[/]", "not-started": "[dim]-[/]"}
 _PLAIN_MARKS = {"done": "✔", "failed": "✘", "not-started": "-"}
+SPINNER_REFRESH_S = 0.1  # rich redraws a status 12.5 times a second
 
 
 def _describe(action: StepAction) -> str:
@@ -35,7 +36,8 @@ class ConsoleReporter:
     def __init__(self, console: Console, spinner: bool | None = None) -> None:
         """`spinner`: the line naming the running steps (None: when the console is a terminal)."""
         self.console = console
-        self._running: dict[StepId, float] = {}
+        self._running: set[StepId] = set()
+        self._refreshed = 0.0  # when the spinner's text was last set
         self._lock = threading.Lock()
         self._status: Status | None = None
         if console.is_terminal if spinner is None else spinner:
@@ -47,19 +49,26 @@ class ConsoleReporter:
         self._plain = self._status is None and not console.is_terminal
 
     def _refresh(self) -> None:
-        if self._status is not None:
+        """The spinner's text, at most as often as it is redrawn: naming hundreds of
+        running steps on each step's start and end cost more than the steps."""
+        now = time.monotonic()
+        if self._status is not None and now - self._refreshed >= SPINNER_REFRESH_S:
+            self._refreshed = now
             names = ", ".join(sorted(str(s) for s in self._running)) or "…"
             self._status.update(f"running: {names}")
 
     def step_started(self, step: Step, action: StepAction) -> None:
+        if self._status is None:  # nothing shows what runs: the steps' threads need not queue here
+            return
         with self._lock:
-            self._running[step.id] = time.monotonic()
+            self._running.add(step.id)
             self._refresh()
 
     def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
         with self._lock:
-            self._running.pop(step.id, None)
-            self._refresh()
+            if self._status is not None:
+                self._running.discard(step.id)
+                self._refresh()
             if result.outcome == "not-started":
                 return
             mark = (_PLAIN_MARKS if self._plain else _MARKS)[result.outcome]
