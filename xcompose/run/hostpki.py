@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from xcompose.alloc import paused_gc
 from xcompose.engines.base import Executor
 from xcompose.errors import DockerError
 from xcompose.keystore import BadBundle, Bundle, newest, read_legacy
@@ -39,6 +40,7 @@ class HostPki:
         self.adopted = False  # the CA came from this machine's old folder, not from a host
         self._digested: set[str] = set()  # hosts whose digest names the copy they hold
 
+    @paused_gc()  # a copy of 10,000 services is 52,000 files: see alloc.py
     def read(self) -> Bundle | None:
         """What the hosts hold (nothing is written); with no copy anywhere, the folder an
         older xcompose kept on this machine."""
@@ -109,6 +111,7 @@ class HostPki:
             self.current = Bundle(self.project, CertificateAuthority.new(self.project))
         return self.current.credentials()
 
+    @paused_gc()
     def save(self, credentials: Credentials | None = None) -> list[str]:
         """Bring every host the current bundle with the certificates issued while planning;
         the hosts written to (none when every copy is current already)."""
