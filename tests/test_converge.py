@@ -188,3 +188,15 @@ def test_who_applied_a_container_and_when_is_no_change() -> None:
     by_another = made(stamped)
     assert {LABEL_APPLIED_BY, LABEL_APPLIED_AT} <= set(by_another.labels)
     assert action(plan, live_of(plan, by_another)) == StepAction("keep")
+
+
+def test_a_fresh_up_computes_no_config_hash(monkeypatch: Any) -> None:
+    """Hashing every spec costs seconds on a large fleet; with nothing running there is
+    nothing to compare a hash with."""
+    plan = make_plan()
+    hashed: list[str] = []
+    original = ContainerSpec.config_hash
+    monkeypatch.setattr(ContainerSpec, "config_hash", lambda spec: hashed.append(spec.name) or original(spec))
+    convergence = decide(plan, LiveState())
+    assert {a.action for a in convergence.actions.values()} == {"create"}
+    assert hashed == []

@@ -3,6 +3,7 @@ writes nothing, and copies that disagree are settled."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from tests.fakes import FakeEngine, FakeExecutor
 from xcompose.keystore import Bundle, write_private
 from xcompose.pki import CertificateAuthority
 from xcompose.plan.specs import HostTarget
-from xcompose.run.hostpki import HostPki
-from xcompose.run.statebox import BOX_IMAGE, box_name
+from xcompose.run.hostpki import DIGEST, FILE, HostPki
+from xcompose.run.statebox import BOX_IMAGE, FOLDER, StateBox, box_name, files_archive
 
 
 def fleet(*engines: FakeEngine) -> dict[str, FakeExecutor]:
@@ -111,3 +112,51 @@ def test_a_ca_from_the_folder_of_older_versions_moves_to_the_hosts(
     store = HostPki(fleet(*engines), "shop", "ann@laptop")
     assert store.credentials().ca == ca and store.adopted
     assert store.save() == ["db", "web"]
+
+
+def copies_sent(engines: tuple[FakeEngine, ...]) -> list[str]:
+    """The hosts that sent their whole PKI copy, not only its digest."""
+    return [e.host for e in engines for call in e.calls if call.endswith(f"{FOLDER}/{FILE}")]
+
+
+def put_in_box(engine: FakeEngine, files: dict[str, bytes]) -> None:
+    """The PKI box holding these files only, as another xcompose left it."""
+    engine.archives[box_name("shop", "pki")] = [(FOLDER, files_archive(files))]
+
+
+def test_hosts_that_hold_the_same_copy_send_it_once_and_it_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    engines = (FakeEngine("db"), FakeEngine("web"), FakeEngine("cache"))
+    first_up(engines)
+    for engine in engines:
+        engine.calls.clear()
+    reads: list[str] = []
+    original = Bundle.from_tar
+    monkeypatch.setattr(Bundle, "from_tar", lambda data, where: reads.append(where) or original(data, where))
+    store = HostPki(fleet(*engines), "shop", "bob@desk")
+    assert store.read() is not None
+    assert copies_sent(engines) == ["cache"] and len(reads) == 1  # the first host by name
+    assert store.save(store.credentials()) == []  # one copy, compared once, and current on every host
+
+
+def test_a_copy_kept_without_its_digest_is_read_and_given_one(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ann = first_up(engines)
+    db, web = engines
+    assert ann.current is not None
+    put_in_box(web, {FILE: ann.current.to_tar()})  # as an xcompose before digests wrote it
+    store = HostPki(fleet(db, web), "shop", "bob@desk")
+    assert store.read() == ann.current
+    assert store.save() == ["web"]
+    assert StateBox(fleet(web)["web"], "shop", "pki").read(DIGEST) is not None
+
+
+def test_a_host_whose_digest_does_not_name_the_copy_it_holds_is_not_trusted_for_the_others(
+        engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ann = first_up(engines)
+    db, web = engines
+    assert ann.current is not None
+    other = Bundle("shop", CertificateAuthority.new("shop"))
+    put_in_box(db, {FILE: other.to_tar(), DIGEST: hashlib.sha256(ann.current.to_tar()).hexdigest().encode()})
+    store = HostPki(fleet(db, web), "shop", "bob@desk")
+    store.read()
+    assert store.copies["db"] is not None and store.copies["db"].ca == other.ca
+    assert store.copies["web"] is not None and store.copies["web"].ca == ann.current.ca

@@ -22,11 +22,11 @@ from xcompose.converge import StepAction, decide
 from xcompose.engines.fleet import Fleet, reach
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
-from xcompose.plan.steps import Plan, Step, StepId
+from xcompose.plan.steps import Plan, ServiceStep, Step, StepId
 from xcompose.run.down import DownOptions, down
 from xcompose.run.hostpki import HostPki
 from xcompose.run.statebox import box_name
-from xcompose.run.up import UpOptions, up
+from xcompose.run.up import UpOptions, ensure_image, up
 from xcompose.run.walk import StepResult
 
 
@@ -167,6 +167,22 @@ def test_a_missing_image_that_cannot_be_pulled_fails_with_dockers_message(
     plan = make_plan(redis_topology(redis={"image": "postgres:16", "host": "big-server", "expose": [5432]}))
     result = up(plan, connect_to(engines, plan), QuietReporter())
     assert "pull access denied for postgres:16" in (result.walk.failed[0].error or "")
+
+
+def test_an_image_found_on_a_host_during_a_run_is_not_asked_for_again(
+    engines: dict[str, FakeEngine], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = make_plan(redis_topology(cache={"image": "redis:7", "host": "big-server"}))
+    executor = FakeExecutor(plan.hosts["big-server"], engines["big-server"])
+    asked: list[str] = []
+    original = FakeExecutor.image_id
+    monkeypatch.setattr(FakeExecutor, "image_id", lambda self, image: asked.append(image) or original(self, image))
+    present: set[tuple[str, str]] = set()
+    for service in ("redis", "cache"):
+        step = plan.step(S(f"service:{service}"))
+        assert isinstance(step, ServiceStep)
+        ensure_image(executor, step, QuietReporter(), present)
+    assert asked == ["redis:7"]
 
 
 def test_an_image_is_pulled_for_the_services_platform(engines: dict[str, FakeEngine]) -> None:

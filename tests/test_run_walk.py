@@ -45,6 +45,33 @@ def test_independent_steps_run_at_the_same_time() -> None:
     assert result.ok
 
 
+def test_every_host_runs_up_to_its_limit_however_many_hosts_there_are() -> None:
+    """Far more hosts than a thread each would fit a small fixed pool: 50 hosts with a
+    limit of 2 run their 100 steps all at once."""
+    graph = apart(*(f"s{i}" for i in range(100)))
+    barrier = threading.Barrier(100, timeout=10)
+    result = walk(graph, lambda s: barrier.wait(), host_of=lambda s: f"h{int(s[1:]) // 2}",
+                  limits={f"h{i}": 2 for i in range(50)})
+    assert result.ok, result.failed
+
+
+def test_a_ready_step_waits_for_room_on_its_own_host_only() -> None:
+    graph = {**apart("a1", "a2", "a3"), "b": ["a1"]}  # b, on host B, waits for a1 only
+    started: list[str] = []
+    b_ran = threading.Event()
+
+    def run(step: str) -> None:
+        started.append(step)
+        if step == "b":
+            b_ran.set()
+        elif step == "a2":  # holds host A's one slot until b has run
+            assert b_ran.wait(timeout=10), "b waited for host A"
+
+    result = walk(graph, run, host_of=lambda s: s[0].upper(), limits={"A": 1, "B": 1})
+    assert result.ok, result.failed
+    assert started.index("b") < started.index("a3")
+
+
 def test_the_per_host_limit_bounds_concurrent_steps() -> None:
     graph = apart(*(f"s{i}" for i in range(8)))
     active = 0

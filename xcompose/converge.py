@@ -121,10 +121,12 @@ def _decide_container(
     elsewhere = [p for p in found if p.host != step.host]
     keepers: dict[int, Placed] = {}
     for index, spec in enumerate(wanted):
-        want_hash = spec.config_hash()
-        keeper = next((p for p in here if p.container.name == spec.name and p.container.state == "running"
-                       and (recreate == "never" or (p.container.labels.get(LABEL_CONFIG_HASH) == want_hash
-                                                    and not _drift(spec, p.container)))), None)
+        # Hashed only when a container of that name runs: a fresh `up` hashes nothing here.
+        candidates = [p for p in here if p.container.name == spec.name and p.container.state == "running"]
+        want_hash = spec.config_hash() if candidates and recreate != "never" else None
+        keeper = next((p for p in candidates
+                       if recreate == "never" or (p.container.labels.get(LABEL_CONFIG_HASH) == want_hash
+                                                  and not _drift(spec, p.container))), None)
         if keeper is not None and recreate != "always":
             keepers[index] = keeper
     kept = {id(p) for p in keepers.values()}

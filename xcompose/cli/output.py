@@ -22,6 +22,8 @@ from xcompose.plan.steps import Step, StepId
 from xcompose.run.walk import StepResult
 
 _MARKS = {"done": "[green]✔[/]", "failed": "[red]✘[/]", "not-started": "[dim]-[/]"}
+_PLAIN_MARKS = {"done": "✔", "failed": "✘", "not-started": "-"}
+SPINNER_REFRESH_S = 0.1  # rich redraws a status 12.5 times a second
 
 
 def _describe(action: StepAction) -> str:
@@ -34,31 +36,47 @@ class ConsoleReporter:
     def __init__(self, console: Console, spinner: bool | None = None) -> None:
         """`spinner`: the line naming the running steps (None: when the console is a terminal)."""
         self.console = console
-        self._running: dict[StepId, float] = {}
+        self._running: set[StepId] = set()
+        self._refreshed = 0.0  # when the spinner's text was last set
         self._lock = threading.Lock()
         self._status: Status | None = None
         if console.is_terminal if spinner is None else spinner:
             self._status = console.status("starting")
             self._status.start()
+        # Where rich would colour nothing and no spinner runs (a pipe, a log file), the
+        # lines are written as they are: rich's layout of one line costs more than the
+        # step it reports on engines nearby (about 0.2 ms; 36,000 lines for 10,000 services).
+        self._plain = self._status is None and not console.is_terminal
 
     def _refresh(self) -> None:
-        if self._status is not None:
+        """The spinner's text, at most as often as it is redrawn: naming hundreds of
+        running steps on each step's start and end cost more than the steps."""
+        now = time.monotonic()
+        if self._status is not None and now - self._refreshed >= SPINNER_REFRESH_S:
+            self._refreshed = now
             names = ", ".join(sorted(str(s) for s in self._running)) or "…"
             self._status.update(f"running: {names}")
 
     def step_started(self, step: Step, action: StepAction) -> None:
+        if self._status is None:  # nothing shows what runs: the steps' threads need not queue here
+            return
         with self._lock:
-            self._running[step.id] = time.monotonic()
+            self._running.add(step.id)
             self._refresh()
 
     def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
         with self._lock:
-            self._running.pop(step.id, None)
-            self._refresh()
+            if self._status is not None:
+                self._running.discard(step.id)
+                self._refresh()
             if result.outcome == "not-started":
                 return
-            line = f"{_MARKS[result.outcome]} {step.id!s:<40} {step.host:<14} {_describe(action)}"
-            self.console.print(f"{line}  [dim]{result.seconds:.1f}s[/]", highlight=False)
+            mark = (_PLAIN_MARKS if self._plain else _MARKS)[result.outcome]
+            line = f"{mark} {step.id!s:<40} {step.host:<14} {_describe(action)}"
+            if self._plain:
+                self.console.file.write(f"{line}  {result.seconds:.1f}s\n")
+            else:
+                self.console.print(f"{line}  [dim]{result.seconds:.1f}s[/]", highlight=False)
 
     def note(self, text: str) -> None:
         with self._lock:

@@ -7,17 +7,21 @@ waits for it from starting; a lost host, the rest of its steps; the other steps 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from typing import Any, Generic, Literal, TypeVar
 
 Outcome = Literal["done", "failed", "not-started"]
 POLL_S = 0.2  # how soon a Ctrl-C is noticed while steps run
+MAX_WORKERS = 512  # threads for the steps of all hosts at once (each host has its own limit)
 K = TypeVar("K", bound=Hashable)
 
 
@@ -69,9 +73,12 @@ def walk(
         waiting[node] = len(inside)
         for b in inside:
             successors[b].append(node)
-    ready = [node for node, count in waiting.items() if count == 0]
+    # Ready steps wait in their host's queue: a step that finishes makes room on its own
+    # host only, so only that queue is looked at (a fleet has thousands of ready steps).
+    queued: dict[str, deque[K]] = {}
     active: dict[str, int] = {}
     running: dict[Future[float], K] = {}
+    finished: SimpleQueue[Future[float]] = SimpleQueue()
     lost: set[str] = set()
 
     def timed(step_id: K) -> float:
@@ -80,43 +87,54 @@ def walk(
         run(step_id)
         return time.monotonic() - began
 
-    def has_room(step_id: K) -> bool:
+    def start_queued(host: str) -> None:
+        """Start what the host has room for, unless Ctrl-C asked to stop."""
+        steps = queued.get(host)
+        while steps and host not in lost and active.get(host, 0) < limits.get(host, 4) and not interrupted.is_set():
+            step_id = steps.popleft()
+            active[host] = active.get(host, 0) + 1
+            future = pool.submit(timed, step_id)
+            running[future] = step_id
+            future.add_done_callback(finished.put)
+
+    def make_ready(step_id: K) -> None:
         host = host_of(step_id)
-        return host not in lost and active.get(host, 0) < limits.get(host, 4)
+        queued.setdefault(host, deque()).append(step_id)
+        start_queued(host)
 
-    def collect(finished: Iterable[Future[float]]) -> None:
-        for future in finished:
-            step_id = running.pop(future)
-            active[host_of(step_id)] -= 1
-            error = future.exception()
-            if error is None:
-                outcome = StepResult(step_id, "done", future.result())
-                for successor in successors[step_id]:
-                    waiting[successor] -= 1
-                    if waiting[successor] == 0:
-                        ready.append(successor)
-            else:
-                outcome = StepResult(step_id, "failed", error=str(error) or type(error).__name__)
-                if host_lost(error):
-                    lost.add(host_of(step_id))
-            result.results[step_id] = outcome
-            on_finish(outcome)
+    def collect(future: Future[float]) -> None:
+        step_id = running.pop(future)
+        host = host_of(step_id)
+        active[host] -= 1
+        error = future.exception()
+        if error is None:
+            outcome = StepResult(step_id, "done", future.result())
+            for successor in successors[step_id]:
+                waiting[successor] -= 1
+                if waiting[successor] == 0:
+                    make_ready(successor)
+        else:
+            outcome = StepResult(step_id, "failed", error=str(error) or type(error).__name__)
+            if host_lost(error):
+                lost.add(host)
+        result.results[step_id] = outcome
+        on_finish(outcome)
+        start_queued(host)
 
-    workers = max(1, min(sum(limits.values()) or 4, 32))
+    # Threads wait on engines far away, not on the CPU: enough of them for every host's
+    # limit, so that 100 hosts take about as long as one.
+    workers = max(1, min(sum(limits.values()) or 4, MAX_WORKERS))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xcompose-step") as pool, \
             _ctrl_c_as_a_flag() as interrupted:
-        while (ready or running) and not interrupted.is_set():
-            # Queued steps of a busy host must not hold up the other hosts' steps.
-            for step_id in [s for s in ready if has_room(s)]:
-                if has_room(step_id):
-                    ready.remove(step_id)
-                    active[host_of(step_id)] = active.get(host_of(step_id), 0) + 1
-                    running[pool.submit(timed, step_id)] = step_id
-            if not running:
-                break
-            collect(wait(list(running), timeout=POLL_S, return_when=FIRST_COMPLETED)[0])
+        for node, count in waiting.items():
+            if count == 0:
+                make_ready(node)
+        while running and not interrupted.is_set():
+            with contextlib.suppress(Empty):
+                collect(finished.get(timeout=POLL_S))
         # After Ctrl-C: what runs finishes (each engine call is bounded); nothing new starts.
-        collect(wait(list(running))[0])
+        while running:
+            collect(finished.get())
     for node in dependencies:
         result.results.setdefault(node, StepResult(node, "not-started"))
     if interrupted.is_set():
