@@ -214,3 +214,12 @@ def test_an_ambassador_exposes_its_listen_ports_and_restarts() -> None:
     assert spec.restart == "unless-stopped"
     assert dict(spec.labels)["a"] == "1" and dict(spec.labels)[LABEL_RELAY] == "socat"
     assert relay.kind == "socat" and relay.files == ()
+
+
+def test_a_plan_with_tls_pairs_says_it_needs_a_ca_even_before_there_is_one(tmp_path: Path) -> None:
+    # `up` makes the CA before planning with it when this says so.
+    assert _plan(tmp_path, credentials=Credentials.none("shop")).uses_tls
+
+
+def test_a_plan_whose_pairs_are_plain_needs_no_ca(tmp_path: Path) -> None:
+    assert not _plan(tmp_path, tls=False).uses_tls

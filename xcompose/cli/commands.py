@@ -255,16 +255,17 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         ):
             # Read under the lock: a run that makes the CA is the only one that can.
             store = host_pki(fleet, project.name)
+            # The first `up` of a project with TLS ambassadors makes its CA before planning
+            # with it, rather than planning once more after.
             credentials = store.credentials()
+            if the_plan.uses_tls:
+                credentials = store.ensure_ca()
             for note in store.notes:
                 reporter.note(f"note: {note}")
             the_plan = make_plan(project, credentials)
             # Images first, as Compose does: what a built image EXPOSEs is planned with.
             built = build_images(the_plan, fleet, reporter, build=in_scope, force=build)
             the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)
-            if the_plan.new_ca:  # the first `up` of a project with TLS ambassadors
-                credentials = store.ensure_ca()
-                the_plan = plan_against(fleet, project, credentials, make_plan(project, credentials), pull=True)
             store.save(credentials)
             for note in the_plan.notes:
                 reporter.note(f"note: {note}")

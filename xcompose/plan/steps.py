@@ -311,6 +311,12 @@ class Plan:
         """What is true of the plan as a whole, for people reading it."""
         return ((NEW_CA_NOTE,) if self.new_ca else ()) + self._notes
 
+    @property
+    def uses_tls(self) -> bool:
+        """Some ambassador pair speaks mutual TLS: the project needs a CA."""
+        return any(isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) and step.relay.tls
+                   for step in self._steps.values())
+
     def hosts_used(self) -> set[str]:
         return {step.host for step in self._steps.values()}
 
