@@ -266,6 +266,9 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
             # Images first, as Compose does: what a built image EXPOSEs is planned with.
             built = build_images(the_plan, fleet, reporter, build=in_scope, force=build)
             the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)
+            if the_plan.new_ca:  # ambassadors only the images' EXPOSE called for
+                credentials = store.ensure_ca()
+                the_plan = plan_against(fleet, project, credentials, make_plan(project, credentials), pull=True)
             store.save(credentials)
             for note in the_plan.notes:
                 reporter.note(f"note: {note}")
