@@ -139,7 +139,7 @@ def _service(project: Project, name: str, service: Service, written: dict[str, A
         out["volumes"] = [_volume(project, m) for m in service.volumes]
     for kind in ("secrets", "configs"):
         if kind in written:
-            out[kind] = [_grant(entry) for entry in written[kind]]
+            out[kind] = [grant_entry(entry) for entry in written[kind]]
     out["deploy"] = _deploy(project, name, service, endpoint_mode, pinned, notes)
     return out
 
@@ -241,8 +241,9 @@ def _volume(project: Project, mount: VolumeMount) -> Any:
     return escaped(entry)
 
 
-def _grant(entry: Any) -> Any:
-    """Format 3.8 wants uid and gid as strings and the mode as a number."""
+def grant_entry(entry: Any) -> Any:
+    """A service's secret or config as format 3.8 (and docker-compose v1) want it: uid and
+    gid as strings, the mode as a number."""
     if isinstance(entry, str):
         return entry
     out = dict(entry)

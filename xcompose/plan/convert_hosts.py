@@ -19,7 +19,7 @@ from typing import Any
 from xcompose.config.export import config_data, dump_yaml, escaped
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.project import Project
-from xcompose.plan.convert import Converted, absolute_mount, link_aliases, link_variables
+from xcompose.plan.convert import Converted, absolute_mount, grant_entry, link_aliases, link_variables
 from xcompose.plan.wiring import declared_ports
 
 # Keys only xcompose reads: no other Compose implementation would accept them.
@@ -44,7 +44,8 @@ class _HostNotes:
 
 
 def to_host_files(project: Project) -> dict[str, Converted]:
-    """Host name -> its compose file (and what was left out, located), in the file's host order."""
+    """Host name -> its compose file (and what was left out, located), in the file's host
+    order; a host that runs no service has none."""
     data = config_data(project)
     crossing = _crossing(project)
     by_host: dict[str, list[str]] = {host: [] for host in project.host_names()}
@@ -52,6 +53,8 @@ def to_host_files(project: Project) -> dict[str, Converted]:
         by_host[project.host_of(name)].append(name)
     files: dict[str, Converted] = {}
     for host, names in by_host.items():
+        if not names:
+            continue
         notes = _HostNotes(left_out=[(path, why) for path, why in crossing.notes if path[1] in names])
         services = {name: _service(project, name, data["services"][name], crossing, names, notes) for name in names}
         doc: dict[str, Any] = {"services": services}
@@ -61,7 +64,7 @@ def to_host_files(project: Project) -> dict[str, Converted]:
             if declared:
                 doc[kind] = declared
         located = [str(project.error(path, why)) for path, why in notes.left_out]
-        files[host] = Converted(_header(project, host, names, notes) + dump_yaml(doc), located)
+        files[host] = Converted(_header(project, host, notes) + dump_yaml(doc), located)
     return files
 
 
@@ -88,9 +91,15 @@ def _service(project: Project, name: str, written: dict[str, Any], crossing: _Cr
                 notes.left_out.append((("services", name, "depends_on", target), f"'{target}' runs on "
                                        f"{project.host_of(target)}: start it there first"))
         if kept:
-            out["depends_on"] = kept
+            # The short form where it says it all; a long one names its condition, which
+            # docker-compose v1 requires.
+            out["depends_on"] = list(kept) if not any(kept.values()) else {
+                target: {"condition": "service_started", **cond} for target, cond in kept.items()}
         else:
             del out["depends_on"]
+    for kind in ("secrets", "configs"):
+        if kind in out:
+            out[kind] = [grant_entry(entry) for entry in out[kind]]
     if service.volumes:
         out["volumes"] = [escaped(m.short() or m.model_dump(mode="json", exclude_defaults=True))
                           for m in map(partial(absolute_mount, project), service.volumes)]
@@ -163,7 +172,7 @@ def _used(project: Project, kind: str, names: list[str]) -> set[str]:
     return {grant.source for s in services for grant in getattr(s, kind)}
 
 
-def _header(project: Project, host: str, names: list[str], notes: _HostNotes) -> str:
+def _header(project: Project, host: str, notes: _HostNotes) -> str:
     declared: Mapping[str, Any] = project.topology.hosts
     where = f" ({declared[host].address})" if host in declared else ""
     lines = [
@@ -171,8 +180,6 @@ def _header(project: Project, host: str, names: list[str], notes: _HostNotes) ->
         "`xcompose convert --to compose`.",
         f"Run it on that host: docker compose -p {project.name} -f FILE up -d   (or docker-compose)",
     ]
-    if not names:
-        lines.append("No service runs on this host.")
     for title, found in (("Changed:", notes.changed), ("Left out:", notes.left_out)):
         if found:
             lines.append(title)
