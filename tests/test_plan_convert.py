@@ -212,3 +212,9 @@ def test_docker_stack_config_accepts_the_file(load_text: Load, tmp_path: Path) -
     proc = subprocess.run(["docker", "stack", "config", "-c", "-"], input=to_stack(project).text, text=True,
                           capture_output=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_pids_limit_is_said_once_to_be_left_out(load_text: Load) -> None:
+    converted = to_stack(load_text("services:\n  a: {image: redis:7, pids_limit: 100}\n"))
+    assert converted.warnings == ["xcompose.yaml:2: services.a.pids_limit: a pids limit is not in stack file "
+                                  "format 3.8"]

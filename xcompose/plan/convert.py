@@ -32,10 +32,12 @@ STACK_VERSION = "3.8"
 _KEPT = ("image", "command", "entrypoint", "environment", "healthcheck", "labels", "user", "working_dir",
          "hostname", "cap_add", "cap_drop", "stop_signal", "stop_grace_period", "stdin_open", "tty", "init",
          "read_only", "sysctls", "ulimits", "tmpfs", "extra_hosts", "dns", "dns_search", "logging")
-# Keys turned into their Swarm equivalents below, or said once in the header.
+# Keys turned into their Swarm equivalents below (depends_on: said in the header), or left
+# out without a word: env_file (its values are in `environment` already), expose (an
+# overlay reaches every port), profiles (applied when loading), ambassador and attach.
 _CONVERTED = ("host", "links", "restart", "scale", "deploy", "ports", "networks", "mem_limit", "mem_reservation",
-              "cpus", "build", "volumes", "secrets", "configs", "env_file", "expose", "depends_on", "profiles",
-              "ambassador", "attach")
+              "cpus", "pids_limit", "build", "volumes", "secrets", "configs", "depends_on", "env_file", "expose",
+              "profiles", "ambassador", "attach")
 # Docker's restart policy -> a Swarm task's: `unless-stopped` is `any` (a stopped task is not a thing).
 _RESTART = {"no": "none", "always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
 
@@ -119,8 +121,8 @@ def _service(project: Project, name: str, service: Service, written: dict[str, A
              aliases: Mapping[str, list[str]], endpoint_mode: EndpointMode, pinned: bool,
              notes: _Notes) -> dict[str, Any]:
     here: KeyPath = ("services", name)
-    out: dict[str, Any] = {key: written[key] for key in _KEPT if key in written}
-    out["image"] = image_of(project.name, name, service)
+    out: dict[str, Any] = {"image": image_of(project.name, name, service)}
+    out.update({key: written[key] for key in _KEPT if key in written and key != "image"})
     if service.build is not None:
         notes.left_out((*here, "build"), f"Swarm does not build: push {out['image']} to a registry every node "
                        "pulls from")
