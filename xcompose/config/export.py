@@ -61,7 +61,7 @@ def dump_config(project: Project) -> str:
                              else {**entry, **({"mode": f"0{grant.mode:o}"} if grant.mode is not None else {})}
                              for grant, entry in zip(getattr(service, kind), out[kind], strict=True)]
     # Declarations only: the content a secret's or config's file holds is never printed.
-    order = ["name", "hosts", "ambassador", "services", "volumes", "networks", "secrets", "configs"]
+    order = ["name", "hosts", "engine", "swarm", "ambassador", "services", "volumes", "networks", "secrets", "configs"]
     ordered = _escaped({key: data[key] for key in order if key in data})
     return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
