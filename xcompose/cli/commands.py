@@ -161,6 +161,11 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
     from xcompose.plan.render import render_plan
 
     project = load(options)
+    if project.topology.engine == "swarm":
+        from xcompose.cli import swarm
+
+        swarm.plan(options, project, offline, fmt)
+        return
     if offline:
         print_text(render_plan(make_plan(project), fmt))
         return
