@@ -166,3 +166,14 @@ def test_a_link_alias_that_names_another_service_is_refused(load_text: Load) -> 
     text = REDIS + "  other:\n    image: redis:7\n    host: h1\n    links: ['redis:cli']\n"
     errors = errors_of(load_text, text)
     assert any("services.other.links[0]:" in e and "'cli' already names 'cli'" in e for e in errors)
+
+
+def test_replicas_share_a_published_port_through_the_routing_mesh(load_text: Load) -> None:
+    text = REDIS.replace("    expose: [6379]\n", "    ports: ['16379:6379']\n    scale: 2\n")
+    assert service(build_swarm_plan(load_text(text), "vip"), "redis").replicas == 2
+
+
+def test_under_dnsrr_replicas_cannot_share_a_fixed_host_port(load_text: Load) -> None:
+    text = REDIS.replace("    expose: [6379]\n", "    ports: ['16379:6379']\n    scale: 2\n")
+    with pytest.raises(ConfigErrors, match="host port 16379 serves one task"):
+        build_swarm_plan(load_text(text), "dnsrr")

@@ -71,12 +71,6 @@ def test_a_service_whose_digest_differs_is_replaced(load_text: Load) -> None:
     assert decided.actions["service:app"].action == "keep"
 
 
-def test_force_replaces_unchanged_services(load_text: Load) -> None:
-    plan = plan_of(load_text)
-    decided = decide_swarm(plan, live_as_planned(plan), force=True)
-    assert decided.actions["service:db"].action == "recreate"
-
-
 def test_services_and_secrets_the_plan_no_longer_has_are_found(load_text: Load) -> None:
     plan = plan_of(load_text)
     live = live_as_planned(plan)

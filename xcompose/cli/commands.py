@@ -232,6 +232,16 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
 
     if force_recreate and no_recreate:
         raise UsageError("--force-recreate and --no-recreate contradict each other")
+    project = with_overrides(load(options), parse_scales(scales), pull_policy)
+    if project.topology.engine == "swarm":
+        from xcompose.cli import swarm
+
+        flags = {"--build": build, "--no-deps": no_deps, "--force-recreate": force_recreate,
+                 "--no-recreate": no_recreate, "--no-start": no_start, "--timeout": stop_timeout is not None}
+        swarm.up(options, project, services=services, unsupported=[f for f, on in flags.items() if on],
+                 remove_orphans=remove_orphans, wait_timeout=wait_timeout, quiet=quiet, fmt=fmt, progress=progress,
+                 lock_wait=lock_wait)
+        return
     if no_deps and not services:
         raise UsageError("--no-deps needs the services to bring up")
     run_options = UpOptions(
@@ -239,7 +249,6 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         no_start=no_start, applied_by=operator(),
         stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
     )
-    project = with_overrides(load(options), parse_scales(scales), pull_policy)
     # Planned once before any host is asked, so a mistake in the file is said first; once
     # more under the lock, with the certificates the hosts keep.
     the_plan = make_plan(project)

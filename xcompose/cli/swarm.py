@@ -1,25 +1,112 @@
-"""The commands of a project with `engine: swarm`: parse nothing (the commands in
-commands.py do), plan against the swarm's manager, call run/swarm_up.py and run/swarm_down.py,
-print."""
+"""The commands of a project with `engine: swarm`: the commands in commands.py parse and
+hand over here; this connects to the manager, calls run/swarm_*.py and prints."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from xcompose.cli.main import Options, print_text
+from xcompose.cli.main import Options, err, fail, print_text
+from xcompose.errors import UsageError, XcomposeError
 
 if TYPE_CHECKING:
     from xcompose.config.project import Project
+    from xcompose.engines.dockerapi import ApiExecutor
+    from xcompose.engines.fleet import Fleet
+    from xcompose.engines.swarm import SwarmManager
+    from xcompose.plan.swarm_converge import LiveSwarm
+    from xcompose.plan.swarm_steps import SwarmPlan
+
+
+@contextmanager
+def swarm_hosts(project: Project, options: Options) -> Iterator[tuple[SwarmManager, Fleet]]:
+    """The manager (which must answer) and the other hosts' engines (which may not: only
+    `auto`'s probe and per-node commands use them), all through docker-py."""
+    from xcompose.engines.dockerapi import ApiExecutor
+    from xcompose.engines.fleet import reach
+    from xcompose.engines.swarm import SwarmManager
+    from xcompose.plan.build import host_targets
+    from xcompose.plan.swarm import manager_of
+
+    manager = manager_of(project)
+    targets = [replace(t, executor="api") for t in host_targets(project).values()]
+    with reach(targets, ApiExecutor, lost_after=options.host_timeout) as fleet:
+        executor = fleet.executors.get(manager)
+        if executor is None:
+            fail(1, [*(f"error: {e}" for e in fleet.errors if e.host == manager),
+                     f"the swarm's manager is host {manager}: nothing was changed"])
+        assert isinstance(executor, ApiExecutor)
+        yield SwarmManager(executor), fleet
+
+
+def planned(project: Project, manager: SwarmManager, fleet: Fleet) -> tuple[SwarmPlan, LiveSwarm]:
+    """The plan with the endpoint mode decided, and what the project has on the swarm."""
+    from xcompose.engines.dockerapi import ApiExecutor
+    from xcompose.plan.swarm import build_swarm_plan
+    from xcompose.run.swarm_endpoint import endpoint_mode
+
+    live = manager.read_live(project.name)
+    engines = {host: e for host, e in fleet.executors.items() if isinstance(e, ApiExecutor)}
+    mode, notes = endpoint_mode(project, live, engines, manager.host)
+    return build_swarm_plan(project, mode, tuple(notes)), live
 
 
 def plan(options: Options, project: Project, offline: bool, fmt: str) -> None:
     """`xcompose plan` on a swarm: the steps, and with the manager asked, what up does."""
     from xcompose.plan.swarm import build_swarm_plan
+    from xcompose.plan.swarm_converge import decide_swarm
     from xcompose.plan.swarm_render import render_swarm_plan
 
+    first = build_swarm_plan(project)  # a mistake in the file is said before any host is asked
     if offline:
-        print_text(render_swarm_plan(build_swarm_plan(project), fmt))
+        print_text(render_swarm_plan(first, fmt))
         return
-    from xcompose.errors import UsageError
+    with swarm_hosts(project, options) as (manager, fleet):
+        the_plan, live = planned(project, manager, fleet)
+    print_text(render_swarm_plan(the_plan, fmt, decide_swarm(the_plan, live)))
 
-    raise UsageError("plan on a swarm reads no live state yet: use --offline")
+
+def up(options: Options, project: Project, *, services: tuple[str, ...], unsupported: list[str],
+       remove_orphans: bool, wait_timeout: float, quiet: bool, fmt: str, progress: str, lock_wait: float) -> None:
+    """`xcompose up` on a swarm."""
+    from xcompose.cli.commands import locked
+    from xcompose.cli.output import make_reporter
+    from xcompose.plan.swarm import build_swarm_plan
+    from xcompose.run.swarm_up import SwarmUpOptions, preflight, up_swarm
+
+    if services:
+        raise UsageError("up SERVICE… is not supported with engine: swarm yet: `up` brings up the whole project")
+    if unsupported:
+        raise UsageError(f"{', '.join(unsupported)}: not supported with engine: swarm")
+    build_swarm_plan(project)  # a mistake in the file is said before any host is asked
+    reporter = make_reporter(fmt, quiet, err, progress)
+    executors: dict[str, ApiExecutor] = {}
+    try:
+        with swarm_hosts(project, options) as (manager, fleet):
+            executors[manager.host] = manager.executor
+            with locked(executors, project.name, lock_wait, reporter):
+                the_plan, _ = planned(project, manager, fleet)
+                preflight(manager, the_plan)
+                for note in the_plan.notes:
+                    reporter.note(f"note: {note}")
+                result = up_swarm(manager, the_plan, reporter,
+                                  SwarmUpOptions(wait_timeout=wait_timeout, remove_orphans=remove_orphans))
+        failed = [f"error: step {f.step_id} failed: {f.error}" for f in result.walk.failed]
+        if result.walk.not_started:
+            failed.append(f"not started: {', '.join(sorted(result.walk.not_started))}")
+        for line in failed:
+            reporter.error(line.removeprefix("error: "))
+    except XcomposeError as error:
+        for line in error.lines():
+            reporter.error(line.removeprefix("error: "))
+        raise
+    finally:
+        reporter.close()
+    if not result.ok:
+        fail(1, [*failed, "run `xcompose up` again to resume"])
+    if not quiet and fmt != "json" and progress not in ("json", "quiet"):
+        changed = result.convergence.changes
+        err.print(f"{the_plan.project} is up on the swarm: "
+                  f"{f'{changed} step(s) changed' if changed else 'nothing to change'}", markup=False)

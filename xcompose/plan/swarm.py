@@ -55,15 +55,18 @@ def resolved_endpoint_mode(project: Project, supports_vip: bool | None) -> Endpo
     return "vip" if supports_vip else "dnsrr"
 
 
-def build_swarm_plan(project: Project, endpoint_mode: EndpointMode | None = None) -> SwarmPlan:
+def build_swarm_plan(project: Project, endpoint_mode: EndpointMode | None = None,
+                     notes: tuple[str, ...] = ()) -> SwarmPlan:
     """The swarm plan of `project`; raises ConfigErrors listing every problem found.
-    `endpoint_mode`: as resolved against the nodes (None: `auto`, undecided)."""
-    return SwarmPlanner(project, endpoint_mode).build()
+    `endpoint_mode`: as resolved against the nodes (None: `auto`, undecided); `notes`: how
+    it was."""
+    return SwarmPlanner(project, endpoint_mode, notes).build()
 
 
 class SwarmPlanner:
-    def __init__(self, project: Project, endpoint_mode: EndpointMode | None) -> None:
+    def __init__(self, project: Project, endpoint_mode: EndpointMode | None, notes: tuple[str, ...]) -> None:
         self.project = project
+        self.mode_notes = notes
         self.name = project.name
         self.endpoint_mode = endpoint_mode
         self.errors: list[ConfigError] = []
@@ -99,7 +102,7 @@ class SwarmPlanner:
                          encrypted=swarm.encrypted, endpoint_mode=shown_mode, notes=self._notes())
 
     def _notes(self) -> tuple[str, ...]:
-        notes = []
+        notes = list(self.mode_notes)
         if self.endpoint_mode is None:
             notes.append("endpoint mode auto: vip where every node carries IPVS, else dnsrr (decided when the "
                          "nodes are asked)")
@@ -251,7 +254,7 @@ class SwarmPlanner:
             for kind, _, grant in _grants(service) if (kind, grant.source) in objects)
         spec = SwarmServiceSpec(
             name=f"{self.name}_{name}"[:MAX_NAME], service=name, host=host, image=container.image,
-            replicas=step.replicas, endpoint_mode=self.endpoint_mode, networks=networks,
+            replicas=self._replicas(name), endpoint_mode=self.endpoint_mode, networks=networks,
             command=container.entrypoint, args=container.command, environment=container.environment,
             container_labels=tuple(sorted({**service.labels, LABEL_PROJECT: self.name, LABEL_SERVICE: name,
                                            LABEL_HOST: host}.items())),
@@ -272,6 +275,24 @@ class SwarmPlanner:
         needs += [f"{kind}:{grant.source}" for kind, _, grant in _grants(service) if (kind, grant.source) in objects]
         self.edges += [(before, step_id) for before in dict.fromkeys(needs)]
 
+    def _replicas(self, name: str) -> int:
+        """`scale` or `deploy.replicas` (which must agree, as in Compose). Under dnsrr a
+        published port is the node's own, so one fixed host port serves one task only."""
+        service = self.project.topology.services[name]
+        deployed = service.deploy.replicas if service.deploy else None
+        if service.scale is not None and deployed is not None and service.scale != deployed:
+            self.fail(("services", name, "scale"), f"scale is {service.scale} but deploy.replicas is {deployed}; "
+                                                   "they must agree (or set only one)")
+        replicas = service.replicas()
+        if replicas > 1 and self.endpoint_mode == "dnsrr":
+            for index, port in service.published_ports():
+                if port.published is not None:
+                    self.fail(("services", name, "ports", index),
+                              f"with endpoint mode dnsrr a port is published on the node itself, so host port "
+                              f"{port.published} serves one task, and '{name}' runs {replicas}: leave the host "
+                              "port out, or use endpoint_mode: vip")
+        return replicas
+
     def _docker_network(self, network: str) -> str:
         decl = self.project.topology.network(network)
         return network_name(self.name, network, decl.name or (network if decl.external else None))
@@ -286,9 +307,13 @@ def _grants(service: Service) -> list[tuple[ObjectKind, int, Grant]]:
 
 def _as_on_one_host(project: Project, host: str) -> Project:
     """The project with every service on `host`: what the plain planner makes of services
-    that all reach each other directly, as on a swarm's overlay."""
+    that all reach each other directly, as on a swarm's overlay. Each runs one container
+    there: a swarm's replicas share a published port through the routing mesh, which
+    containers on one plain host cannot (the replicas are checked in `_replicas`)."""
     topology = project.topology
-    services = {name: service.model_copy(update={"host": host}) for name, service in topology.services.items()}
+    one_each = {"host": host, "scale": None, "container_name": None}
+    services = {name: service.model_copy(update={**one_each, "deploy": service.deploy.model_copy(
+        update={"replicas": None}) if service.deploy else None}) for name, service in topology.services.items()}
     hosts = {host: topology.hosts[host]} if host in topology.hosts else {}
     one = topology.model_copy(update={"services": services, "hosts": hosts})
     return Project(name=project.name, topology=one, files=project.files, locations=project.locations,

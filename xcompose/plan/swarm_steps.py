@@ -20,6 +20,8 @@ ObjectKind = Literal["secret", "config"]
 # The node label that says which host of the file a swarm node is; services are pinned by it
 # (nodes of one lab share a hostname, and hostnames need not be unique in a swarm anyway).
 NODE_LABEL = "io.xcompose.host"
+# The endpoint mode a service was made with (`auto` is decided once, at its first `up`).
+LABEL_ENDPOINT_MODE = "io.xcompose.endpoint-mode"
 # Swarm's name limit for services, networks, secrets and configs.
 MAX_NAME = 63
 
@@ -113,8 +115,11 @@ class SwarmServiceSpec:
 
     def service_labels(self, project: str) -> dict[str, str]:
         """The Swarm service's labels: the project's, and the digest that says what runs."""
-        return {LABEL_PROJECT: project, LABEL_SERVICE: self.service, LABEL_ROLE: "service",
-                LABEL_HOST: self.host, LABEL_CONFIG_HASH: self.digest()}
+        labels = {LABEL_PROJECT: project, LABEL_SERVICE: self.service, LABEL_ROLE: "service",
+                  LABEL_HOST: self.host, LABEL_CONFIG_HASH: self.digest()}
+        if self.endpoint_mode is not None:
+            labels[LABEL_ENDPOINT_MODE] = self.endpoint_mode
+        return labels
 
 
 SwarmSpec = OverlaySpec | SwarmObjectSpec | SwarmServiceSpec

@@ -1,0 +1,224 @@
+"""`up` on a swarm against an in-memory manager: pre-flight, order, waiting, convergence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from xcompose.config.project import Project
+from xcompose.engines.swarm import SwarmState, TaskFacts
+from xcompose.errors import XcomposeError
+from xcompose.plan.naming import LABEL_PROJECT
+from xcompose.plan.swarm import build_swarm_plan
+from xcompose.plan.swarm_converge import LABEL_OVERLAY_DIGEST, LiveService, LiveSwarm, overlay_digest
+from xcompose.plan.swarm_nodes import LabelChange, NodeFacts
+from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec
+from xcompose.run.swarm_up import SwarmUpOptions, preflight, tasks_verdict, up_swarm, wait_for_tasks
+
+Load = Callable[..., Project]
+
+TEXT = """\
+name: shop
+engine: swarm
+hosts:
+  h1: {address: 10.0.0.1}
+  h2: {address: 10.0.0.2}
+secrets:
+  token: {environment: TOKEN}
+services:
+  db: {image: redis:7, host: h1}
+  app: {image: redis:7, host: h2, depends_on: [db], secrets: [token]}
+"""
+
+
+@dataclass
+class FakeManager:
+    """A swarm manager that does what it is told at once: each service's tasks run as soon
+    as it is made (or never, with `stuck`)."""
+
+    state_: SwarmState = field(default_factory=lambda: SwarmState("n1", "active", True))
+    node_list: list[NodeFacts] = field(default_factory=lambda: [
+        NodeFacts("n1", 1, ("10.0.0.1",), {}, "ready", "active"),
+        NodeFacts("n2", 1, ("10.0.0.2",), {}, "ready", "active")])
+    services: dict[str, tuple[SwarmServiceSpec, str]] = field(default_factory=dict)  # name -> (spec, project)
+    networks: dict[str, OverlaySpec] = field(default_factory=dict)
+    objects: dict[str, SwarmObjectSpec] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    stuck: set[str] = field(default_factory=set)
+
+    def state(self) -> SwarmState:
+        return self.state_
+
+    def nodes(self) -> list[NodeFacts]:
+        return self.node_list
+
+    def relabel(self, change: LabelChange) -> None:
+        self.calls.append(f"label {change.node.id} {dict(change.labels)}")
+
+    def read_live(self, project: str) -> LiveSwarm:
+        return LiveSwarm(
+            {name: LiveService(name, 1, spec.service_labels(owner)) for name, (spec, owner) in self.services.items()
+             if owner == project},
+            {name: {LABEL_PROJECT: project, LABEL_OVERLAY_DIGEST: overlay_digest(spec)}
+             for name, spec in self.networks.items()},
+            {name: name for name, spec in self.objects.items() if spec.kind == "secret"},
+            {name: name for name, spec in self.objects.items() if spec.kind == "config"})
+
+    def tasks(self, service: str | None = None, project: str | None = None) -> list[TaskFacts]:
+        spec = self.services[service or ""][0]
+        state = "pending" if service in self.stuck else "running"
+        return [TaskFacts(f"{service}.{n}", service or "", n, "n1", state, "running",
+                          "no suitable node" if state == "pending" else "", None, spec.digest())
+                for n in range(1, spec.replicas + 1)]
+
+    def create_overlay(self, spec: OverlaySpec) -> None:
+        self.calls.append(f"create network {spec.name}")
+        self.networks[spec.name] = spec
+
+    def create_object(self, spec: SwarmObjectSpec) -> None:
+        self.calls.append(f"create {spec.kind} {spec.source}")
+        self.objects[spec.name] = spec
+
+    def object_ids(self, project: str) -> dict[str, str]:
+        return {name: name for name in self.objects}
+
+    def create_service(self, spec: SwarmServiceSpec, project: str, object_ids: dict[str, str]) -> None:
+        assert all(f.object_name in object_ids for f in spec.files)
+        self.calls.append(f"create service {spec.name}")
+        self.services[spec.name] = (spec, project)
+
+    def update_service(self, live: LiveService, spec: SwarmServiceSpec, project: str,
+                       object_ids: dict[str, str]) -> None:
+        self.calls.append(f"update service {spec.name}")
+        self.services[spec.name] = (spec, project)
+
+    def remove_service(self, name: str) -> None:
+        self.calls.append(f"remove service {name}")
+        del self.services[name]
+
+    def remove_object(self, kind: str, name: str) -> None:
+        self.calls.append(f"remove {kind} {name}")
+        del self.objects[name]
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.lines.append(text)
+
+    def error(self, text: str) -> None:
+        self.lines.append(f"error: {text}")
+
+
+def plan_of(load_text: Load, text: str = TEXT, token: str = "t") -> SwarmPlan:
+    return build_swarm_plan(load_text(text, env={"TOKEN": token}), "dnsrr")
+
+
+def test_up_makes_networks_and_secrets_before_the_services_that_need_them(load_text: Load) -> None:
+    manager = FakeManager()
+    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    assert result.ok
+    order = manager.calls
+    assert order.index("create network shop_default") < order.index("create service shop_db")
+    assert order.index("create secret token") < order.index("create service shop_app")
+    assert order.index("create service shop_db") < order.index("create service shop_app")
+
+
+def test_a_second_up_changes_nothing(load_text: Load) -> None:
+    manager = FakeManager()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    manager.calls.clear()
+    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    assert result.convergence.changes == 0 and manager.calls == []
+
+
+def test_a_changed_secret_is_a_new_secret_and_the_old_one_goes(load_text: Load) -> None:
+    manager = FakeManager()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    manager.calls.clear()
+    up_swarm(manager, plan_of(load_text, token="u"), Notes(), SwarmUpOptions())
+    assert manager.calls[0] == "create secret token"
+    assert manager.calls[1] == "update service shop_app"
+    assert manager.calls[2].startswith("remove secret shop_token_")
+
+
+def test_orphan_services_are_removed_only_when_asked(load_text: Load) -> None:
+    manager = FakeManager()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    smaller = TEXT.replace("  app: {image: redis:7, host: h2, depends_on: [db], secrets: [token]}\n", "")
+    kept = up_swarm(manager, plan_of(load_text, smaller), Notes(), SwarmUpOptions())
+    assert kept.convergence.orphan_services == ("shop_app",) and "shop_app" in manager.services
+    up_swarm(manager, plan_of(load_text, smaller), Notes(), SwarmUpOptions(remove_orphans=True))
+    assert "shop_app" not in manager.services
+
+
+def test_a_service_whose_tasks_never_run_fails_its_step_and_holds_its_dependents(load_text: Load) -> None:
+    manager = FakeManager(stuck={"shop_db"})
+    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions(wait_timeout=0))
+    assert [f.step_id for f in result.walk.failed] == ["service:db"]
+    assert "no suitable node" in str(result.walk.failed[0].error)
+    assert "service:app" in result.walk.not_started
+
+
+def test_preflight_refuses_an_engine_that_is_no_manager(load_text: Load) -> None:
+    manager = FakeManager(state_=SwarmState("n1", "inactive", False))
+    with pytest.raises(XcomposeError, match=r"host h1 is not in a swarm \(inactive\).*docker swarm init"):
+        preflight(manager, plan_of(load_text))
+
+
+def test_preflight_labels_each_hosts_node(load_text: Load) -> None:
+    manager = FakeManager()
+    preflight(manager, plan_of(load_text))
+    assert manager.calls == ["label n1 {'io.xcompose.host': 'h1'}", "label n2 {'io.xcompose.host': 'h2'}"]
+
+
+def test_preflight_refuses_a_host_that_is_no_node(load_text: Load) -> None:
+    manager = FakeManager(node_list=[NodeFacts("n1", 1, ("10.0.0.1",), {}, "ready", "active")])
+    with pytest.raises(XcomposeError, match=r"host h2 \(10\.0\.0\.2\) is no node"):
+        preflight(manager, plan_of(load_text))
+
+
+def task(state: str, digest: str = "d", desired: str = "running", message: str = "") -> TaskFacts:
+    return TaskFacts("t", "s", 1, "n1", state, desired, message, None, digest)
+
+
+def test_a_service_is_ready_when_its_replicas_run_from_the_current_spec() -> None:
+    assert tasks_verdict([task("running"), task("running")], 2, "d") is None
+    assert tasks_verdict([task("running"), task("running", digest="old")], 2, "d") == (
+        "1 of 2 task(s) running, tasks: running")
+
+
+def test_a_task_that_finished_on_its_own_counts_as_ready() -> None:
+    assert tasks_verdict([task("complete", desired="complete")], 1, "d") is None
+
+
+def test_waiting_gives_up_after_repeated_failures_with_swarms_message() -> None:
+    tasks = [TaskFacts(f"t{n}", "s", 1, "n1", "rejected", "running", "No such image: x", None, "d") for n in range(3)]
+
+    class Failing(FakeManager):
+        def tasks(self, service: str | None = None, project: str | None = None) -> list[TaskFacts]:
+            return tasks
+
+    spec = plan_of_spec()
+    with pytest.raises(XcomposeError, match=r"3 tasks of shop_db failed on node h1: .*No such image: x"):
+        wait_for_tasks(Failing(), spec, 60, encrypted=False, clock=lambda: 0.0, sleep=lambda _s: None)
+
+
+def test_a_timeout_on_an_encrypted_overlay_points_at_turning_encryption_off() -> None:
+    class Pending(FakeManager):
+        def tasks(self, service: str | None = None, project: str | None = None) -> list[TaskFacts]:
+            return [task("starting", digest=plan_of_spec().digest())]
+
+    times = iter([0.0, 0.0, 100.0])
+    with pytest.raises(XcomposeError, match=r"swarm: \{encrypted: false\}"):
+        wait_for_tasks(Pending(), replace(plan_of_spec(), replicas=2), 10, encrypted=True,
+                       clock=lambda: next(times), sleep=lambda _s: None)
+
+
+def plan_of_spec() -> SwarmServiceSpec:
+    return SwarmServiceSpec(name="shop_db", service="db", host="h1", image="redis:7", replicas=1,
+                            endpoint_mode="dnsrr", networks=())
