@@ -396,7 +396,15 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
     down_options = DownOptions(volumes=volumes, remove_orphans=remove_orphans, stop_timeout=stop_timeout,
                                rmi="all" if rmi == "all" else "local" if rmi == "local" else None)
 
-    the_plan = make_plan(load(options))
+    project = load(options)
+    if project.topology.engine == "swarm":
+        from xcompose.cli import swarm
+
+        flags = {"--rmi": rmi is not None, "--timeout": stop_timeout is not None}
+        swarm.down(options, project, volumes=volumes, unsupported=[f for f, on in flags.items() if on], quiet=quiet,
+                   fmt=fmt, progress=progress, lock_wait=lock_wait)
+        return
+    the_plan = make_plan(project)
     reporter = make_reporter(fmt, quiet, err, progress)
     try:
         with (

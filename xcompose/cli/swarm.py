@@ -110,3 +110,27 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], unsuppo
         changed = result.convergence.changes
         err.print(f"{the_plan.project} is up on the swarm: "
                   f"{f'{changed} step(s) changed' if changed else 'nothing to change'}", markup=False)
+
+
+def down(options: Options, project: Project, *, volumes: bool, unsupported: list[str], quiet: bool, fmt: str,
+         progress: str, lock_wait: float) -> None:
+    """`xcompose down` on a swarm."""
+    from xcompose.cli.commands import locked
+    from xcompose.cli.output import make_reporter
+    from xcompose.run.swarm_down import down_swarm
+
+    if unsupported:
+        raise UsageError(f"{', '.join(unsupported)}: not supported with engine: swarm")
+    reporter = make_reporter(fmt, quiet, err, progress)
+    try:
+        with swarm_hosts(project, options) as (manager, fleet):
+            with locked({manager.host: manager.executor}, project.name, lock_wait, reporter):
+                result = down_swarm(manager, project.name, reporter, volumes=volumes, engines=fleet.executors)
+            unreached = fleet.errors if volumes else []
+            missed = [f"host {e.host}: its volumes were not removed: {e.message}" for e in unreached]
+        for error in [*result.errors, *missed]:
+            reporter.error(error)
+    finally:
+        reporter.close()
+    if result.errors or missed:
+        fail(1, [f"error: {e}" for e in [*result.errors, *missed]] + ["run `xcompose down` again"])

@@ -256,8 +256,10 @@ class SwarmPlanner:
             name=f"{self.name}_{name}"[:MAX_NAME], service=name, host=host, image=container.image,
             replicas=self._replicas(name), endpoint_mode=self.endpoint_mode, networks=networks,
             command=container.entrypoint, args=container.command, environment=container.environment,
+            # As a plain engine's container is labelled: the per-host commands (exec, logs,
+            # ps, top) find a task's container on its node by these.
             container_labels=tuple(sorted({**service.labels, LABEL_PROJECT: self.name, LABEL_SERVICE: name,
-                                           LABEL_HOST: host}.items())),
+                                           LABEL_ROLE: "service", LABEL_HOST: host}.items())),
             ports=container.ports, mounts=container.mounts, files=files, healthcheck=container.healthcheck,
             user=container.user, working_dir=container.working_dir, hostname=container.hostname,
             cap_add=container.cap_add, cap_drop=container.cap_drop, restart=container.restart,
