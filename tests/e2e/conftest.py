@@ -82,6 +82,21 @@ def lab_hosts(lab: Lab) -> list[LabHost]:
     return lab.hosts
 
 
+@pytest.fixture(scope="module")
+def lab_swarm(lab: Lab) -> Iterator[Lab]:
+    """The session lab made one Docker Swarm (as `lab up --swarm` does) for the tests of one
+    module, and plain engines again after it: the other tests never meet a swarm. Forming
+    and leaving take a few seconds."""
+    try:
+        lab.form_swarm()
+    except LabError as exc:
+        pytest.fail(f"cannot form a swarm of the e2e lab: {exc}", pytrace=False)
+    try:
+        yield lab
+    finally:
+        lab.dissolve_swarm()
+
+
 @pytest.fixture
 def deploy(lab: Lab, tmp_path: Path) -> Iterator[Callable[[str, str], Deployment]]:
     """Make Deployments of topologies on the lab; each is taken down after the test, even

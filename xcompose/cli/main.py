@@ -106,11 +106,11 @@ class _Commands(click.Group):
     # first, then its containers.
     MODULES: ClassVar[Mapping[str, str]] = {
         "up": "commands", "down": "commands", "plan": "commands", "ps": "commands", "logs": "commands",
-        "build": "commands", "pull": "transfer", "config": "project", "check": "project", "exec": "attached",
-        "run": "attached", "start": "lifecycle", "stop": "lifecycle", "restart": "lifecycle", "kill": "lifecycle",
-        "pause": "lifecycle", "unpause": "lifecycle", "rm": "lifecycle", "cp": "transfer", "top": "show",
-        "port": "show", "images": "show", "events": "show", "ls": "show", "pki": "project", "schema": "project",
-        "version": "show",
+        "build": "commands", "pull": "transfer", "config": "project", "convert": "convert", "check": "project",
+        "exec": "attached", "run": "attached", "start": "lifecycle", "stop": "lifecycle", "restart": "lifecycle",
+        "kill": "lifecycle", "pause": "lifecycle", "unpause": "lifecycle", "rm": "lifecycle", "cp": "transfer",
+        "top": "show", "port": "show", "images": "show", "events": "show", "ls": "show", "pki": "project",
+        "schema": "project", "version": "show",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

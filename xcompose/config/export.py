@@ -27,6 +27,17 @@ def dump_config(project: Project) -> str:
     """The merged, interpolated, validated file as YAML, as Compose's `config` prints it:
     values as they are (no masking, which could only ever be partial), each `$` written
     `$$`, so that the output loads back to the same Topology."""
+    return dump_yaml(config_data(project))
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML that the loader reads back to the same values (strings it would take for
+    numbers quoted), keys in the order given."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def config_data(project: Project) -> dict[str, Any]:
+    """What `config` prints, as data: short syntaxes written short, each `$` as `$$`."""
     topology = project.topology.model_copy(update={"name": project.name})
     data: dict[str, Any] = topology.model_dump(mode="json", exclude_defaults=True)
     data["name"] = project.name
@@ -62,8 +73,8 @@ def dump_config(project: Project) -> str:
                              for grant, entry in zip(getattr(service, kind), out[kind], strict=True)]
     # Declarations only: the content a secret's or config's file holds is never printed.
     order = ["name", "hosts", "engine", "swarm", "ambassador", "services", "volumes", "networks", "secrets", "configs"]
-    ordered = _escaped({key: data[key] for key in order if key in data})
-    return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    ordered: dict[str, Any] = escaped({key: data[key] for key in order if key in data})
+    return ordered
 
 
 def config_lines(project: Project, what: str) -> list[str]:
@@ -80,14 +91,14 @@ def config_lines(project: Project, what: str) -> list[str]:
     return names[what]
 
 
-def _escaped(value: Any) -> Any:
+def escaped(value: Any) -> Any:
     """Every `$` of a string value as `$$`: interpolated already, it must not be again."""
     if isinstance(value, str):
         return value.replace("$", "$$")
     if isinstance(value, dict):
-        return {key: _escaped(item) for key, item in value.items()}
+        return {key: escaped(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_escaped(item) for item in value]
+        return [escaped(item) for item in value]
     return value
 
 

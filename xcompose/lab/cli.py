@@ -16,6 +16,7 @@ from rich.table import Table
 from .errors import LabError, LabUsageError
 from .lab import Lab
 from .render import render_shell_env, topology_host_names
+from .swarm import NODE_LABEL, SwarmNode
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,9 +69,12 @@ def lab() -> None:
 @click.option("--subnet", default=None, help="IPv4 /24..27 for the lab bridge (default: a free 10.251.x.0/24).")
 @click.option("--trust", is_flag=True,
               help="Also add the lab's host keys and Host blocks to ~/.ssh (removed by `lab down`).")
+@click.option("--swarm", is_flag=True,
+              help="Also make the hosts one Docker Swarm: the first host its manager, the others workers, "
+              "each node labelled io.xcompose.host=HOST.")
 @_friendly
-def up(count: int, name: str, subnet: str | None, trust: bool) -> None:
-    """Start N hosts: namespace, dockerd and sshd each, joined by a bridge."""
+def up(count: int, name: str, subnet: str | None, trust: bool, swarm: bool) -> None:
+    """Start N hosts: namespace, dockerd and sshd each, joined by a bridge (and a swarm of them)."""
     already = Lab.get(name)
     t0 = time.monotonic()
     lab_ = Lab.up(hosts=count, prefix=name, subnet=subnet, trust=trust, progress=_progress)
@@ -78,6 +82,11 @@ def up(count: int, name: str, subnet: str | None, trust: bool) -> None:
         err.print(f"lab {name!r} is already running ({len(lab_.hosts)} hosts)")
     else:
         err.print(f"lab {name!r} up in {time.monotonic() - t0:.1f}s")
+    if swarm:
+        t1 = time.monotonic()
+        nodes = lab_.form_swarm(progress=_progress)
+        err.print(f"swarm of {len(nodes)} nodes ready, managed by {lab_.hosts[0].name}, "
+                  f"in {time.monotonic() - t1:.1f}s; pin services with node.labels.{NODE_LABEL} == HOST")
     for h in lab_.hosts:
         click.echo(f"{h.name}\t{h.address}\t{h.docker_socket}\t{h.ssh_url}")
 
@@ -112,7 +121,7 @@ def images(name: str) -> None:
 @name_option
 @_friendly
 def status(name: str) -> None:
-    """Show each host: address, dockerd, sshd, images."""
+    """Show each host: address, dockerd, sshd, images; and the swarm, if the hosts form one."""
     lab_ = _existing(name)
     table = Table(title=f"lab {name} ({lab_.subnet} on {lab_.bridge})")
     for col in ("host", "address", "dockerd", "docker", "sshd", "images"):
@@ -125,6 +134,20 @@ def status(name: str) -> None:
             f"{s.images[0]}/{s.images[1]}",
         )
     Console().print(table)
+    nodes = lab_.swarm_nodes()
+    if nodes:
+        Console().print(_swarm_table(name, nodes))
+
+
+def _swarm_table(name: str, nodes: list[SwarmNode]) -> Table:
+    table = Table(title=f"swarm of lab {name} (pin with node.labels.{NODE_LABEL})")
+    for col in ("host", "node", "role", "status", "availability", NODE_LABEL):
+        table.add_column(col)
+    for n in nodes:
+        status = f"[green]{n.status}[/green]" if n.status == "ready" else f"[red]{n.status}[/red]"
+        role = f"{n.role} (leader)" if n.leader else n.role
+        table.add_row(n.host, n.node_id[:12], role, status, n.availability, n.label or "[red]-[/red]")
+    return table
 
 
 @lab.command()

@@ -18,6 +18,7 @@ from . import hosts as hx
 from . import net
 from . import ssh as sx
 from . import state as st
+from . import swarm as sw
 from .errors import LabError
 from .images import ImagesReport, ensure_images, images_present
 from .sysutil import (
@@ -294,6 +295,21 @@ class Lab:
             out.append(HostStatus(h, rec.dockerd.pid if rec.dockerd else None, alive, version,
                                   is_alive(rec.sshd), images))
         return out
+
+    def form_swarm(self, progress: Progress = lambda _m: None) -> list[sw.SwarmNode]:
+        """Make the hosts one Docker Swarm (the first host its manager), each node labelled
+        `io.xcompose.host=<host name>`; safe to repeat. `down` removes it with the hosts."""
+        with st.prefix_lock(self.prefix):
+            return sw.form(self.hosts, progress)
+
+    def swarm_nodes(self) -> list[sw.SwarmNode]:
+        """The swarm's nodes as the first host manages them; empty when there is no swarm."""
+        return sw.nodes(self.hosts)
+
+    def dissolve_swarm(self) -> None:
+        """Every host leaves the swarm: the lab is plain Docker engines again."""
+        with st.prefix_lock(self.prefix):
+            sw.dissolve(self.hosts)
 
     def override_yaml(self, topology_hosts: Sequence[str] | None = None) -> str:
         from .render import render_override
