@@ -39,3 +39,25 @@ def test_plan_offline_shows_the_swarm_steps_without_ambassadors(folder: Path) ->
     data = json.loads(result.output)
     assert data["engine"] == "swarm"
     assert [step["id"] for step in data["steps"]] == ["overlay:default", "service:db", "service:app"]
+
+
+def test_up_refuses_what_a_swarm_does_not_do_before_asking_any_host(folder: Path) -> None:
+    result = run("up", "--no-start")
+    assert result.exit_code == 2
+    assert "--no-start: not supported with engine: swarm" in result.output
+
+
+def test_up_of_some_services_is_refused(folder: Path) -> None:
+    result = run("up", "db")
+    assert result.exit_code == 2 and "up SERVICE… is not supported with engine: swarm" in result.output
+
+
+def test_a_manager_that_does_not_answer_stops_plan_and_is_named(folder: Path) -> None:
+    result = run("plan")
+    assert result.exit_code == 1
+    assert "host a (unix://" in result.output and "the swarm's manager is host a" in result.output
+
+
+def test_down_refuses_rmi_on_a_swarm(folder: Path) -> None:
+    result = run("down", "--rmi", "all")
+    assert result.exit_code == 2 and "--rmi: not supported with engine: swarm" in result.output

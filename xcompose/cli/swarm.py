@@ -134,3 +134,44 @@ def down(options: Options, project: Project, *, volumes: bool, unsupported: list
         reporter.close()
     if result.errors or missed:
         fail(1, [f"error: {e}" for e in [*result.errors, *missed]] + ["run `xcompose down` again"])
+
+
+def check(options: Options, project: Project, fmt: str) -> None:
+    """`xcompose check` on a swarm: the manager, each host's node, each service's tasks."""
+    import json
+
+    from xcompose.cli.main import out
+    from xcompose.plan.swarm import build_swarm_plan
+    from xcompose.plan.swarm_nodes import match_nodes
+    from xcompose.plan.swarm_steps import SwarmServiceSpec
+    from xcompose.run.swarm_up import tasks_verdict
+
+    the_plan = build_swarm_plan(project)
+    rows: list[dict[str, str | bool]] = []
+    with swarm_hosts(project, options) as (manager, _fleet):
+        state = manager.state()
+        is_manager = state.local_state == "active" and state.is_manager
+        rows.append({"what": f"manager {manager.host}", "ok": is_manager,
+                     "detail": "swarm manager" if is_manager else f"not a manager ({state.local_state})"})
+        match = match_nodes(the_plan.hosts, the_plan.manager, state.node_id, manager.nodes() if is_manager else [])
+        for host in the_plan.hosts:
+            node = match.node_of.get(host)
+            problem = next((p for p in match.problems if p.startswith(f"host {host}")), None)
+            rows.append({"what": f"host {host}", "ok": node is not None and problem is None,
+                         "detail": problem or f"node {node[:12] if node else '?'}"})
+        services = manager.read_live(project.name).services if is_manager else {}
+        for step in the_plan.of_kind("service"):
+            spec = step.spec
+            assert isinstance(spec, SwarmServiceSpec)
+            live = services.get(spec.name)
+            verdict = ("not on the swarm" if live is None
+                       else tasks_verdict(manager.tasks(service=spec.name), spec.replicas, live.digest or ""))
+            rows.append({"what": f"service {step.name}", "ok": verdict is None,
+                         "detail": verdict or f"{spec.replicas} task(s) running on {spec.host}"})
+    if fmt == "json":
+        out.print(json.dumps({"project": project.name, "engine": "swarm", "checks": rows}, indent=2), markup=False)
+    else:
+        for row in rows:
+            out.print(f"{'ok  ' if row['ok'] else 'FAIL'}  {row['what']}: {row['detail']}", markup=False)
+    if not all(row["ok"] for row in rows):
+        fail(1, ["error: the project is not whole on the swarm"])
