@@ -62,10 +62,10 @@ def test_dnsrr_publishes_on_the_node_itself(load_text: Load) -> None:
     assert args["endpoint_spec"]["Ports"][0]["PublishMode"] == "host"
 
 
-def test_secrets_are_referenced_by_id_at_their_path(load_text: Load) -> None:
+def test_secrets_are_referenced_by_id_by_their_name_in_run_secrets(load_text: Load) -> None:
     _, args = args_of(load_text, "vip")
     (secret,) = args["task_template"]["ContainerSpec"]["Secrets"]
-    assert secret["SecretID"] == "secret-id" and secret["File"]["Name"] == "/run/secrets/token"
+    assert secret["SecretID"] == "secret-id" and secret["File"]["Name"] == "token"
 
 
 def test_the_healthcheck_is_in_nanoseconds(load_text: Load) -> None:

@@ -177,3 +177,11 @@ def test_under_dnsrr_replicas_cannot_share_a_fixed_host_port(load_text: Load) ->
     text = REDIS.replace("    expose: [6379]\n", "    ports: ['16379:6379']\n    scale: 2\n")
     with pytest.raises(ConfigErrors, match="host port 16379 serves one task"):
         build_swarm_plan(load_text(text), "dnsrr")
+
+
+def test_the_files_own_constraints_go_beside_the_hosts(load_text: Load) -> None:
+    text = REDIS.replace("    host: h2\n", "    host: h2\n    deploy: {placement: {constraints: ['node.role == worker']}}\n")
+    project = load_text(text)
+    assert service(build_swarm_plan(project), "cli").placement == [
+        "node.labels.io.xcompose.host == h2", "node.role == worker"]
+    assert not project.warnings

@@ -190,7 +190,8 @@ def carries_ipvs(executor: ApiExecutor, image: str, timeout_s: float = 15.0) -> 
         return None
     container = None
     try:
-        created = api.create_container(image, entrypoint=["cat", "/proc/net/ip_vs"], command=[],
+        # The command is given, so that the image's own CMD is not appended to cat's arguments.
+        created = api.create_container(image, entrypoint=["cat"], command=["/proc/net/ip_vs"],
                                        host_config=api.create_host_config(network_mode="none"),
                                        labels={"io.xcompose.role": "probe"})
         container = created["Id"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from docker import types
 
+from xcompose.config.service_keys import SECRETS_DIR
 from xcompose.plan.naming import LABEL_CONFIG_HASH
 from xcompose.plan.swarm_steps import SwarmServiceSpec
 
@@ -49,10 +50,16 @@ def mounts(spec: SwarmServiceSpec, project_labels: Mapping[str, str]) -> list[ty
     return out
 
 
+def secret_file(path: str) -> str:
+    """Swarm names a secret's file relative to /run/secrets; other places as they are."""
+    return path.removeprefix(f"{SECRETS_DIR}/")
+
+
 def service_args(spec: SwarmServiceSpec, project: str, object_ids: Mapping[str, str]) -> dict[str, Any]:
     """The keyword arguments of APIClient.create_service (and update_service) for `spec`;
     `object_ids`: Docker name -> id of each secret and config it is given."""
-    secrets = [types.SecretReference(object_ids[f.object_name], f.object_name, filename=f.path, uid=str(f.uid),
+    secrets = [types.SecretReference(object_ids[f.object_name], f.object_name, filename=secret_file(f.path),
+                                     uid=str(f.uid),
                                      gid=str(f.gid), mode=f.mode) for f in spec.files if f.kind == "secret"]
     configs = [types.ConfigReference(object_ids[f.object_name], f.object_name, filename=f.path, uid=str(f.uid),
                                      gid=str(f.gid), mode=f.mode) for f in spec.files if f.kind == "config"]
@@ -94,7 +101,7 @@ def service_args(spec: SwarmServiceSpec, project: str, object_ids: Mapping[str, 
         container,
         resources=resources,
         restart_policy=restart_policy(spec.restart),
-        placement=types.Placement(constraints=[spec.constraint]),
+        placement=types.Placement(constraints=spec.placement),
         log_driver=log_driver,
         networks=[types.NetworkAttachmentConfig(network, aliases=list(aliases)) for network, aliases in spec.networks],
     )

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from xcompose.config.location import KeyPath
 from xcompose.config.model import Service
+from xcompose.config.options import constraint_host
 from xcompose.config.project import Project
 from xcompose.config.service_keys import SECRETS_DIR, Grant
 from xcompose.errors import ConfigError, ConfigErrors
@@ -255,6 +256,8 @@ class SwarmPlanner:
         spec = SwarmServiceSpec(
             name=f"{self.name}_{name}"[:MAX_NAME], service=name, host=host, image=container.image,
             replicas=self._replicas(name), endpoint_mode=self.endpoint_mode, networks=networks,
+            constraints=tuple(c for c in (service.deploy.placement.constraints if service.deploy else [])
+                              if constraint_host(c) is None),
             command=container.entrypoint, args=container.command, environment=container.environment,
             # As a plain engine's container is labelled: the per-host commands (exec, logs,
             # ps, top) find a task's container on its node by these.

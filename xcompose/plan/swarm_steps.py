@@ -71,6 +71,7 @@ class SwarmServiceSpec:
     replicas: int
     endpoint_mode: EndpointMode | None  # None: not decided yet (`auto` before the nodes are asked)
     networks: tuple[tuple[str, tuple[str, ...]], ...]  # (overlay name, aliases)
+    constraints: tuple[str, ...] = ()  # the file's own placement constraints, beside the host's
     command: tuple[str, ...] | None = None  # Swarm's `Command` is the entrypoint
     args: tuple[str, ...] | None = None
     environment: tuple[tuple[str, str], ...] = ()
@@ -105,6 +106,11 @@ class SwarmServiceSpec:
     @property
     def constraint(self) -> str:
         return f"node.labels.{NODE_LABEL} == {self.host}"
+
+    @property
+    def placement(self) -> list[str]:
+        """Every constraint of the service's tasks: its host's node, then the file's."""
+        return [self.constraint, *self.constraints]
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the spec, fields at their default left out (a
