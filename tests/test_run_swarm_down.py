@@ -8,6 +8,7 @@ from tests.swarmfakes import FakeManager, Notes
 from xcompose.config.project import Project
 from xcompose.errors import DockerError
 from xcompose.plan.swarm import build_swarm_plan
+from xcompose.plan.swarm_converge import LiveSwarm
 from xcompose.run.swarm_down import down_swarm
 from xcompose.run.swarm_up import SwarmUpOptions, up_swarm
 
@@ -66,3 +67,25 @@ def test_what_stays_in_use_past_the_settling_time_is_reported(load_text: Load) -
     times = iter([0.0, 0.0, 100.0, 100.0, 100.0, 100.0])
     result = down_swarm(manager, "shop", Notes(), settle_s=10, clock=lambda: next(times), sleep=lambda _s: None)
     assert result.errors == ["network shop_default: has active endpoints"]
+
+
+def test_down_waits_until_the_swarm_lists_a_removed_network_no_more(load_text: Load) -> None:
+    manager = swarm_with_the_project(load_text)
+    listed = manager.networks.copy()
+    remove = manager.remove_network
+    polls = iter([True, True, False, False])
+
+    def gone_later(name: str) -> None:
+        remove(name)
+        manager.networks.update(listed)  # the manager still lists it for a while
+
+    def read_live(project: str) -> LiveSwarm:
+        if not next(polls, False):
+            manager.networks.clear()
+        return FakeManager.read_live(manager, project)
+
+    manager.remove_network = gone_later  # type: ignore[method-assign]
+    manager.read_live = read_live  # type: ignore[method-assign]
+    naps: list[float] = []
+    result = down_swarm(manager, "shop", Notes(), clock=lambda: 0.0, sleep=naps.append)
+    assert result.ok and naps and not manager.networks

@@ -57,6 +57,17 @@ def down_swarm(manager: Manager, project: str, reporter: SwarmReporter, *, volum
         removing(f"service {name}", partial(manager.remove_service, name), retry=False)
     for name in sorted(live.networks):
         removing(f"network {name}", partial(manager.remove_network, name), retry=True)
+    # A removed overlay is still listed while a node (the manager's own included) holds the
+    # containers of the services' tasks: `down` is done when the swarm shows it no more.
+    removed = {name for name in live.networks if f"network {name}" in result.removed}
+
+    def lingering() -> set[str]:
+        return set(manager.read_live(project).networks) & removed if removed else set()
+
+    while lingering() and clock() < deadline:
+        sleep(RETRY_S)
+    for name in sorted(lingering()):
+        result.errors.append(f"network {name}: still listed {settle_s:g}s after its removal")
     for kind, names in (("secret", live.secrets), ("config", live.configs)):
         for name in sorted(names):
             removing(f"{kind} {name}", partial(manager.remove_object, kind, name), retry=True)
