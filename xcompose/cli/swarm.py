@@ -21,35 +21,49 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def swarm_hosts(project: Project, options: Options) -> Iterator[tuple[SwarmManager, Fleet]]:
-    """The manager (which must answer) and the other hosts' engines (which may not: only
-    `auto`'s probe and per-node commands use them), all through docker-py."""
+def engines(project: Project, options: Options, hosts: list[str]) -> Iterator[Fleet]:
+    """The engines of these hosts, through docker-py (the swarm is driven by its API)."""
     from xcompose.engines.dockerapi import ApiExecutor
     from xcompose.engines.fleet import reach
-    from xcompose.engines.swarm import SwarmManager
     from xcompose.plan.build import host_targets
+
+    targets = [replace(t, executor="api") for name, t in host_targets(project).items() if name in hosts]
+    with reach(targets, ApiExecutor, lost_after=options.host_timeout) as fleet:
+        yield fleet
+
+
+@contextmanager
+def swarm_manager(project: Project, options: Options) -> Iterator[SwarmManager]:
+    """The swarm's manager, which must answer. The other hosts' engines are reached only
+    when a command needs them (`auto`'s first probe, `down -v`): each connection costs."""
+    from xcompose.engines.dockerapi import ApiExecutor
+    from xcompose.engines.swarm import SwarmManager
     from xcompose.plan.swarm import manager_of
 
     manager = manager_of(project)
-    targets = [replace(t, executor="api") for t in host_targets(project).values()]
-    with reach(targets, ApiExecutor, lost_after=options.host_timeout) as fleet:
+    with engines(project, options, [manager]) as fleet:
         executor = fleet.executors.get(manager)
         if executor is None:
-            fail(1, [*(f"error: {e}" for e in fleet.errors if e.host == manager),
+            fail(1, [*(f"error: {e}" for e in fleet.errors),
                      f"the swarm's manager is host {manager}: nothing was changed"])
         assert isinstance(executor, ApiExecutor)
-        yield SwarmManager(executor), fleet
+        yield SwarmManager(executor)
 
 
-def planned(project: Project, manager: SwarmManager, fleet: Fleet) -> tuple[SwarmPlan, LiveSwarm]:
+def planned(project: Project, options: Options, manager: SwarmManager) -> tuple[SwarmPlan, LiveSwarm]:
     """The plan with the endpoint mode decided, and what the project has on the swarm."""
     from xcompose.engines.dockerapi import ApiExecutor
     from xcompose.plan.swarm import build_swarm_plan
-    from xcompose.run.swarm_endpoint import endpoint_mode
+    from xcompose.run.swarm_endpoint import known_mode, probed_mode
 
     live = manager.read_live(project.name)
-    engines = {host: e for host, e in fleet.executors.items() if isinstance(e, ApiExecutor)}
-    mode, notes = endpoint_mode(project, live, engines, manager.host)
+    mode = known_mode(project, live)
+    notes: list[str] = []
+    if mode is None:
+        others = [h for h in project.host_names() if h != manager.host]
+        with engines(project, options, others) as fleet:
+            found = {host: e for host, e in fleet.executors.items() if isinstance(e, ApiExecutor)}
+            mode, notes = probed_mode(project, {**found, manager.host: manager.executor}, manager.host)
     return build_swarm_plan(project, mode, tuple(notes)), live
 
 
@@ -63,8 +77,8 @@ def plan(options: Options, project: Project, offline: bool, fmt: str) -> None:
     if offline:
         print_text(render_swarm_plan(first, fmt))
         return
-    with swarm_hosts(project, options) as (manager, fleet):
-        the_plan, live = planned(project, manager, fleet)
+    with swarm_manager(project, options) as manager:
+        the_plan, live = planned(project, options, manager)
     print_text(render_swarm_plan(the_plan, fmt, decide_swarm(the_plan, live)))
 
 
@@ -84,10 +98,10 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], unsuppo
     reporter = make_reporter(fmt, quiet, err, progress)
     executors: dict[str, ApiExecutor] = {}
     try:
-        with swarm_hosts(project, options) as (manager, fleet):
+        with swarm_manager(project, options) as manager:
             executors[manager.host] = manager.executor
             with locked(executors, project.name, lock_wait, reporter):
-                the_plan, _ = planned(project, manager, fleet)
+                the_plan, _ = planned(project, options, manager)
                 preflight(manager, the_plan)
                 for note in the_plan.notes:
                     reporter.note(f"note: {note}")
@@ -123,11 +137,13 @@ def down(options: Options, project: Project, *, volumes: bool, unsupported: list
         raise UsageError(f"{', '.join(unsupported)}: not supported with engine: swarm")
     reporter = make_reporter(fmt, quiet, err, progress)
     try:
-        with swarm_hosts(project, options) as (manager, fleet):
-            with locked({manager.host: manager.executor}, project.name, lock_wait, reporter):
-                result = down_swarm(manager, project.name, reporter, volumes=volumes, engines=fleet.executors)
-            unreached = fleet.errors if volumes else []
-            missed = [f"host {e.host}: its volumes were not removed: {e.message}" for e in unreached]
+        with (
+            swarm_manager(project, options) as manager,
+            engines(project, options, project.host_names() if volumes else []) as fleet,
+            locked({manager.host: manager.executor}, project.name, lock_wait, reporter),
+        ):
+            result = down_swarm(manager, project.name, reporter, volumes=volumes, engines=fleet.executors)
+            missed = [f"host {e.host}: its volumes were not removed: {e.message}" for e in fleet.errors]
         for error in [*result.errors, *missed]:
             reporter.error(error)
     finally:
@@ -148,7 +164,7 @@ def check(options: Options, project: Project, fmt: str) -> None:
 
     the_plan = build_swarm_plan(project)
     rows: list[dict[str, str | bool]] = []
-    with swarm_hosts(project, options) as (manager, _fleet):
+    with swarm_manager(project, options) as manager:
         state = manager.state()
         is_manager = state.local_state == "active" and state.is_manager
         rows.append({"what": f"manager {manager.host}", "ok": is_manager,

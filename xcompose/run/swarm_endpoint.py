@@ -22,18 +22,24 @@ from xcompose.plan.swarm_converge import LiveSwarm
 from xcompose.plan.swarm_steps import LABEL_ENDPOINT_MODE, EndpointMode
 
 
-def endpoint_mode(project: Project, live: LiveSwarm, executors: Mapping[str, ApiExecutor],
-                  manager: str) -> tuple[EndpointMode, list[str]]:
-    """The mode services get, and notes on how `auto` was decided. `executors`: the hosts'
-    engines that answered (the manager's at least)."""
+def known_mode(project: Project, live: LiveSwarm) -> EndpointMode | None:
+    """The mode without asking any node: as the file says it, or as the project's running
+    services were made; None when only a probe can tell."""
     fixed = resolved_endpoint_mode(project, None)
     if fixed is not None:
-        return fixed, []
-    made = {labels.labels.get(LABEL_ENDPOINT_MODE) for labels in live.services.values()} - {None}
-    if len(made) == 1:
-        mode = made.pop()
-        if mode in ("vip", "dnsrr"):
-            return mode, []  # type: ignore[return-value]  # checked just above
+        return fixed
+    made = {labels.labels.get(LABEL_ENDPOINT_MODE) for labels in live.services.values()}
+    if made == {"vip"}:
+        return "vip"
+    if made == {"dnsrr"}:
+        return "dnsrr"
+    return None
+
+
+def probed_mode(project: Project, executors: Mapping[str, ApiExecutor], manager: str
+                ) -> tuple[EndpointMode, list[str]]:
+    """`auto` decided by asking each host with services whether its kernel has IPVS, and
+    notes on how. `executors`: the hosts' engines that answered."""
     images: dict[str, str] = {}
     for name in project.topology.services:
         images.setdefault(project.host_of(name), image_of(project.name, name, project.topology.services[name]))
