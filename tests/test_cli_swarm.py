@@ -47,9 +47,9 @@ def test_up_refuses_what_a_swarm_does_not_do_before_asking_any_host(folder: Path
     assert "--no-start: not supported with engine: swarm" in result.output
 
 
-def test_up_of_some_services_is_refused(folder: Path) -> None:
-    result = run("up", "db")
-    assert result.exit_code == 2 and "up SERVICE… is not supported with engine: swarm" in result.output
+def test_up_of_a_service_the_file_does_not_have_is_refused(folder: Path) -> None:
+    result = run("up", "dbb")
+    assert result.exit_code == 2 and "no such service: dbb" in result.output
 
 
 def test_a_manager_that_does_not_answer_stops_plan_and_is_named(folder: Path) -> None:

@@ -140,3 +140,19 @@ def test_a_timeout_on_an_encrypted_overlay_points_at_turning_encryption_off() ->
 def plan_of_spec() -> SwarmServiceSpec:
     return SwarmServiceSpec(name="shop_db", service="db", host="h1", image="redis:7", replicas=1,
                             endpoint_mode="dnsrr", networks=())
+
+
+def test_up_of_one_service_makes_it_and_what_it_needs_only(load_text: Load) -> None:
+    manager = FakeManager()
+    plan = plan_of(load_text).needed_for(["service:db"])
+    result = up_swarm(manager, plan, Notes(), SwarmUpOptions(whole=False))
+    assert result.ok and manager.calls == ["create network shop_default", "create service shop_db"]
+
+
+def test_up_of_one_service_removes_nothing_of_the_others(load_text: Load) -> None:
+    manager = FakeManager()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    manager.calls.clear()
+    plan = plan_of(load_text, token="u").needed_for(["service:db"])
+    up_swarm(manager, plan, Notes(), SwarmUpOptions(whole=False, remove_orphans=True))
+    assert manager.calls == [] and "shop_app" in manager.services

@@ -90,11 +90,12 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], unsuppo
     from xcompose.plan.swarm import build_swarm_plan
     from xcompose.run.swarm_up import SwarmUpOptions, preflight, up_swarm
 
-    if services:
-        raise UsageError("up SERVICE… is not supported with engine: swarm yet: `up` brings up the whole project")
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)}: not supported with engine: swarm")
-    build_swarm_plan(project)  # a mistake in the file is said before any host is asked
+    first = build_swarm_plan(project)  # a mistake in the file is said before any host is asked
+    unknown = [s for s in services if f"service:{s}" not in first]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
     reporter = make_reporter(fmt, quiet, err, progress)
     executors: dict[str, ApiExecutor] = {}
     try:
@@ -102,11 +103,14 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], unsuppo
             executors[manager.host] = manager.executor
             with locked(executors, project.name, lock_wait, reporter):
                 the_plan, _ = planned(project, options, manager)
+                if services:  # those and what they need; the project's other services are left alone
+                    the_plan = the_plan.needed_for(f"service:{s}" for s in services)
                 preflight(manager, the_plan)
                 for note in the_plan.notes:
                     reporter.note(f"note: {note}")
                 result = up_swarm(manager, the_plan, reporter,
-                                  SwarmUpOptions(wait_timeout=wait_timeout, remove_orphans=remove_orphans))
+                                  SwarmUpOptions(wait_timeout=wait_timeout, remove_orphans=remove_orphans,
+                                                 whole=not services))
         failed = [f"error: step {f.step_id} failed: {f.error}" for f in result.walk.failed]
         if result.walk.not_started:
             failed.append(f"not started: {', '.join(sorted(result.walk.not_started))}")

@@ -183,5 +183,17 @@ class SwarmPlan:
         """Steps grouped by longest distance from a root: each wave needs only earlier ones."""
         return [[self._steps[i] for i in sorted(wave)] for wave in nx.topological_generations(self._graph)]
 
+    def needed_for(self, step_ids: Iterable[str]) -> SwarmPlan:
+        """The part of the plan these steps need: they and everything before them."""
+        keep: set[str] = set()
+        for step_id in step_ids:
+            keep |= {step_id, *nx.ancestors(self._graph, step_id)}
+        sub = self._graph.subgraph(keep)
+        return SwarmPlan(self.project, self.manager, self.hosts, (self._steps[i] for i in sub), sub.edges,
+                         encrypted=self.encrypted, endpoint_mode=self.endpoint_mode, notes=self.notes)
+
+    def __contains__(self, step_id: object) -> bool:
+        return step_id in self._steps
+
     def of_kind(self, kind: SwarmKind) -> list[SwarmStep]:
         return [step for step in self._steps.values() if step.kind == kind]

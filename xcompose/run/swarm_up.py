@@ -52,6 +52,9 @@ class SwarmReporter(Protocol):
 class SwarmUpOptions:
     wait_timeout: float = 120.0  # for each service's tasks to run
     remove_orphans: bool = False  # services of the project no longer in the file
+    # The plan is the whole project: what it no longer has may go. Not so for `up SERVICE…`,
+    # whose plan leaves the other services and their secrets out.
+    whole: bool = True
 
 
 @dataclass
@@ -128,7 +131,7 @@ def up_swarm(manager: Manager, plan: SwarmPlan, reporter: SwarmReporter,
     result = walk(dependencies, run, lambda _step: plan.manager, {plan.manager: MANAGER_CALLS},
                   on_start=started, on_finish=finished)
     removed: list[str] = []
-    if result.ok:
+    if result.ok and options.whole:
         if options.remove_orphans:
             for name in decided.orphan_services:
                 manager.remove_service(name)
