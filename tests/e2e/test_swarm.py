@@ -117,3 +117,12 @@ def test_down_leaves_no_service_network_or_secret(deploy: Deploy) -> None:
     outcome = app.down()
     assert outcome.code == 0, outcome.output
     assert on_swarm(app) == {"services": [], "networks": [], "secrets": [], "configs": []}
+
+
+def test_up_against_a_worker_says_it_needs_the_manager_and_changes_nothing(deploy: Deploy) -> None:
+    text = redis_on_swarm().replace("swarm: {encrypted: false}", "swarm: {encrypted: false, manager: client-server}")
+    app = deploy("worker", "tcp").use(text)
+    outcome = app.xcompose("up")
+    assert outcome.code == 1
+    assert "host client-server is a worker, and engine: swarm needs the swarm's manager there" in outcome.output
+    assert on_swarm(deploy("worker-seen", "tcp").use(redis_on_swarm()))["services"] == []

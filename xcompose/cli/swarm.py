@@ -55,7 +55,9 @@ def planned(project: Project, options: Options, manager: SwarmManager) -> tuple[
     from xcompose.engines.dockerapi import ApiExecutor
     from xcompose.plan.swarm import build_swarm_plan
     from xcompose.run.swarm_endpoint import known_mode, probed_mode
+    from xcompose.run.swarm_up import require_manager
 
+    require_manager(manager, manager.host)  # before asking it what only a manager knows
     live = manager.read_live(project.name)
     mode = known_mode(project, live)
     notes: list[str] = []

@@ -72,15 +72,21 @@ class NotASwarm(XcomposeError):
     pass
 
 
-def preflight(manager: Manager, plan: SwarmPlan) -> NodeMatch:
-    """Stops before anything changes when the manager is none, or a host is not a node of
-    its swarm; labels each host's node so that services can be pinned to it."""
+def require_manager(manager: Manager, host: str) -> SwarmState:
+    """The manager's swarm state; raises, saying how to make one, when its engine is none."""
     state = manager.state()
     if state.local_state != "active" or not state.is_manager:
         where = "a worker" if state.local_state == "active" else f"not in a swarm ({state.local_state})"
-        raise NotASwarm(f"host {plan.manager} is {where}, and engine: swarm needs the swarm's manager there: run "
+        raise NotASwarm(f"host {host} is {where}, and engine: swarm needs the swarm's manager there: run "
                         "`docker swarm init` on it (the lab: `xcompose lab up --swarm`), or name the manager "
                         "with `swarm: {manager: HOST}`")
+    return state
+
+
+def preflight(manager: Manager, plan: SwarmPlan) -> NodeMatch:
+    """Stops before anything changes when the manager is none, or a host is not a node of
+    its swarm; labels each host's node so that services can be pinned to it."""
+    state = require_manager(manager, plan.manager)
     match = match_nodes(plan.hosts, plan.manager, state.node_id, manager.nodes())
     if match.problems:
         raise NotASwarm("\n".join(match.problems))
