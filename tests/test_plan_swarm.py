@@ -147,7 +147,8 @@ def test_a_privileged_service_is_refused_where_it_says_so(load_text: Load) -> No
 
 def test_sharing_a_namespace_is_refused(load_text: Load) -> None:
     text = REDIS.replace("    links: [\"redis:cache\"]\n", "    network_mode: service:redis\n").replace("h2\n", "h1\n")
-    assert any("services.cli.network_mode: a Swarm service cannot share" in e for e in errors_of(load_text, text))
+    assert any("services.cli.network_mode: a Swarm service's tasks have namespaces of their own" in e
+               for e in errors_of(load_text, text))
 
 
 def test_build_is_refused(load_text: Load) -> None:

@@ -117,14 +117,11 @@ class SwarmPlanner:
     def _refuse_what_swarm_cannot_do(self, name: str) -> None:
         service = self.project.topology.services[name]
         base: KeyPath = ("services", name)
-        shared = {"network_mode": service.network_mode, "ipc": service.ipc, "pid": service.pid}
-        for key, value in shared.items():
-            if value is not None and value.startswith("service:"):
-                self.fail((*base, key), f"a Swarm service cannot share the namespace of another service; remove "
-                                        f"{key} (or use engine: docker)")
-        if service.network_mode is not None and service.network_mode not in ("host", "none"):
-            self.fail((*base, "network_mode"), f"'{service.network_mode}' is not a network a Swarm service can "
-                                               "join; leave network_mode out to join the project's overlay")
+        namespaces = {"network_mode": service.network_mode, "ipc": service.ipc, "pid": service.pid}
+        for key, value in namespaces.items():
+            if value is not None:
+                self.fail((*base, key), f"a Swarm service's tasks have namespaces of their own (and join the "
+                                        f"project's overlays): remove {key} (or use engine: docker)")
         if service.volumes_from:
             self.fail((*base, "volumes_from"), "a Swarm service cannot mount another's volumes; name the volumes "
                                                "in both services' `volumes:` (both on one host)")
