@@ -97,7 +97,7 @@ def test_an_unknown_key_under_deploy_suggests_a_compose_one(load_errors: Errors)
 ])
 def test_the_models_use_compose_words_for_compose_things(model: type, keys: frozenset[str]) -> None:
     """Every field that is not one of xcompose's own words is a Compose key of that place."""
-    own = {"hosts", "ambassador", "host"}
+    own = {"hosts", "ambassador", "host", "engine", "swarm"}
     assert set(model.model_fields) - own <= keys
 
 

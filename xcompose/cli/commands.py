@@ -161,6 +161,11 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
     from xcompose.plan.render import render_plan
 
     project = load(options)
+    if project.topology.engine == "swarm":
+        from xcompose.cli import swarm
+
+        swarm.plan(options, project, offline, fmt)
+        return
     if offline:
         print_text(render_plan(make_plan(project), fmt))
         exit_without_freeing()  # freeing a large plan took longer than printing it
@@ -230,6 +235,16 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
 
     if force_recreate and no_recreate:
         raise UsageError("--force-recreate and --no-recreate contradict each other")
+    project = with_overrides(load(options), parse_scales(scales), pull_policy)
+    if project.topology.engine == "swarm":
+        from xcompose.cli import swarm
+
+        flags = {"--build": build, "--no-deps": no_deps, "--force-recreate": force_recreate,
+                 "--no-recreate": no_recreate, "--no-start": no_start, "--timeout": stop_timeout is not None}
+        swarm.up(options, project, services=services, unsupported=[f for f, on in flags.items() if on],
+                 remove_orphans=remove_orphans, wait_timeout=wait_timeout, quiet=quiet, fmt=fmt, progress=progress,
+                 lock_wait=lock_wait)
+        return
     if no_deps and not services:
         raise UsageError("--no-deps needs the services to bring up")
     run_options = UpOptions(
@@ -237,7 +252,6 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         no_start=no_start, applied_by=operator(),
         stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
     )
-    project = with_overrides(load(options), parse_scales(scales), pull_policy)
     # Planned once before any host is asked, so a mistake in the file is said first; once
     # more under the lock, with the certificates the hosts keep.
     the_plan = make_plan(project)
@@ -389,7 +403,15 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
     down_options = DownOptions(volumes=volumes, remove_orphans=remove_orphans, stop_timeout=stop_timeout,
                                rmi="all" if rmi == "all" else "local" if rmi == "local" else None)
 
-    the_plan = make_plan(load(options))
+    project = load(options)
+    if project.topology.engine == "swarm":
+        from xcompose.cli import swarm
+
+        flags = {"--rmi": rmi is not None, "--timeout": stop_timeout is not None}
+        swarm.down(options, project, volumes=volumes, unsupported=[f for f, on in flags.items() if on], quiet=quiet,
+                   fmt=fmt, progress=progress, lock_wait=lock_wait)
+        return
+    the_plan = make_plan(project)
     reporter = make_reporter(fmt, quiet, err, progress)
     try:
         with (

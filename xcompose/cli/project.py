@@ -87,6 +87,11 @@ def check(options: Options, fmt: str) -> None:
     from xcompose.probe import render_table
 
     project = load(options)
+    if project.topology.engine == "swarm":
+        from xcompose.cli import swarm
+
+        swarm.check(options, project, fmt)
+        return
     the_plan = make_plan(project)  # a mistake in the file is said before any host is asked
     with reached(the_plan, options, all_needed=False) as fleet:
         credentials = host_pki(fleet, project.name).credentials()

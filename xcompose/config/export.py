@@ -72,7 +72,7 @@ def config_data(project: Project) -> dict[str, Any]:
                              else {**entry, **({"mode": f"0{grant.mode:o}"} if grant.mode is not None else {})}
                              for grant, entry in zip(getattr(service, kind), out[kind], strict=True)]
     # Declarations only: the content a secret's or config's file holds is never printed.
-    order = ["name", "hosts", "ambassador", "services", "volumes", "networks", "secrets", "configs"]
+    order = ["name", "hosts", "engine", "swarm", "ambassador", "services", "volumes", "networks", "secrets", "configs"]
     ordered: dict[str, Any] = escaped({key: data[key] for key in order if key in data})
     return ordered
 

@@ -199,6 +199,8 @@ def _placement_warnings(project: Project) -> list[str]:
         for index, constraint in enumerate(service.deploy.placement.constraints if service.deploy else []):
             path = ("services", name, "deploy", "placement", "constraints", index)
             host = constraint_host(constraint)
+            if host is None and project.topology.engine == "swarm":
+                continue  # a swarm applies it beside the host's
             if host is None:
                 why = "a Swarm constraint; xcompose places services by host and ignores it"
             elif service.host is not None and host != service.host:

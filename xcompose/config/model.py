@@ -1,7 +1,7 @@
 """The topology file as typed models.
 
 Compose's vocabulary wherever Compose has a word; new keys only for what Compose lacks
-(`hosts`, `host`, `ambassador`). Unknown keys are errors, `x-*` keys are allowed anywhere.
+(`hosts`, `host`, `ambassador`, `engine`, `swarm`). Unknown keys are errors, `x-*` keys are allowed anywhere.
 Short and long forms are normalised here so that the planner sees one shape only.
 """
 
@@ -52,6 +52,7 @@ from xcompose.config.service_keys import (
     env_file_entry,
 )
 from xcompose.config.strict import Strict
+from xcompose.config.swarm_model import Engine, SwarmSettings
 from xcompose.config.syntax import (
     Link,
     PortPublish,
@@ -329,6 +330,12 @@ class Service(Strict):
 class Topology(Strict):
     name: str | None = Field(default=None, description="Project name; default: the file's folder.")
     hosts: dict[str, Host] = Field(default_factory=dict)
+    engine: Engine = Field(
+        default="docker",
+        description="docker: plain engines, reached across hosts through ambassadors; swarm: the hosts are "
+        "the nodes of a Docker Swarm, services become Swarm services on overlay networks.",
+    )
+    swarm: SwarmSettings = Field(default_factory=SwarmSettings)
     ambassador: AmbassadorSettings = Field(default_factory=AmbassadorSettings)
     services: dict[str, Service] = Field(default_factory=dict)
     volumes: dict[str, VolumeDecl | None] = Field(default_factory=dict)

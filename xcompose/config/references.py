@@ -61,6 +61,11 @@ def check_references(
         for name in table:
             if not re.match(NAME_PATTERN, name):
                 error((plural, name), f"'{name}' is not a valid {kind} name (use letters, digits, '_', '.', '-')")
+    swarm = data.get("swarm")
+    manager = swarm.get("manager") if isinstance(swarm, dict) else None
+    if isinstance(manager, str) and manager not in (hosts or {IMPLICIT_HOST: None}):
+        known = f"{suggest(manager, list(hosts))}" if hosts else ": no hosts are declared (add it under hosts:)"
+        error(("swarm", "manager"), f"unknown host '{manager}'{known}")
     for name, service in services.items():
         if not isinstance(service, dict):
             continue

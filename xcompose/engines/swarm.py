@@ -1,0 +1,209 @@
+"""A swarm's manager through docker-py: its nodes, and the project's overlay networks,
+secrets, configs and services. It carries out what run/swarm_up.py and run/swarm_down.py
+decided; the connection is the manager host's own (engines/dockerapi.py), so its URL,
+TLS, SSH and timeouts are those of `hosts:`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from xcompose.engines.dockerapi import ApiExecutor
+from xcompose.engines.swarm_args import service_args
+from xcompose.errors import DockerError
+from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT
+from xcompose.plan.swarm_converge import LABEL_OVERLAY_DIGEST, LiveService, LiveSwarm, overlay_digest
+from xcompose.plan.swarm_nodes import LabelChange, NodeFacts, node_facts
+from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmServiceSpec
+
+
+@dataclass(frozen=True)
+class SwarmState:
+    """What the manager's engine says of its swarm (`docker info`)."""
+
+    node_id: str
+    local_state: str  # inactive, pending, active, error, locked
+    is_manager: bool
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """One task of a service, as the manager lists it."""
+
+    id: str
+    service: str  # the Swarm service's name
+    slot: int | None
+    node_id: str
+    state: str  # new … running, complete, failed, rejected, shutdown
+    desired: str
+    message: str  # Status.Err, else Status.Message
+    container_id: str | None
+    digest: str | None  # of the service spec the task was made from
+
+
+def _message(error: docker.errors.APIError) -> str:
+    explanation = error.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode("utf-8", "replace")
+    return str(explanation or error).strip()
+
+
+class SwarmManager:
+    def __init__(self, executor: ApiExecutor) -> None:
+        self.executor = executor
+        self.host = executor.target.name
+
+    @property
+    def api(self) -> Any:
+        # types-docker leaves most Swarm calls untyped: they are read as plain JSON here.
+        return self.executor.api
+
+    @contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except docker.errors.APIError as error:
+            raise DockerError(f"{what}: {_message(error)}", f"the swarm manager {self.host}") from error
+
+    # -- the swarm and its nodes -----------------------------------------------------------
+
+    def state(self) -> SwarmState:
+        with self._call("docker info"):
+            swarm = self.api.info().get("Swarm") or {}
+        return SwarmState(str(swarm.get("NodeID") or ""), str(swarm.get("LocalNodeState") or "inactive"),
+                          bool(swarm.get("ControlAvailable")))
+
+    def nodes(self) -> list[NodeFacts]:
+        with self._call("list the nodes"):
+            return [node_facts(data) for data in self.api.nodes()]
+
+    def relabel(self, change: LabelChange) -> None:
+        spec = {**change.node.spec, "Labels": dict(change.labels)}
+        with self._call(f"label node {change.node.id[:12]}"):
+            self.api.update_node(change.node.id, change.node.version, spec)
+
+    # -- what the project has on the swarm -------------------------------------------------
+
+    def read_live(self, project: str) -> LiveSwarm:
+        mine = {"label": f"{LABEL_PROJECT}={project}"}
+        with self._call("list the project's services, networks, secrets and configs"):
+            services = {s["Spec"]["Name"]: LiveService(s["ID"], int(s["Version"]["Index"]),
+                                                       s["Spec"].get("Labels") or {})
+                        for s in self.api.services(filters=mine)}
+            overlays = self.api.networks(filters={**mine, "driver": "overlay"})
+            networks = {n["Name"]: n.get("Labels") or {} for n in overlays}
+            secrets = {s["Spec"]["Name"]: s["ID"] for s in self.api.secrets(filters=mine)}
+            configs = {c["Spec"]["Name"]: c["ID"] for c in self.api.configs(filters=mine)}
+        return LiveSwarm(services, networks, secrets, configs)
+
+    def tasks(self, service: str | None = None, project: str | None = None) -> list[TaskFacts]:
+        """The tasks of one Swarm service (by name), or of every service of a project."""
+        filters: dict[str, Any] = {}
+        if service is not None:
+            filters["service"] = service
+        names: dict[str, str] = {}
+        with self._call("list the tasks"):
+            if project is not None:
+                names = {s["ID"]: s["Spec"]["Name"]
+                         for s in self.api.services(filters={"label": f"{LABEL_PROJECT}={project}"})}
+                if not names:
+                    return []
+            found = self.api.tasks(filters=filters)
+        out = []
+        for task in found:
+            if project is not None and task.get("ServiceID") not in names:
+                continue
+            status = task.get("Status") or {}
+            container = (status.get("ContainerStatus") or {}).get("ContainerID")
+            labels = ((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Labels") or {}
+            out.append(TaskFacts(
+                id=task["ID"], service=names.get(task.get("ServiceID", ""), service or ""), slot=task.get("Slot"),
+                node_id=task.get("NodeID", ""), state=status.get("State", ""), desired=task.get("DesiredState", ""),
+                message=status.get("Err") or status.get("Message") or "", container_id=container,
+                digest=labels.get(LABEL_CONFIG_HASH)))
+        return out
+
+    # -- making and removing ---------------------------------------------------------------
+
+    def create_overlay(self, spec: OverlaySpec) -> None:
+        options = dict(spec.driver_opts)
+        if spec.encrypted:
+            options["encrypted"] = ""
+        labels = {**dict(spec.labels), LABEL_OVERLAY_DIGEST: overlay_digest(spec)}
+        with self._call(f"create network {spec.name}"):
+            self.api.create_network(spec.name, driver="overlay", options=options, attachable=True,
+                                    internal=spec.internal, labels=labels, check_duplicate=True)
+
+    def create_object(self, spec: SwarmObjectSpec) -> None:
+        with self._call(f"create {spec.kind} {spec.name}"):
+            if spec.kind == "secret":
+                self.api.create_secret(spec.name, spec.data, labels=dict(spec.labels))
+            else:
+                self.api.create_config(spec.name, spec.data, labels=dict(spec.labels))
+
+    def object_ids(self, project: str) -> dict[str, str]:
+        live = self.read_live(project)
+        return {**live.secrets, **live.configs}
+
+    def create_service(self, spec: SwarmServiceSpec, project: str, object_ids: dict[str, str]) -> None:
+        with self._call(f"create service {spec.name}"):
+            self.api.create_service(**service_args(spec, project, object_ids))
+
+    def update_service(self, live: LiveService, spec: SwarmServiceSpec, project: str,
+                       object_ids: dict[str, str]) -> None:
+        with self._call(f"update service {spec.name}"):
+            self.api.update_service(live.id, live.version, **service_args(spec, project, object_ids))
+
+    def remove_service(self, name: str) -> None:
+        with self._call(f"remove service {name}"):
+            self.api.remove_service(name)
+
+    def remove_network(self, name: str) -> None:
+        with self._call(f"remove network {name}"):
+            self.api.remove_network(name)
+
+    def remove_object(self, kind: str, name: str) -> None:
+        with self._call(f"remove {kind} {name}"):
+            if kind == "secret":
+                self.api.remove_secret(name)
+            else:
+                self.api.remove_config(name)
+
+
+def carries_ipvs(executor: ApiExecutor, image: str, timeout_s: float = 15.0) -> bool | None:
+    """Whether the host's kernel has IPVS, which Swarm's virtual IPs need: a container of
+    `image` (one already on the host) reads /proc/net/ip_vs, which exists in every network
+    namespace once the kernel's ip_vs module is in (Docker loads it where it can). None
+    when it cannot tell: the image is not there, or has no `cat`."""
+    api: Any = executor.api
+    try:
+        api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError:
+        return None
+    container = None
+    try:
+        # The command is given, so that the image's own CMD is not appended to cat's arguments.
+        created = api.create_container(image, entrypoint=["cat"], command=["/proc/net/ip_vs"],
+                                       host_config=api.create_host_config(network_mode="none"),
+                                       labels={"io.xcompose.role": "probe"})
+        container = created["Id"]
+        api.start(container)
+        code = int(api.wait(container, timeout=timeout_s).get("StatusCode", -1))
+    except (docker.errors.DockerException, requests.exceptions.RequestException, ValueError, OSError):
+        return None
+    finally:
+        if container is not None:
+            with suppress(docker.errors.APIError):
+                api.remove_container(container, force=True)
+    if code == 0:
+        return True
+    # cat ran and found no such file (1); 126/127: no cat in the image, so nothing is known.
+    return False if code == 1 else None
