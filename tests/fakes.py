@@ -149,6 +149,8 @@ class FakeExecutor(Executor):
         self._record(f"create {spec.name}")
         if spec.name in self.engine.fail_create:
             raise DockerError(f"Conflict creating {spec.name}")
+        if spec.image not in self.engine.images:
+            raise DockerError(f"No such image: {spec.image}")
         with self.engine.lock:
             if self.engine.named(spec.name) is not None:
                 raise DockerError(f'Conflict. The container name "/{spec.name}" is already in use')
