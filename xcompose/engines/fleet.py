@@ -36,18 +36,15 @@ class Fleet:
     def read_live(self, project: str) -> tuple[LiveState, list[XcomposeError]]:
         """The project's containers, networks and volumes on every host that answered, and
         one error per host whose reading failed (that host is left out of the state).
-        All hosts at once: over ssh each listing is a round trip or two, and a no-op `up`
-        is little else."""
+        All hosts at once, and each host's objects together: far away every question is a
+        round trip, and a no-op `up` is little else."""
         live = LiveState()
         failures: list[XcomposeError] = []
-        with ThreadPoolExecutor(max_workers=max(1, 3 * len(self.executors))) as pool:
-            reads = {host: (pool.submit(e.containers, project), pool.submit(e.networks, project),
-                            pool.submit(e.volumes, project))
-                     for host, e in self.executors.items()}
+        with ThreadPoolExecutor(max_workers=max(1, len(self.executors))) as pool:
+            reads = {host: pool.submit(e.project_objects, project) for host, e in self.executors.items()}
             for host in sorted(reads):
-                containers, networks, volumes = reads[host]
                 try:
-                    found = containers.result(), networks.result(), volumes.result()
+                    found = reads[host].result()
                 except DockerError as error:
                     failures.append(error.at(f"host {host}: reading the project's objects"))
                     continue

@@ -72,13 +72,15 @@ class SshSession:
                 assert transport is not None
             return transport
 
-    def command_line(self, argv: Sequence[str]) -> str:
-        words = " ".join(shlex.quote(word) for word in argv)
-        if not self.target.sudo:
-            return f"docker {words}"
+    @property
+    def docker(self) -> str:
+        """How the docker CLI is called on the host, as shell text."""
         # sudo resets the environment: the session's DOCKER_HOST (sshd SetEnv, profile) is
         # handed on explicitly. Fixed text, expanded by the remote shell, no user data.
-        return f"{SUDO_DOCKER} {words}"
+        return SUDO_DOCKER if self.target.sudo else "docker"
+
+    def command_line(self, argv: Sequence[str]) -> str:
+        return f"{self.docker} {' '.join(shlex.quote(word) for word in argv)}"
 
     def _channel(self, timeout: float | None) -> paramiko.Channel:
         try:
@@ -143,16 +145,24 @@ class SshSession:
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S,
         check: bool = True, combine: bool = False,
     ) -> Result:
-        command = self.command_line(argv)
-        with self._slots:
-            try:
-                result = self._execute(command, stdin, timeout, combine)
-            except TimeoutError as error:
-                message = f"`{command}` did not finish within {timeout:g}s"
-                raise HostError(self.target.name, self.url, message) from error
+        result = self._bounded(self.command_line(argv), stdin, timeout, combine)
         if check and result.code != 0:
             raise DockerError(daemon_message(result.text) if combine else result.message)
         return result
+
+    def shell(self, script: str, *, timeout: float = DEFAULT_TIMEOUT_S, shown: str = "a script") -> Result:
+        """Run a POSIX shell script on the host (`sh -c`, whatever the login shell is);
+        `shown`: what it is called in a timeout's message."""
+        return self._bounded(f"sh -c {shlex.quote(script)}", None, timeout, False, shown)
+
+    def _bounded(self, command: str, stdin: bytes | None, timeout: float, combine: bool,
+                 shown: str | None = None) -> Result:
+        with self._slots:
+            try:
+                return self._execute(command, stdin, timeout, combine)
+            except TimeoutError as error:
+                message = f"{shown or f'`{command}`'} did not finish within {timeout:g}s"
+                raise HostError(self.target.name, self.url, message) from error
 
     def _json_list(self, argv: Sequence[str]) -> list[dict[str, Any]]:
         """`docker … inspect` of several objects; objects removed meanwhile are left out
