@@ -26,6 +26,7 @@ class FakeSshd:
     handler: Handler
     port: int = 0
     commands: list[str] = field(default_factory=list)
+    refuse_exec: bool = False  # say no to every command, as a host out of processes would
     _sock: socket.socket | None = None
     _transports: list[paramiko.Transport] = field(default_factory=list)
 
@@ -79,6 +80,8 @@ class _Server(paramiko.ServerInterface):
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         text = command.decode()
         self.sshd.commands.append(text)
+        if self.sshd.refuse_exec:
+            return False
 
         def serve() -> None:
             stdin = b""
