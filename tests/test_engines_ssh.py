@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -254,3 +255,10 @@ def test_a_failed_listing_of_the_project_objects_is_dockers_error(tmp_path: Path
     (tmp_path / "docker").chmod(0o755)
     with pytest.raises(DockerError, match=r"^engine is shutting down$"):
         LocalShell(tmp_path).project_objects("shop")
+
+
+def test_the_ssh_executor_loads_without_docker_py() -> None:
+    # docker-py, requests and urllib3 cost a no-op `up` over ssh a tenth of a second of start-up.
+    code = "import sys, xcompose.engines.ssh; print(sorted({'docker', 'requests', 'urllib3'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
