@@ -3,6 +3,8 @@ are started without waiting for the host's yes, and a no still reads as one."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,5 +42,24 @@ def test_a_command_the_host_refuses_to_run_is_a_host_error_not_a_hang(
         with pytest.raises(HostError, match="did not run the command"):
             executor.run(["version"], timeout=30)
         assert sshd.commands == ["docker version"]
+    finally:
+        executor.close()
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_each_command_runs_on_a_channel_opened_ahead_of_it(
+        tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    executor = executor_for(sshd, tmp_path, monkeypatch)
+    try:
+        executor.run(["container", "cp", "-", "c:/x"])  # opens its own channel, and the next one
+        wait_for(lambda: sshd.channels == 2)
+        executor.run(["container", "cp", "-", "c:/y"])  # takes that one, and opens the next
+        wait_for(lambda: sshd.channels == 3)
+        assert sshd.channels == 3 and len(sshd.commands) == 2
     finally:
         executor.close()

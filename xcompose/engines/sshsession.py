@@ -53,6 +53,9 @@ class SshSession:
         self._lock = threading.Lock()
         # One channel per command on a shared transport: stay under sshd's MaxSessions.
         self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
+        # A channel opened ahead of the next command (see _channel), and whether one is coming.
+        self._spare: paramiko.Channel | None = None
+        self._spare_coming = False
 
     # --- transport -----------------------------------------------------------------------
 
@@ -83,12 +86,44 @@ class SshSession:
         return f"{self.docker} {' '.join(shlex.quote(word) for word in argv)}"
 
     def _channel(self, timeout: float | None) -> paramiko.Channel:
+        """A channel for one command: the one opened ahead if there is one, and the next
+        is opened ahead in the background. Opening a channel is a round trip; a run is
+        many commands in turn, and a far host would charge that trip for each."""
         try:
-            channel = self._transport().open_session(timeout=DEFAULT_TIMEOUT_S)
+            transport = self._transport()
+            channel = self._take_spare(transport) or transport.open_session(timeout=DEFAULT_TIMEOUT_S)
         except (paramiko.SSHException, OSError, EOFError) as error:
             raise self._lost(error) from error
+        self._open_spare(transport)
         channel.settimeout(timeout)
         return channel
+
+    def _take_spare(self, transport: paramiko.Transport) -> paramiko.Channel | None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and (spare.closed or spare.get_transport() is not transport):
+            spare.close()
+            return None
+        return spare
+
+    def _open_spare(self, transport: paramiko.Transport) -> None:
+        with self._lock:
+            if self._spare is not None or self._spare_coming:
+                return
+            self._spare_coming = True
+
+        def open_one() -> None:
+            channel = None
+            with contextlib.suppress(paramiko.SSHException, OSError, EOFError):  # the next command opens its own
+                channel = transport.open_session(timeout=DEFAULT_TIMEOUT_S)
+            with self._lock:
+                self._spare_coming = False
+                if channel is not None and self._spare is None and self._client is not None:
+                    self._spare, channel = channel, None
+            if channel is not None:
+                channel.close()
+
+        threading.Thread(target=open_one, name=f"ssh-spare-{self.target.name}", daemon=True).start()
 
     def _lost(self, error: BaseException) -> HostError:
         """The host error for a failed connection: silence (the watchdog, or the kernel's
@@ -179,6 +214,9 @@ class SshSession:
             self._close_client()
 
     def _close_client(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
