@@ -1,24 +1,29 @@
 """`xcompose up` against real engines, timed as a user sees it (DESIGN §8), on a lab of 3 hosts.
 
-    sudo .venv/bin/python bench/up.py [--rounds 3] [--lab PREFIX] [--phases a,b,c] [--smoke]
+    sudo .venv/bin/python bench/up.py [--rounds 3] [--lab PREFIX] [--phases a,b,c,d] [--rtt 50] [--smoke]
 
-Three comparisons, each in one run, several rounds, medians and ratios:
+Four comparisons, each in one run, several rounds, medians and ratios:
 
 (a) fresh `xcompose up` of 20 containers on one host versus `docker-compose up -d` (v1, the
     Debian package) of the same 20 containers: 10 redis:7 and 10 xcompose/tools sleepers,
     each sleeper linked to one redis (alias kvNN), against the same lab host's unix socket. Both are
     torn down between rounds; which one goes first alternates. Target: ratio <= 1.0x.
-(b) fresh `up` of 3 hosts x 10 containers versus 1 host x 10 (the same 5 redis + 5 linked
-    sleepers per host, no cross-host link, so every host has the same work). Target <= 1.3x.
+(b) fresh `up` of 3 hosts x 10 containers versus the same 30 on one host (5 redis + 5
+    linked sleepers per host, no cross-host link): what spreading the work costs. Target
+    <= 1.0x.
 (c) `up` with nothing to change, 30 containers on 3 hosts (the topology of (b)), with the
     `api` executor over the unix socket, `api` over ssh:// (paramiko), and the `ssh`
     executor. Target: under 1 s.
+(d) distance (distance.py): fresh and no-op `up` of the topology of (c) with the hosts
+    --rtt ms away and with no delay, through delaying relays, per transport, and
+    `docker-compose up -d` host after host. Targets: fresh under delay <= 1.5x without;
+    no-op under 1 s + 4 round trips.
 
 Every number is the wall time of the real command line in a subprocess (`.venv/bin/xcompose`,
 `docker-compose`), start to exit. To explain them it also times the CLI's start-up
 (`xcompose --version`), `plan --offline` of the 30-container file, the phases of a no-op
-`up` inside one fresh interpreter (imports, load, plan, pre-flight, read + decide + walk),
-and lists the slowest imports (`python -X importtime`).
+`up` inside one fresh interpreter (imports, load, plan, pre-flight, lock, read + decide +
+walk), and lists the slowest imports (`python -X importtime`).
 
 The machine is shared: before each phase it waits (at most --quiet-wait seconds) for the
 1-minute load average to fall under --max-load, and prints the load it started with.
@@ -26,8 +31,9 @@ It prints; it never asserts. Starts its own lab (prefix `xbu`, 3 hosts) unless -
 running one; removes its projects, and the lab it started, at the end (also on Ctrl-C).
 
 --smoke (for the test suite: does the script still run?): one round, the smallest sizes
-(2 pairs on one host for (a), 1 pair per host for (b) and (c)), no waiting for a quiet
-machine, and (a) only when docker-compose is installed.
+(2 pairs on one host for (a), 1 pair per host for (b), (c) and (d)), only `api` over tcp://
+in (d), no waiting for a quiet machine, and (a) and docker-compose in (d) only when
+docker-compose is installed.
 """
 
 from __future__ import annotations
@@ -41,10 +47,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,214 +58,37 @@ SOURCE_VAR = "XCOMPOSE_BENCH_SOURCE"
 if os.environ.get(SOURCE_VAR):
     sys.path.insert(0, os.environ[SOURCE_VAR])
 
+from distance import FAR, RTT, phase_d  # noqa: E402  (found next to this script, after the path is set)
+from uptools import (  # noqa: E402
+    CLEANUPS,
+    COMMAND_TIMEOUT,
+    COMPOSE_LABEL,
+    HEAD,
+    LABEL_PROJECT,
+    Compose,
+    Counter,
+    Project,
+    Run,
+    Series,
+    checked,
+    compose_file,
+    dump,
+    override,
+    table,
+    timed,
+    topology,
+    wait_quiet,
+    xcompose_argv,
+)
+
 if TYPE_CHECKING:
     from xcompose.lab import Lab
 # Nothing of xcompose (nor yaml) is imported at the top: `--inprocess` times its imports.
 
-LABEL_PROJECT = "io.xcompose.project"
-COMPOSE_LABEL = "com.docker.compose.project"
-TOOLS = "xcompose/tools:latest"
-SLEEP = ["sleep", "infinity"]
-# redis + linked sleeper pairs: (a) on one host, (b) and (c) per host.
-PAIRS = {"a": 10, "b": 5, "c": 5}
-SMOKE_PAIRS = {"a": 2, "b": 1, "c": 1}
-
-
-def xcompose_argv() -> list[str]:
-    script = Path(sys.executable).parent / "xcompose"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "xcompose"]
-
-
-# --- the machine -------------------------------------------------------------------------
-
-
-def wait_quiet(phase: str, max_load: float, max_wait: float) -> float:
-    """Wait (bounded) for the 1-minute load average to drop under max_load; the load the
-    phase starts with is returned and printed."""
-    deadline = time.monotonic() + max_wait
-    load = os.getloadavg()[0]
-    if load >= max_load:
-        print(f"[{phase}] load {load:.2f}; waiting up to {max_wait:g}s for < {max_load:g}",
-              file=sys.stderr, flush=True)
-    while load >= max_load and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    note = "" if load < max_load else " (gave up waiting: numbers are pessimistic)"
-    print(f"[{phase}] starting at load {load:.2f}{note}", file=sys.stderr, flush=True)
-    return load
-
-
-# --- topologies --------------------------------------------------------------------------
-
-
-def services_for(host: str, pairs: int, start: int = 1) -> dict[str, dict]:
-    """`pairs` redis servers and as many sleepers, each sleeper linked to one redis."""
-    out: dict[str, dict] = {}
-    for n in range(start, start + pairs):
-        out[f"r{n:02d}"] = {"image": "redis:7", "host": host, "expose": [6379]}
-    for n in range(start, start + pairs):
-        out[f"t{n:02d}"] = {"image": TOOLS, "host": host, "command": SLEEP,
-                            "links": [f"r{n:02d}:kv{n:02d}"]}
-    return out
-
-
-def dump(path: Path, data: Any) -> None:
-    import yaml
-
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def topology(name: str, hosts: int, pairs_per_host: int) -> dict:
-    services: dict[str, dict] = {}
-    for h in range(hosts):
-        services.update(services_for(f"h{h + 1}", pairs_per_host, 1 + h * pairs_per_host))
-    # Each host's pairs talk among themselves (links): nothing is reached across hosts, so
-    # the work is the same containers docker-compose makes, host after host.
-    return {"name": name, "hosts": {f"h{h + 1}": {} for h in range(hosts)}, "services": services,
-            "ambassador": {"reach": "used"}}
-
-
-def compose_file(pairs: int) -> dict:
-    """The same containers for docker-compose v1 (file format 2.4)."""
-    services: dict[str, dict] = {}
-    for n in range(1, pairs + 1):
-        services[f"r{n:02d}"] = {"image": "redis:7", "expose": ["6379"]}
-    for n in range(1, pairs + 1):
-        services[f"t{n:02d}"] = {"image": TOOLS, "command": SLEEP, "links": [f"r{n:02d}:kv{n:02d}"]}
-    return {"version": "2.4", "services": services}
-
-
-def override(lab: Lab, hosts: int, transport: str) -> dict:
-    """Map h1..hN onto the lab: transport is `unix` (api), `api-ssh` or `ssh`."""
-    out: dict[str, dict] = {}
-    for h in range(hosts):
-        lab_host = lab.hosts[h]
-        if transport == "unix":
-            entry = {"docker": lab_host.docker_socket, "executor": "api"}
-        else:
-            entry = {"docker": lab_host.ssh_url, "executor": "ssh" if transport == "ssh" else "api"}
-        out[f"h{h + 1}"] = {"address": lab_host.address, **entry}
-    return {"hosts": out}
-
-
-# --- running and timing ------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    seconds: float
-    code: int
-    output: str
-    busy: float  # share of all the machine's cores busy meanwhile (anyone's work), 0..1
-
-
-def cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
-# Seconds any one command may take (--smoke: less); a command that hangs ends the run.
-COMMAND_TIMEOUT = {"seconds": 600.0}
-
-
-def timed(argv: Sequence[str], env: dict[str, str], timeout: float | None = None) -> Run:
-    busy0, total0 = cpu_ticks()
-    began = time.perf_counter()
-    done = subprocess.run(list(argv), env=env, capture_output=True, text=True,
-                          timeout=timeout or COMMAND_TIMEOUT["seconds"],
-                          check=False)
-    seconds = time.perf_counter() - began
-    busy1, total1 = cpu_ticks()
-    busy = (busy1 - busy0) / max(1, total1 - total0)
-    return Run(seconds, done.returncode, done.stdout + done.stderr, busy)
-
-
-@dataclass
-class Project:
-    """One topology on the lab, driven through the real command line."""
-
-    name: str
-    files: list[Path]
-    env: dict[str, str]
-
-    def run(self, *args: str, timeout: float | None = None) -> Run:
-        argv = [*xcompose_argv(), "-p", self.name]
-        for f in self.files:
-            argv += ["-f", str(f)]
-        return timed(argv + list(args), self.env, timeout)
-
-
-@dataclass
-class Compose:
-    name: str
-    file: Path
-    docker_host: str
-    env: dict[str, str]
-
-    def run(self, *args: str, timeout: float | None = None) -> Run:
-        env = {**self.env, "DOCKER_HOST": self.docker_host}
-        return timed(["docker-compose", "-p", self.name, "-f", str(self.file), *args], env, timeout)
-
-
-# Tear-downs of what the phases made, run at the end whatever happens (a reused lab stays clean).
-CLEANUPS: list[Callable[[], object]] = []
-
-
-def checked(what: str, run: Run) -> Run:
-    if run.code != 0:
-        raise SystemExit(f"{what} failed (exit {run.code}):\n{run.output[-3000:]}")
-    return run
-
-
-class Counter:
-    """Running containers of a project per lab host, over the unix sockets."""
-
-    def __init__(self, lab: Lab) -> None:
-        self.clients = [lab.docker_client(h) for h in lab.hosts]
-
-    def running(self, label: str, value: str) -> int:
-        flt = {"label": f"{label}={value}", "status": "running"}
-        return sum(len(c.containers.list(filters=flt)) for c in self.clients)
-
-    def close(self) -> None:
-        for c in self.clients:
-            c.close()
-
-
-@dataclass
-class Series:
-    runs: dict[str, list[Run]] = field(default_factory=dict)
-
-    def add(self, key: str, run: Run) -> None:
-        self.runs.setdefault(key, []).append(run)
-
-    def median(self, key: str) -> float:
-        return statistics.median(r.seconds for r in self.runs[key])
-
-    def row(self, key: str, label: str, ratio: str = "", target: str = "") -> list[str]:
-        runs = self.runs[key]
-        busy = statistics.median(r.busy for r in runs)
-        return [label, " ".join(f"{r.seconds:.2f}" for r in runs), f"{self.median(key):.2f}",
-                ratio, target, f"{busy:.0%}"]
-
-
-HEAD = ["what", "rounds s", "median s", "ratio", "target", "cpu busy"]
-
-
-def fmt_row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                             enumerate(zip(cells, widths, strict=True))) + " |"
-
-
-def table(head: Sequence[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [list(head), *rows]) for i in range(len(head))]
-    sep = "|" + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2)) for i, w in
-                         enumerate(widths)) + "|"
-    return "\n".join([fmt_row(head, widths), sep, *(fmt_row(r, widths) for r in rows)])
-
+# redis + linked sleeper pairs: (a) on one host, (b), (c) and (d) per host; (b) also puts
+# the pairs of 3 hosts on one.
+PAIRS = {"a": 10, "b": 5, "c": 5, "d": 5}
+SMOKE_PAIRS = {"a": 2, "b": 1, "c": 1, "d": 1}
 
 # --- the phases --------------------------------------------------------------------------
 
@@ -310,11 +138,12 @@ def phase_a(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
 
 def phase_b(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Counter,
             say: Callable[[str], None], pairs: int) -> list[list[str]]:
+    """The same containers on 3 hosts and on one: `pairs` per host, or all of them on one."""
     projects = {}
     for hosts in (1, 3):
         name = f"xbu-b{hosts}"
         topo, over = work / f"{name}.yaml", work / f"{name}.override.yaml"
-        dump(topo, topology(name, hosts, pairs))
+        dump(topo, topology(name, hosts, pairs * 3 // hosts))
         dump(over, override(lab, hosts, "unix"))
         projects[hosts] = Project(name, [topo, over], env)
         CLEANUPS.append(lambda p=projects[hosts]: p.run("down", "--quiet"))
@@ -326,15 +155,15 @@ def phase_b(lab: Lab, work: Path, env: dict[str, str], rounds: int, counter: Cou
             p = projects[hosts]
             r = checked("xcompose up", p.run("up"))
             n = counter.running(LABEL_PROJECT, p.name)
-            assert n == 2 * pairs * hosts, f"{p.name}: {n} running"
+            assert n == 2 * pairs * 3, f"{p.name}: {n} running"
             checked("xcompose down", p.run("down", "--quiet"))
             series.add(str(hosts), r)
             say(f"(b) round {rnd + 1}/{rounds} {hosts} host(s): {r.seconds:.2f}s")
     ratio = series.median("3") / series.median("1")
     return [
-        series.row("1", f"(b) 1 host x {2 * pairs}: xcompose up"),
+        series.row("1", f"(b) 1 host x {6 * pairs}: xcompose up"),
         series.row("3", f"(b) 3 hosts x {2 * pairs}: xcompose up"),
-        ["(b) 3 hosts / 1 host", "", "", f"{ratio:.2f}x", "<= 1.3x", ""],
+        ["(b) 3 hosts / 1 host, same containers", "", "", f"{ratio:.2f}x", "<= 1.0x", ""],
     ]
 
 
@@ -454,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lab", help="reuse this running lab (prefix, 3 hosts) instead of starting one")
     ap.add_argument("--prefix", default="xbu", help="prefix of the lab this run starts (default xbu)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--phases", default="a,b,c", help="comma list of a, b, c")
+    ap.add_argument("--phases", default="a,b,c,d", help="comma list of a, b, c, d")
+    ap.add_argument("--rtt", type=float, default=RTT * 1000,
+                    help="round trip added between xcompose and the lab hosts in (d), ms (default %(default)g)")
     ap.add_argument("--max-load", type=float, default=3.0)
     ap.add_argument("--quiet-wait", type=float, default=300.0,
                     help="seconds to wait, before each phase, for the load to drop")
@@ -478,12 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.rounds, args.quiet_wait, pairs = 1, 0.0, SMOKE_PAIRS
         COMMAND_TIMEOUT["seconds"] = 120.0
-    if "a" in phases and shutil.which("docker-compose") is None:
+    with_compose = shutil.which("docker-compose") is not None
+    if {"a", "d"} & set(phases) and not with_compose:
         if not args.smoke:
             raise SystemExit("docker-compose (v1) is missing: `sudo apt-get install docker-compose`, "
                              "or run with --phases b,c")
-        say("smoke: docker-compose (v1) is not installed; leaving out (a)")
-        phases.remove("a")
+        say("smoke: docker-compose (v1) is not installed; leaving out (a) and docker-compose in (d)")
+        if "a" in phases:
+            phases.remove("a")
 
     from xcompose.lab import Lab
 
@@ -516,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             loads[phase] = wait_quiet(phase, args.max_load, args.quiet_wait)
             if phase == "c":
                 out, phase_times = phase_c(lab, work, env, args.rounds, counter, say, pairs["c"])
+            elif phase == "d":
+                # --smoke: one transport (each is in (c) already), to stay well within the suite's time.
+                far = FAR[:1] if args.smoke else FAR
+                out = phase_d(lab, work, env, args.rounds, counter, say, pairs["d"], args.rtt / 1000, with_compose,
+                              far)
             else:
                 out = steps[phase](lab, work, env, args.rounds, counter, say, pairs[phase])
             rows += out

@@ -149,6 +149,8 @@ class FakeExecutor(Executor):
         self._record(f"create {spec.name}")
         if spec.name in self.engine.fail_create:
             raise DockerError(f"Conflict creating {spec.name}")
+        if spec.image not in self.engine.images:
+            raise DockerError(f"No such image: {spec.image}")
         with self.engine.lock:
             if self.engine.named(spec.name) is not None:
                 raise DockerError(f'Conflict. The container name "/{spec.name}" is already in use')
@@ -253,16 +255,17 @@ class FakeExecutor(Executor):
                     == project)
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
-        name = self._find(container_id).name
-        self._record(f"put {name}:{path}")
-        self.engine.archives.setdefault(container_id, []).append((path, tar_bytes))
+        found = self._find(container_id)
+        self._record(f"put {found.name}:{path}")
+        self.engine.archives.setdefault(found.id, []).append((path, tar_bytes))
 
     def get_archive(self, container_id: str, path: str, sink: IO[bytes]) -> None:
         """The file last put at `path`, as the tar an engine gives (a fake filesystem of
         the files put into the container)."""
-        self._record(f"get {self._find(container_id).name}:{path}")
+        found = self._find(container_id)
+        self._record(f"get {found.name}:{path}")
         folder, name = posixpath.split(path)
-        for put_at, data in reversed(self.engine.archives.get(container_id, [])):
+        for put_at, data in reversed(self.engine.archives.get(found.id, [])):
             if put_at != folder:
                 continue
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:

@@ -26,6 +26,8 @@ class FakeSshd:
     handler: Handler
     port: int = 0
     commands: list[str] = field(default_factory=list)
+    refuse_exec: bool = False  # say no to every command, as a host out of processes would
+    channels: int = 0  # session channels opened
     _sock: socket.socket | None = None
     _transports: list[paramiko.Transport] = field(default_factory=list)
 
@@ -74,11 +76,14 @@ class _Server(paramiko.ServerInterface):
         return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
+        self.sshd.channels += 1
         return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         text = command.decode()
         self.sshd.commands.append(text)
+        if self.sshd.refuse_exec:
+            return False
 
         def serve() -> None:
             stdin = b""

@@ -206,3 +206,16 @@ def test_xcompose_operator_names_the_operator(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("XCOMPOSE_OPERATOR", "deploy-bot@ci")
     assert operator() == "deploy-bot@ci"
+
+
+def test_up_reads_ahead_the_ports_of_images_it_does_not_build(load_text: Any) -> None:
+    from xcompose.cli.commands import make_plan, unbuilt_images
+
+    project = load_text("""
+        hosts: {a: {}, b: {}}
+        services:
+          web: {image: shop/web:1, host: a, links: [db, app]}
+          db: {image: shop/db:1, host: b}
+          app: {image: shop/app:1, host: b, build: .}
+    """)
+    assert unbuilt_images(project, make_plan(project)) == {"b": {"shop/db:1"}}

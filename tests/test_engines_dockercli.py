@@ -3,6 +3,10 @@ that environment values never appear on a command line."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from xcompose.engines.dockercli import (
@@ -12,6 +16,8 @@ from xcompose.engines.dockercli import (
     env_file,
     exec_flags,
     go_duration,
+    parse_project_objects,
+    project_objects_script,
     publish_arg,
 )
 from xcompose.errors import DockerError
@@ -229,3 +235,53 @@ def test_exec_flags_say_how_a_command_runs() -> None:
     assert exec_flags(options) == ["--user", "redis", "--privileged", "--workdir", "/data", "--env", "A=1",
                                    "--env", "B=x y"]
     assert exec_flags(ExecOptions()) == []
+
+
+# A docker CLI for the project-objects script: two containers listed, one of them gone by
+# the time it is inspected; one network; no volume. Every call is logged.
+FAKE_DOCKER = """#!/bin/sh
+echo "$*" >> "$DOCKER_LOG"
+case "$1 $2" in
+  "container ls") printf 'c1\\nc2\\n' ;;
+  "container inspect") printf '[\\n  {"Id": "c1"}\\n]\\n'; echo "Error: No such container: c2" >&2; exit 1 ;;
+  "network ls") echo n1 ;;
+  "network inspect") printf '[{"Id": "n1", "Name": "shop_default"}]\\n' ;;
+  "volume ls") ;;
+  *) echo "unexpected: $*" >&2; exit 9 ;;
+esac
+"""
+
+
+def run_script(tmp_path: Path, docker: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    (tmp_path / "docker").write_text(docker)
+    (tmp_path / "docker").chmod(0o755)
+    log = tmp_path / "log"
+    log.touch()
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "DOCKER_LOG": str(log)}
+    script = project_objects_script("docker", "label=io.xcompose.project=shop")
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False)
+    return done, log.read_text().splitlines()
+
+
+def test_one_script_reads_every_kind_and_leaves_out_what_went_meanwhile(tmp_path: Path) -> None:
+    done, calls = run_script(tmp_path, FAKE_DOCKER)
+    assert done.returncode == 0, done.stderr
+    found = parse_project_objects(done.stdout)
+    assert found == {"container": [{"Id": "c1"}], "network": [{"Id": "n1", "Name": "shop_default"}], "volume": []}
+    assert calls == [
+        "container ls -q -a --no-trunc --filter label=io.xcompose.project=shop", "container inspect c1 c2",
+        "network ls -q --no-trunc --filter label=io.xcompose.project=shop", "network inspect n1",
+        "volume ls -q --filter label=io.xcompose.project=shop",
+    ]
+
+
+def test_the_script_stops_with_dockers_message_when_a_listing_fails(tmp_path: Path) -> None:
+    broken = "#!/bin/sh\necho \"$*\" >> \"$DOCKER_LOG\"\necho 'permission denied on the socket' >&2\nexit 1\n"
+    done, calls = run_script(tmp_path, broken)
+    assert done.returncode == 3 and "permission denied on the socket" in done.stderr
+    assert len(calls) == 1
+
+
+def test_output_cut_short_is_an_error_not_an_empty_project() -> None:
+    with pytest.raises(DockerError, match="1 of 3"):
+        parse_project_objects("[]\n@@xcompose-end@@\n[]\n")

@@ -4,13 +4,16 @@ reads their output, and how it reports what the engine or the host said."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from tests.test_engines_dockercli import RICH, SECRET
+from tests.test_engines_dockercli import FAKE_DOCKER, RICH, SECRET
 from xcompose.engines.base import daemon_message, format_ports, line_splitter
 from xcompose.engines.dockercli import (
     SUDO_DOCKER,
@@ -221,3 +224,41 @@ def test_shared_helpers() -> None:
     assert daemon_message("Error response from daemon: conflict\n") == "conflict"
     assert format_ports({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}) == ("0.0.0.0:8080->80/tcp",)
     assert list(line_splitter(iter([b"a\nb", b"c\n", b"d"]))) == ["a", "bc", "d"]
+
+
+class LocalShell(SshExecutor):
+    """SshExecutor whose sessions run here, with a stand-in `docker` first on PATH."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(HostTarget("h1", "10.0.0.1", "ssh://root@10.0.0.1", executor="ssh"))
+        self.env = {**os.environ, "PATH": f"{path}{os.pathsep}{os.environ['PATH']}", "DOCKER_LOG": str(path / "log")}
+        self.sessions = 0
+
+    def _execute(self, command: str, stdin: bytes | None, timeout: float, combine: bool = False) -> Result:
+        self.sessions += 1
+        done = subprocess.run(command, shell=True, env=self.env, capture_output=True, timeout=timeout, check=False)
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+def test_a_hosts_project_objects_are_read_in_one_session(tmp_path: Path) -> None:
+    (tmp_path / "docker").write_text(FAKE_DOCKER)
+    (tmp_path / "docker").chmod(0o755)
+    host = LocalShell(tmp_path)
+    containers, networks, volumes = host.project_objects("shop")
+    assert host.sessions == 1
+    assert [c.id for c in containers] == ["c1"] and [(n.id, n.name) for n in networks] == [("n1", "shop_default")]
+    assert volumes == []
+
+
+def test_a_failed_listing_of_the_project_objects_is_dockers_error(tmp_path: Path) -> None:
+    (tmp_path / "docker").write_text("#!/bin/sh\necho 'Error response from daemon: engine is shutting down' >&2\nexit 1\n")
+    (tmp_path / "docker").chmod(0o755)
+    with pytest.raises(DockerError, match=r"^engine is shutting down$"):
+        LocalShell(tmp_path).project_objects("shop")
+
+
+def test_the_ssh_executor_loads_without_docker_py() -> None:
+    # docker-py, requests and urllib3 cost a no-op `up` over ssh a tenth of a second of start-up.
+    code = "import sys, xcompose.engines.ssh; print(sorted({'docker', 'requests', 'urllib3'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes import FakeEngine, FakeExecutor
 from xcompose.errors import HostError, LockTimeout
-from xcompose.plan.specs import HostTarget
+from xcompose.plan.specs import ContainerSpec, HostTarget
 from xcompose.run.lease import Holder, ProjectLock, machine_id, project_lock
 from xcompose.run.statebox import StateBox, box_name
 
@@ -151,3 +151,67 @@ def test_hosts_locked_first_keep_their_heartbeat_while_a_later_one_is_waited_for
         assert waiting.held("db") and waiting.held("web") and waiting.broken == []
     finally:
         waiting.release()
+
+
+class Meeting(FakeExecutor):
+    """An engine whose box create returns only once every host of the run is being asked:
+    hosts taken one after another would never all meet (the barrier breaks instead)."""
+
+    def __init__(self, target: HostTarget, engine: FakeEngine, barrier: threading.Barrier) -> None:
+        super().__init__(target, engine)
+        self.barrier = barrier
+
+    def create(self, spec: ContainerSpec) -> str:
+        self.barrier.wait()
+        return super().create(spec)
+
+
+def test_free_hosts_are_locked_all_at_once() -> None:
+    engines = [FakeEngine(name) for name in ("a", "b", "c")]
+    barrier = threading.Barrier(3, timeout=5)
+    executors = {e.host: Meeting(HostTarget(e.host, None, None), e, barrier) for e in engines}
+    with project_lock(executors, "shop", "ann@laptop", wait=0) as lock:
+        assert not barrier.broken and all(lock.held(e.host) for e in engines)
+
+
+def test_while_waiting_for_a_busy_host_no_host_after_it_is_held() -> None:
+    a, b, c = (FakeEngine(name) for name in ("a", "b", "c"))
+    seen: list[bool] = []
+
+    def on_wait(_holder: str) -> None:
+        seen.append(c.named(box_name("shop", "lock")) is not None)
+
+    with project_lock(machine(b), "shop", "ann@laptop"), pytest.raises(LockTimeout, match="on host b"):
+        ProjectLock(machine(a, b, c), "shop", "bob@desk").acquire(0.2, on_wait)
+    assert seen == [False]  # c was free, taken at first, and given back before the wait
+    assert c.calls[-2:] == ["create xcompose-lock-shop", "remove xcompose-lock-shop"]
+
+
+class Stalled(FakeExecutor):
+    """An engine whose file writes hang until let go."""
+
+    def __init__(self, target: HostTarget, engine: FakeEngine) -> None:
+        super().__init__(target, engine)
+        self.go = threading.Event()
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        self.go.wait(5)
+        super().put_archive(container_id, path, tar_bytes)
+
+
+def test_taking_the_lock_does_not_wait_for_the_first_heartbeat(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    stalled = {e.host: Stalled(HostTarget(e.host, None, None), e) for e in engines}
+    lock = ProjectLock(stalled, "shop", "ann@laptop", lease=5)
+    lock.acquire(0)  # returns with every write still hanging
+    try:
+        assert all(lock.held(e.host) for e in engines)
+        assert not any(e.archives for e in engines)
+        for executor in stalled.values():
+            executor.go.set()
+        box = StateBox(stalled["db"], "shop", "lock")
+        deadline = time.monotonic() + 5
+        while box.read("heartbeat") is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert box.read("heartbeat") is not None  # the first beat follows on its own
+    finally:
+        lock.release()

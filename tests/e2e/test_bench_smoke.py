@@ -127,15 +127,22 @@ def test_up_smoke(lab: Lab) -> None:
         out = run_smoke("up.py", "--lab", lab.prefix, env=lab_env(lab))
     rows = table_rows(out)
     assert rows["what"] == ["rounds s", "median s", "ratio", "target", "cpu busy"], out
-    timed = ["(b) 1 host x 2: xcompose up", "(b) 3 hosts x 2: xcompose up",
+    timed = ["(b) 1 host x 6: xcompose up", "(b) 3 hosts x 2: xcompose up",
              "(c) no-op up, 6 on 3 hosts: api, unix socket",
              "(c) no-op up, 6 on 3 hosts: api, ssh:// (paramiko)",
              "(c) no-op up, 6 on 3 hosts: ssh executor",
              "CLI start-up alone (xcompose --version)", "plan --offline of the same file"]
-    ratios = ["(b) 3 hosts / 1 host"]
-    if shutil.which("docker-compose"):  # (a) is left out without it
+    ratios = ["(b) 3 hosts / 1 host, same containers"]
+    far = ["api, tcp://"]  # --smoke leaves the others out of (d): (c) runs them
+    if shutil.which("docker-compose"):  # (a), and docker-compose in (d), are left out without it
         timed += ["(a) 4 containers, 1 host: xcompose up", "(a) 4 containers, 1 host: docker-compose up -d"]
         ratios += ["(a) xcompose / docker-compose"]
+        ratios += [f"(d) fresh, 50 ms RTT: xcompose ({label}) / docker-compose" for label in far]
+        far.append("docker-compose host after host")
+    for label in far:  # (d): each with no delay and with the bench's default round trip
+        for kind in ("fresh up", "no-op up"):
+            timed += [f"(d) {kind} 3x2, {label}, no delay", f"(d) {kind} 3x2, {label}, 50 ms RTT"]
+        ratios.append(f"(d) fresh, {label}: 50 ms RTT / none")
     for row in timed:
         assert row in rows, f"no row {row!r}:\n{out}"
         rounds, median, _, _, busy = rows[row]

@@ -85,6 +85,15 @@ def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first
     return make_plan(project, credentials, fleet.image_ports(images))
 
 
+def unbuilt_images(project: Project, first: Plan) -> dict[str, set[str]]:
+    """Per host, the images plan_against will ask about that are not built by `up`."""
+    found: dict[str, set[str]] = {}
+    for service, image in first.needs_image_ports.items():
+        if not project.topology.services[service].build:
+            found.setdefault(project.host_of(service), set()).add(image)
+    return found
+
+
 def known_services(the_plan: Plan, services: Iterable[str]) -> None:
     """A usage error for services the plan does not have."""
     unknown = [s for s in services if StepId.service(s) not in the_plan]
@@ -267,6 +276,11 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
             reached(the_plan, options, reporter=reporter) as fleet,
             locked(fleet.executors, project.name, lock_wait, reporter) as lock,
         ):
+            # Nothing of the project changes before the walk reads it, nor an image that is not
+            # built before it is planned with: those readings start now, beside the
+            # certificates'.
+            fleet.prefetch_live(project.name)
+            fleet.prefetch_image_ports(unbuilt_images(project, the_plan))
             # Read under the lock: a run that makes the CA is the only one that can.
             store = host_pki(fleet, project.name)
             # The first `up` of a project with TLS ambassadors makes its CA before planning

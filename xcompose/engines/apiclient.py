@@ -2,7 +2,7 @@
 
 `unix://` and the default socket as docker-py opens them; `tcp://` (with TLS) with TCP
 keepalives and a user timeout on every connection; `ssh://` through docker-py's paramiko
-transport with xcompose's SSH client (sshconfig.DockerSSHAdapter: docker-py alone trusts
+transport with xcompose's SSH client (DockerSSHAdapter: docker-py alone trusts
 only ~/.ssh/known_hosts and reads a part of ~/.ssh/config) and its watchdog. On a network
 transport a host that stops answering is noticed within its `lost_after` seconds
 (liveness.py), also while a log is followed, which docker-py reads without a timeout.
@@ -10,19 +10,21 @@ transport a host that stops answering is noticed within its `lost_after` seconds
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 import docker
 import requests.adapters
-from docker.constants import DEFAULT_DOCKER_API_VERSION
+from docker.constants import DEFAULT_DOCKER_API_VERSION, DEFAULT_NUM_POOLS_SSH
 from docker.tls import TLSConfig
+from docker.transport.sshconn import SSHHTTPAdapter
 from docker.utils import kwargs_from_env
 from urllib3.connection import HTTPConnection
 
 from xcompose.engines import sshconfig
 from xcompose.engines.base import DEFAULT_TIMEOUT_S, MAX_CHANNELS
-from xcompose.engines.liveness import keepalive_options
+from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog, keepalive_options
 from xcompose.errors import HostError
 from xcompose.plan.specs import HostTarget
 
@@ -40,7 +42,48 @@ def _tls(target: HostTarget) -> TLSConfig | bool:
     )
 
 
-class SharedPoolSSHAdapter(sshconfig.DockerSSHAdapter):
+class DockerSSHAdapter(SSHHTTPAdapter):
+    """docker-py's SSH adapter with xcompose's SSH client: known_hosts from ~/.ssh,
+    UserKnownHostsFile and XCOMPOSE_KNOWN_HOSTS, the whole ssh config (or
+    XCOMPOSE_SSH_CONFIG), unknown keys refused with a HostError that says how to accept.
+    The base class calls `_create_paramiko_client` then `_connect` from its constructor,
+    and `_connect` again when the transport went away: those are the two hooks."""
+
+    def __init__(self, base_url: str, host: str, timeout: float, max_pool_size: int,
+                 lost_after: float = DEFAULT_LOST_AFTER_S) -> None:
+        self._xc_host = host
+        self._xc_lost_after = lost_after
+        self._xc_watchdog: SshWatchdog | None = None
+        super().__init__(
+            base_url,
+            timeout=round(timeout),
+            pool_connections=DEFAULT_NUM_POOLS_SSH,
+            max_pool_size=max_pool_size,
+            shell_out=False,
+        )
+
+    def _create_paramiko_client(self, base_url: str) -> None:
+        logging.getLogger("paramiko").setLevel(logging.WARNING)
+        try:
+            self._xc_params = sshconfig.resolve(base_url)
+        except (ValueError, OSError) as error:
+            raise HostError(self._xc_host, base_url, f"cannot read the ssh settings: {error}") from error
+        self.ssh_params: dict[str, Any] = {}  # docker-py's own connect arguments: unused
+        self.ssh_client = sshconfig.new_client(self._xc_params)
+
+    def _connect(self) -> None:
+        assert self.ssh_client is not None, "made by _create_paramiko_client"
+        if self._xc_watchdog is not None:
+            self._xc_watchdog.stop()
+        self._xc_watchdog = sshconfig.connect(self.ssh_client, self._xc_params, self._xc_host, self._xc_lost_after)
+
+    def close(self) -> None:
+        if self._xc_watchdog is not None:
+            self._xc_watchdog.stop()
+        super().close()
+
+
+class SharedPoolSSHAdapter(DockerSSHAdapter):
     """docker-py keys its connection pools by the full request URL, so over ssh:// every
     new path (each container's /json, each exec) opened a new SSH channel and started a
     new `docker system dial-stdio` on the host: a no-op `up` paid that ~80 times. Here the

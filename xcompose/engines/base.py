@@ -16,8 +16,9 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan import updatable
@@ -41,6 +42,8 @@ BUILD_TIMEOUT_S = 3600.0
 # sshd's default MaxSessions is 10: stay below it with room for one interactive session.
 MAX_CHANNELS = 8
 
+ProjectObjects: TypeAlias = tuple[list[LiveContainer], list[LiveNetwork], list[LiveVolume]]
+
 
 class Executor(ABC):
     """One host's Docker engine. Safe to call from several threads at once."""
@@ -58,6 +61,14 @@ class Executor(ABC):
 
     @abstractmethod
     def networks(self, project: str) -> list[LiveNetwork]: ...
+
+    def project_objects(self, project: str) -> ProjectObjects:
+        """The project's containers, networks and volumes, read together: an executor
+        whose every question is a round trip to a far host asks them all at once."""
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            containers, networks = pool.submit(self.containers, project), pool.submit(self.networks, project)
+            volumes = self.volumes(project)
+            return containers.result(), networks.result(), volumes
 
     @abstractmethod
     def volumes(self, project: str) -> list[LiveVolume]: ...

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import IO, Any
 
@@ -37,6 +38,7 @@ from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+INSPECTS_AT_ONCE = 3
 NS = 1_000_000_000
 
 
@@ -139,13 +141,17 @@ class ApiExecutor(Executor):
     def containers(self, project: str | None) -> list[LiveContainer]:
         with self._call():
             found = self.api.containers(all=True, filters={"label": project_filter(project)})
-        out: list[LiveContainer] = []
-        for summary in found:
+
+        def inspected(summary: dict[str, Any]) -> LiveContainer | None:
             try:
-                out.append(self.inspect(summary["Id"]))
+                return self.inspect(summary["Id"])
             except DockerError:
-                continue  # removed between listing and inspecting
-        return out
+                return None  # removed between listing and inspecting
+
+        # One round trip each: a few at once, on connections the pool already holds (over
+        # ssh:// a new one costs a channel and a `docker system dial-stdio` on the host).
+        with ThreadPoolExecutor(max_workers=max(1, min(INSPECTS_AT_ONCE, len(found)))) as pool:
+            return [c for c in pool.map(inspected, found) if c is not None]
 
     def inspect(self, container_id: str) -> LiveContainer:
         with self._call():

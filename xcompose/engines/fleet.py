@@ -4,7 +4,7 @@ one error for each that did not, and reading the project's live state from all o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from xcompose.config.syntax import PortSpec
@@ -22,6 +22,10 @@ class Fleet:
     executors: dict[str, Executor] = field(default_factory=dict)
     info: dict[str, EngineInfo] = field(default_factory=dict)
     errors: list[HostError] = field(default_factory=list)
+    # project -> a reading of its live state under way (prefetch_live)
+    _ahead: dict[str, Future[tuple[LiveState, list[XcomposeError]]]] = field(default_factory=dict, repr=False)
+    # (host, image) -> a reading of the ports it exposes under way (prefetch_image_ports)
+    _ports_ahead: dict[tuple[str, str], Future[tuple[str, ...] | None]] = field(default_factory=dict, repr=False)
 
     def close(self) -> None:
         for executor in self.executors.values():
@@ -33,21 +37,34 @@ class Fleet:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def prefetch_live(self, project: str) -> None:
+        """Start reading the project's live state now, for the next read_live of it. For a
+        caller that holds the project lock and changes none of the project's objects before
+        that read (`up` reads its certificates and images meanwhile): far away, the read's
+        round trips then overlap with theirs."""
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch-live")
+        self._ahead[project] = worker.submit(self._read_live, project)
+        worker.shutdown(wait=False)
+
     def read_live(self, project: str) -> tuple[LiveState, list[XcomposeError]]:
         """The project's containers, networks and volumes on every host that answered, and
+        one error per host whose reading failed (that host is left out of the state); what
+        prefetch_live began, when it did."""
+        ahead = self._ahead.pop(project, None)
+        return ahead.result() if ahead is not None else self._read_live(project)
+
+    def _read_live(self, project: str) -> tuple[LiveState, list[XcomposeError]]:
+        """The project's containers, networks and volumes on every host that answered, and
         one error per host whose reading failed (that host is left out of the state).
-        All hosts at once: over ssh each listing is a round trip or two, and a no-op `up`
-        is little else."""
+        All hosts at once, and each host's objects together: far away every question is a
+        round trip, and a no-op `up` is little else."""
         live = LiveState()
         failures: list[XcomposeError] = []
-        with ThreadPoolExecutor(max_workers=max(1, 3 * len(self.executors))) as pool:
-            reads = {host: (pool.submit(e.containers, project), pool.submit(e.networks, project),
-                            pool.submit(e.volumes, project))
-                     for host, e in self.executors.items()}
+        with ThreadPoolExecutor(max_workers=max(1, len(self.executors))) as pool:
+            reads = {host: pool.submit(e.project_objects, project) for host, e in self.executors.items()}
             for host in sorted(reads):
-                containers, networks, volumes = reads[host]
                 try:
-                    found = containers.result(), networks.result(), volumes.result()
+                    found = reads[host].result()
                 except DockerError as error:
                     failures.append(error.at(f"host {host}: reading the project's objects"))
                     continue
@@ -57,6 +74,18 @@ class Fleet:
                 live.containers[host], live.networks[host], live.volumes[host] = found
         return live, failures
 
+    def prefetch_image_ports(self, images: Mapping[str, Iterable[str]]) -> None:
+        """Start reading what these images (host -> images) expose, for the next
+        image_ports that asks: for a caller that changes none of them before then (`up`
+        builds images, so it leaves those out). Nothing is pulled ahead of time."""
+        jobs = [(host, image) for host, wanted in images.items() if host in self.executors for image in wanted]
+        if not jobs:
+            return
+        worker = ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="prefetch-ports")
+        for host, image in jobs:
+            self._ports_ahead[(host, image)] = worker.submit(self.executors[host].image_ports, image)
+        worker.shutdown(wait=False)
+
     def image_ports(self, images: Mapping[str, Mapping[str, bool]]) -> dict[str, tuple[PortSpec, ...] | None]:
         """What each image exposes, read on a host that runs it (`images`: host -> image ->
         whether it may be pulled there first, as `up` would anyway); an image that is not
@@ -65,7 +94,8 @@ class Fleet:
 
         def read(host: str, image: str, pull: bool) -> tuple[str, tuple[PortSpec, ...] | None]:
             executor = self.executors[host]
-            exposed = executor.image_ports(image)
+            ahead = self._ports_ahead.pop((host, image), None)
+            exposed = ahead.result() if ahead is not None else executor.image_ports(image)
             if exposed is None and pull:
                 try:
                     executor.pull(image)

@@ -26,6 +26,7 @@ from xcompose.engines.base import (
     TIMED_OUT,
     Executor,
     LogWindow,
+    ProjectObjects,
     Streams,
     daemon_message,
     is_missing,
@@ -42,6 +43,8 @@ from xcompose.engines.dockercli import (
     create_volume_argv,
     env_file,
     exec_flags,
+    parse_project_objects,
+    project_objects_script,
 )
 from xcompose.engines.sshsession import SshSession, feed, read_all
 from xcompose.errors import DockerError, HostError
@@ -49,6 +52,14 @@ from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, NetworkSpec, VolumeSpec
 
 # --- the executor ---------------------------------------------------------------------------
+
+
+def _network(found: dict[str, Any]) -> LiveNetwork:
+    return LiveNetwork(found["Id"], found["Name"], dict(found.get("Labels") or {}))
+
+
+def _volume(found: dict[str, Any]) -> LiveVolume:
+    return LiveVolume(found["Name"], dict(found.get("Labels") or {}))
 
 
 class SshExecutor(SshSession, Executor):
@@ -91,12 +102,20 @@ class SshExecutor(SshSession, Executor):
         return live_container(json.loads(self.run(["container", "inspect", container_id]).out)[0])
 
     def networks(self, project: str) -> list[LiveNetwork]:
-        found = self._listed("network", project, "--no-trunc")
-        return [LiveNetwork(n["Id"], n["Name"], dict(n.get("Labels") or {})) for n in found]
+        return [_network(n) for n in self._listed("network", project, "--no-trunc")]
 
     def volumes(self, project: str) -> list[LiveVolume]:
-        found = self._listed("volume", project)
-        return [LiveVolume(v["Name"], dict(v.get("Labels") or {})) for v in found]
+        return [_volume(v) for v in self._listed("volume", project)]
+
+    def project_objects(self, project: str) -> ProjectObjects:
+        # One session for what would be five, two after one another.
+        script = project_objects_script(self.docker, f"label={project_filter(project)}")
+        result = self.shell(script, shown="reading the project's objects")
+        if result.code != 0:
+            raise DockerError(result.message)
+        found = parse_project_objects(result.text)
+        return ([live_container(c) for c in found["container"]], [_network(n) for n in found["network"]],
+                [_volume(v) for v in found["volume"]])
 
     def _unless_missing(self, argv: Sequence[str]) -> str | None:
         """The command's output, or None when the engine says the object does not exist."""

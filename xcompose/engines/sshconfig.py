@@ -3,8 +3,9 @@ Include, Match, ProxyJump) and known_hosts honoured, unknown host keys refused w
 message that says how to accept them.
 
 Both executors use this: the `ssh` executor directly, the `api` executor for `ssh://`
-URLs (docker-py's own transport reads only part of ~/.ssh/config and only the system
-known_hosts). Two environment variables widen what is read:
+URLs through apiclient.DockerSSHAdapter (docker-py's own transport reads only part of
+~/.ssh/config and only the system known_hosts). Nothing here needs docker-py, which the
+`ssh` executor does without. Two environment variables widen what is read:
 
 - XCOMPOSE_SSH_CONFIG: an ssh config file read instead of ~/.ssh/config;
 - XCOMPOSE_KNOWN_HOSTS: known_hosts file(s) (os.pathsep-separated) trusted in addition.
@@ -27,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-from docker.constants import DEFAULT_NUM_POOLS_SSH
-from docker.transport.sshconn import SSHHTTPAdapter
 
 from xcompose.engines.liveness import DEFAULT_LOST_AFTER_S, SshWatchdog, tune
 from xcompose.errors import HostError
@@ -302,50 +301,6 @@ def answers(url: str, timeout: float) -> bool:
     except OSError:
         return False
     return True
-
-
-# --- docker-py's ssh:// transport ----------------------------------------------------------
-
-
-class DockerSSHAdapter(SSHHTTPAdapter):
-    """docker-py's SSH adapter with xcompose's SSH client: known_hosts from ~/.ssh,
-    UserKnownHostsFile and XCOMPOSE_KNOWN_HOSTS, the whole ssh config (or
-    XCOMPOSE_SSH_CONFIG), unknown keys refused with a HostError that says how to accept.
-    The base class calls `_create_paramiko_client` then `_connect` from its constructor,
-    and `_connect` again when the transport went away: those are the two hooks."""
-
-    def __init__(self, base_url: str, host: str, timeout: float, max_pool_size: int,
-                 lost_after: float = DEFAULT_LOST_AFTER_S) -> None:
-        self._xc_host = host
-        self._xc_lost_after = lost_after
-        self._xc_watchdog: SshWatchdog | None = None
-        super().__init__(
-            base_url,
-            timeout=round(timeout),
-            pool_connections=DEFAULT_NUM_POOLS_SSH,
-            max_pool_size=max_pool_size,
-            shell_out=False,
-        )
-
-    def _create_paramiko_client(self, base_url: str) -> None:
-        logging.getLogger("paramiko").setLevel(logging.WARNING)
-        try:
-            self._xc_params = resolve(base_url)
-        except (ValueError, OSError) as error:
-            raise HostError(self._xc_host, base_url, f"cannot read the ssh settings: {error}") from error
-        self.ssh_params: dict[str, Any] = {}  # docker-py's own connect arguments: unused
-        self.ssh_client = new_client(self._xc_params)
-
-    def _connect(self) -> None:
-        assert self.ssh_client is not None, "made by _create_paramiko_client"
-        if self._xc_watchdog is not None:
-            self._xc_watchdog.stop()
-        self._xc_watchdog = connect(self.ssh_client, self._xc_params, self._xc_host, self._xc_lost_after)
-
-    def close(self) -> None:
-        if self._xc_watchdog is not None:
-            self._xc_watchdog.stop()
-        super().close()
 
 
 def host_error(host: str, params: SshParams, error: BaseException) -> HostError:

@@ -53,6 +53,9 @@ class SshSession:
         self._lock = threading.Lock()
         # One channel per command on a shared transport: stay under sshd's MaxSessions.
         self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
+        # A channel opened ahead of the next command (see _channel), and whether one is coming.
+        self._spare: paramiko.Channel | None = None
+        self._spare_coming = False
 
     # --- transport -----------------------------------------------------------------------
 
@@ -72,21 +75,55 @@ class SshSession:
                 assert transport is not None
             return transport
 
-    def command_line(self, argv: Sequence[str]) -> str:
-        words = " ".join(shlex.quote(word) for word in argv)
-        if not self.target.sudo:
-            return f"docker {words}"
+    @property
+    def docker(self) -> str:
+        """How the docker CLI is called on the host, as shell text."""
         # sudo resets the environment: the session's DOCKER_HOST (sshd SetEnv, profile) is
         # handed on explicitly. Fixed text, expanded by the remote shell, no user data.
-        return f"{SUDO_DOCKER} {words}"
+        return SUDO_DOCKER if self.target.sudo else "docker"
+
+    def command_line(self, argv: Sequence[str]) -> str:
+        return f"{self.docker} {' '.join(shlex.quote(word) for word in argv)}"
 
     def _channel(self, timeout: float | None) -> paramiko.Channel:
+        """A channel for one command: the one opened ahead if there is one, and the next
+        is opened ahead in the background. Opening a channel is a round trip; a run is
+        many commands in turn, and a far host would charge that trip for each."""
         try:
-            channel = self._transport().open_session(timeout=DEFAULT_TIMEOUT_S)
+            transport = self._transport()
+            channel = self._take_spare(transport) or transport.open_session(timeout=DEFAULT_TIMEOUT_S)
         except (paramiko.SSHException, OSError, EOFError) as error:
             raise self._lost(error) from error
+        self._open_spare(transport)
         channel.settimeout(timeout)
         return channel
+
+    def _take_spare(self, transport: paramiko.Transport) -> paramiko.Channel | None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and (spare.closed or spare.get_transport() is not transport):
+            spare.close()
+            return None
+        return spare
+
+    def _open_spare(self, transport: paramiko.Transport) -> None:
+        with self._lock:
+            if self._spare is not None or self._spare_coming:
+                return
+            self._spare_coming = True
+
+        def open_one() -> None:
+            channel = None
+            with contextlib.suppress(paramiko.SSHException, OSError, EOFError):  # the next command opens its own
+                channel = transport.open_session(timeout=DEFAULT_TIMEOUT_S)
+            with self._lock:
+                self._spare_coming = False
+                if channel is not None and self._spare is None and self._client is not None:
+                    self._spare, channel = channel, None
+            if channel is not None:
+                channel.close()
+
+        threading.Thread(target=open_one, name=f"ssh-spare-{self.target.name}", daemon=True).start()
 
     def _lost(self, error: BaseException) -> HostError:
         """The host error for a failed connection: silence (the watchdog, or the kernel's
@@ -119,7 +156,7 @@ class SshSession:
         reader = threading.Thread(target=read_errors, daemon=True)
         try:
             channel.set_combine_stderr(combine)
-            channel.exec_command(command)
+            start(channel, command)
             if stdin:
                 channel.sendall(stdin)
             channel.shutdown_write()  # EOF: nothing waits for more input
@@ -131,6 +168,8 @@ class SshSession:
                 reader.join(timeout)
             if not channel.get_transport().is_active():  # closed under us: no exit status came
                 raise EOFError("the connection closed before the command ended")
+            if code == -1 and not out and not b"".join(errors):
+                raise paramiko.SSHException("the host did not run the command (refused, or it was killed)")
         except TimeoutError:
             raise
         except (paramiko.SSHException, OSError, EOFError) as error:
@@ -143,16 +182,24 @@ class SshSession:
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S,
         check: bool = True, combine: bool = False,
     ) -> Result:
-        command = self.command_line(argv)
-        with self._slots:
-            try:
-                result = self._execute(command, stdin, timeout, combine)
-            except TimeoutError as error:
-                message = f"`{command}` did not finish within {timeout:g}s"
-                raise HostError(self.target.name, self.url, message) from error
+        result = self._bounded(self.command_line(argv), stdin, timeout, combine)
         if check and result.code != 0:
             raise DockerError(daemon_message(result.text) if combine else result.message)
         return result
+
+    def shell(self, script: str, *, timeout: float = DEFAULT_TIMEOUT_S, shown: str = "a script") -> Result:
+        """Run a POSIX shell script on the host (`sh -c`, whatever the login shell is);
+        `shown`: what it is called in a timeout's message."""
+        return self._bounded(f"sh -c {shlex.quote(script)}", None, timeout, False, shown)
+
+    def _bounded(self, command: str, stdin: bytes | None, timeout: float, combine: bool,
+                 shown: str | None = None) -> Result:
+        with self._slots:
+            try:
+                return self._execute(command, stdin, timeout, combine)
+            except TimeoutError as error:
+                message = f"{shown or f'`{command}`'} did not finish within {timeout:g}s"
+                raise HostError(self.target.name, self.url, message) from error
 
     def _json_list(self, argv: Sequence[str]) -> list[dict[str, Any]]:
         """`docker … inspect` of several objects; objects removed meanwhile are left out
@@ -167,6 +214,9 @@ class SshSession:
             self._close_client()
 
     def _close_client(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
@@ -202,6 +252,21 @@ class SshSession:
         finally:
             channel.close()
         return code
+
+
+def start(channel: paramiko.Channel, command: str) -> None:
+    """`channel.exec_command` without waiting for the host's yes: the command's output and
+    exit status follow it anyway, and the wait cost a round trip per command, which far
+    hosts feel. A refusal makes paramiko close the channel: the command then reads as
+    ended, with nothing printed and no exit status (-1)."""
+    request = paramiko.Message()
+    request.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    request.add_int(channel.remote_chanid)
+    request.add_string("exec")
+    request.add_boolean(True)  # the answer is read (and a refusal acted on) by paramiko's thread
+    request.add_string(command)
+    # What exec_command itself sends, minus its wait; paramiko has no public call for it.
+    channel.get_transport()._send_user_message(request)  # type: ignore[attr-defined]
 
 
 def columns() -> int:

@@ -1,8 +1,9 @@
 """One `up`, `down` or PKI change of a project at a time, from any machine.
 
-The lock is a lock box (run/statebox.py) on every host the run touches, taken in the
-order of the host names so that two runs never wait on each other in a circle. Creating
-the box is atomic on each engine: whoever creates it holds the lock there. The holder
+The lock is a lock box (run/statebox.py) on every host the run touches. Creating the box
+is atomic on each engine: whoever creates it holds the lock there. All hosts are tried at
+once; a host that is busy is waited for in the order of the host names, holding no host
+after it, so that two runs never wait on each other in a circle. The holder
 proves it is alive by rewriting a heartbeat file in the box every quarter of its lease; a
 waiter that sees the heartbeat unchanged for a whole lease, measured on its own clock (so
 clocks of different machines never have to agree), removes that box by its id and takes the
@@ -122,11 +123,53 @@ class ProjectLock:
     def acquire(self, wait: float, on_wait: Callable[[str], None] = lambda _holder: None) -> None:
         deadline = time.monotonic() + wait
         try:
-            for host in sorted(self.boxes):
+            for host in self._take_free_hosts():
                 self._acquire_one(host, deadline, wait, on_wait)
         except BaseException:
             self.release()
             raise
+
+    def _take_free_hosts(self) -> list[str]:
+        """Try every host at once (the usual case: nobody else runs this project, and a
+        far host costs one round trip for all, not one each); the hosts still to take, in
+        order. Only the hosts before the first one that was not free are kept: a run waits
+        for a host only while it holds none after it, so two runs never wait in a circle."""
+        hosts = sorted(self.boxes)
+        if len(hosts) < 2:
+            return hosts
+        labels = self.holder.labels()
+        with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+            tries = {host: pool.submit(self.boxes[host].create, labels) for host in hosts}
+        created: dict[str, str] = {}
+        failure: BaseException | None = None
+        for host in hosts:
+            try:
+                box_id = tries[host].result()
+            except BaseException as error:  # noqa: BLE001 - raised below, once what was made is settled
+                failure = failure or error
+                continue
+            if box_id is not None:
+                created[host] = box_id
+        first_taken = next((i for i, host in enumerate(hosts) if host not in created), len(hosts))
+        for host in hosts[:first_taken]:
+            self._hold(host, created[host])
+        for host in hosts[first_taken:]:
+            if host in created:  # given back: it is taken again in order, after the busy one
+                with contextlib.suppress(XcomposeError):
+                    self.boxes[host].remove(created[host])
+        if failure is not None:
+            raise failure
+        return hosts[first_taken:]
+
+    def _hold(self, host: str, box_id: str) -> None:
+        """Our box on `host` was created: from now on its heartbeat goes on, on a thread of
+        its own (a host that stops answering must not delay the others' heartbeats), while
+        later hosts are taken."""
+        self._held[host] = box_id
+        self._renewed[host] = time.monotonic()
+        thread = threading.Thread(target=self._keep_alive, args=(host,), name=f"lock-heartbeat-{host}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _acquire_one(self, host: str, deadline: float, wait: float, on_wait: Callable[[str], None]) -> None:
         box = self.boxes[host]
@@ -136,15 +179,7 @@ class ProjectLock:
         while True:
             box_id = box.create(self.holder.labels())
             if box_id is not None:
-                self._held[host] = box_id
-                box.write(HEARTBEAT, self._beat(), box_id)
-                self._renewed[host] = time.monotonic()
-                # From now on, while later hosts are waited for too. A thread per host: a
-                # host that stops answering must not delay the others' heartbeats.
-                thread = threading.Thread(target=self._keep_alive, args=(host,), name=f"lock-heartbeat-{host}",
-                                          daemon=True)
-                self._threads.append(thread)
-                thread.start()
+                self._hold(host, box_id)
                 return
             found = box.labels_and_id()
             if found is None:
@@ -182,7 +217,11 @@ class ProjectLock:
 
     def _keep_alive(self, host: str) -> None:
         box_id = self._held[host]
-        while not self._stop.wait(self.lease / 4) and host not in self._lost:
+        # The first beat at once, but not waited for: a waiter watches the heartbeat for a
+        # change, and a box without one yet is a state it watches like any other.
+        pause = 0.0
+        while not self._stop.wait(pause) and host not in self._lost:
+            pause = self.lease / 4
             try:
                 self.boxes[host].write(HEARTBEAT, self._beat(), box_id)
                 self._renewed[host] = time.monotonic()

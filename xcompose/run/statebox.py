@@ -64,11 +64,17 @@ class StateBox:
 
     def create(self, extra_labels: dict[str, str] | None = None) -> str | None:
         """Create the box; its id, or None when a box of that name exists already."""
-        if self.executor.image_id(BOX_IMAGE) is None:
-            self.executor.import_image(BOX_IMAGE, _image_tar())
         spec = ContainerSpec(name=self.name, image=BOX_IMAGE, command=("/xcompose/never-started",),
                              network_mode="none", labels=tuple(sorted({**self.labels, **(extra_labels or {})}.items())))
         try:
+            try:
+                return self.executor.create(spec)
+            except DockerError as error:
+                # The image is there but on a host's first run: importing it only when the
+                # engine says so spares every other run a round trip per host.
+                if "no such image" not in error.message.lower():
+                    raise
+            self.executor.import_image(BOX_IMAGE, _image_tar())
             return self.executor.create(spec)
         except DockerError as error:
             if "conflict" in error.message.lower() or "already in use" in error.message.lower():
