@@ -121,7 +121,9 @@ def copies_sent(engines: tuple[FakeEngine, ...]) -> list[str]:
 
 def put_in_box(engine: FakeEngine, files: dict[str, bytes]) -> None:
     """The PKI box holding these files only, as another xcompose left it."""
-    engine.archives[box_name("shop", "pki")] = [(FOLDER, files_archive(files))]
+    box = engine.named(box_name("shop", "pki"))
+    assert box is not None
+    engine.archives[box.id] = [(FOLDER, files_archive(files))]
 
 
 def test_hosts_that_hold_the_same_copy_send_it_once_and_it_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
