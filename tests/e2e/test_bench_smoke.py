@@ -201,3 +201,15 @@ def test_relays_smoke(lab: Lab) -> None:
         ("10 x 3", "all"), ("10 x 3", "used"), ("30 x 3", "all"), ("30 x 3", "used")], out
     for size, reach, *cells in sizes:
         assert_numbers(f"{size} {reach}", [c.strip() for c in cells], out)
+
+
+def test_swarm_smoke(lab: Lab) -> None:
+    with leaves_nothing(lab):
+        out = run_smoke("swarm.py", "--lab", lab.prefix, env=lab_env(lab))
+    rows = table_rows(out)
+    assert rows["what"] == ["rounds s", "median s", "ratio swarm/plain"], out
+    for phase in ("fresh up", "no-op up", "down"):
+        for engine in ("plain", "swarm"):  # plain engines are the baseline of the ratio
+            row = f"{phase}: {engine}"
+            assert row in rows, f"no row {row!r}:\n{out}"
+            assert_numbers(row, [rows[row][1], rows[row][2].rstrip("x")], out)
