@@ -257,7 +257,8 @@ def run_script(tmp_path: Path, docker: str) -> tuple[subprocess.CompletedProcess
     (tmp_path / "docker").chmod(0o755)
     log = tmp_path / "log"
     log.touch()
-    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "DOCKER_LOG": str(log)}
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "DOCKER_LOG": str(log),
+           "TMPDIR": str(tmp_path)}
     script = project_objects_script("docker", "label=io.xcompose.project=shop")
     done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False)
     return done, log.read_text().splitlines()
@@ -268,18 +269,21 @@ def test_one_script_reads_every_kind_and_leaves_out_what_went_meanwhile(tmp_path
     assert done.returncode == 0, done.stderr
     found = parse_project_objects(done.stdout)
     assert found == {"container": [{"Id": "c1"}], "network": [{"Id": "n1", "Name": "shop_default"}], "volume": []}
-    assert calls == [
-        "container ls -q -a --no-trunc --filter label=io.xcompose.project=shop", "container inspect c1 c2",
-        "network ls -q --no-trunc --filter label=io.xcompose.project=shop", "network inspect n1",
+    assert sorted(calls) == [  # the kinds at once: in any order between them
+        "container inspect c1 c2", "container ls -q -a --no-trunc --filter label=io.xcompose.project=shop",
+        "network inspect n1", "network ls -q --no-trunc --filter label=io.xcompose.project=shop",
         "volume ls -q --filter label=io.xcompose.project=shop",
     ]
+    assert calls.index("container inspect c1 c2") > calls.index(
+        "container ls -q -a --no-trunc --filter label=io.xcompose.project=shop")
+    assert not list(tmp_path.glob("tmp*")), "the script's temporary folder is left behind"
 
 
 def test_the_script_stops_with_dockers_message_when_a_listing_fails(tmp_path: Path) -> None:
     broken = "#!/bin/sh\necho \"$*\" >> \"$DOCKER_LOG\"\necho 'permission denied on the socket' >&2\nexit 1\n"
     done, calls = run_script(tmp_path, broken)
     assert done.returncode == 3 and "permission denied on the socket" in done.stderr
-    assert len(calls) == 1
+    assert len(calls) == 3 and done.stdout == ""  # each kind's listing failed; nothing half-read is printed
 
 
 def test_output_cut_short_is_an_error_not_an_empty_project() -> None:
