@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xcompose.converge import StepAction
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.swarm_converge import LABEL_OVERLAY_DIGEST, LiveService, LiveSwarm, overlay_digest
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts
-from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmServiceSpec
+from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmServiceSpec, SwarmStep
+from xcompose.run.walk import StepResult
 
 
 @dataclass
@@ -88,6 +90,12 @@ class FakeManager:
 class Notes:
     def __init__(self) -> None:
         self.lines: list[str] = []
+
+    def step_started(self, step: SwarmStep, action: StepAction) -> None:
+        self.lines.append(f"{step.id}: {action.action}")
+
+    def step_finished(self, step: SwarmStep, action: StepAction, result: StepResult[str]) -> None:
+        self.lines.append(f"{step.id}: {result.outcome}")
 
     def note(self, text: str) -> None:
         self.lines.append(text)

@@ -156,3 +156,17 @@ def test_up_of_one_service_removes_nothing_of_the_others(load_text: Load) -> Non
     plan = plan_of(load_text, token="u").needed_for(["service:db"])
     up_swarm(manager, plan, Notes(), SwarmUpOptions(whole=False, remove_orphans=True))
     assert manager.calls == [] and "shop_app" in manager.services
+
+
+def test_each_changed_step_is_reported_started_and_finished(load_text: Load) -> None:
+    notes = Notes()
+    up_swarm(FakeManager(), plan_of(load_text), notes, SwarmUpOptions())
+    assert sorted(notes.lines) == sorted(f"{step}: {what}" for step in (
+        "overlay:default", "secret:token", "service:db", "service:app") for what in ("create", "done"))
+
+
+def test_nothing_is_reported_of_a_step_kept_as_it_is(load_text: Load) -> None:
+    manager, notes = FakeManager(), Notes()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    up_swarm(manager, plan_of(load_text), notes, SwarmUpOptions())
+    assert notes.lines == []

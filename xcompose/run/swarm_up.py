@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from xcompose.converge import StepAction
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.errors import XcomposeError
 from xcompose.plan.swarm_converge import LiveService, LiveSwarm, SwarmConvergence, decide_swarm
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts, NodeMatch, match_nodes
-from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec
+from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec, SwarmStep
 from xcompose.run.walk import StepResult, WalkResult, walk
 
 POLL_S = 0.25
@@ -44,6 +45,8 @@ class Manager(Protocol):
 
 
 class SwarmReporter(Protocol):
+    def step_started(self, step: SwarmStep, action: StepAction) -> None: ...
+    def step_finished(self, step: SwarmStep, action: StepAction, result: StepResult[str]) -> None: ...
     def note(self, text: str) -> None: ...
     def error(self, text: str) -> None: ...
 
@@ -125,13 +128,12 @@ def up_swarm(manager: Manager, plan: SwarmPlan, reporter: SwarmReporter,
             wait_for_tasks(manager, spec, options.wait_timeout, plan.encrypted)
 
     def started(step_id: str) -> None:
-        action = decided.actions[step_id]
-        if action.action != "keep":
-            reporter.note(f"{step_id}: {action.action}{f' ({action.reason})' if action.reason else ''}")
+        if decided.actions[step_id].action != "keep":
+            reporter.step_started(plan.step(step_id), decided.actions[step_id])
 
     def finished(result: StepResult[str]) -> None:
-        if result.error is None and decided.actions[result.step_id].action != "keep":
-            reporter.note(f"{result.step_id}: done in {result.seconds:.1f}s")
+        if decided.actions[result.step_id].action != "keep" or result.outcome != "done":
+            reporter.step_finished(plan.step(result.step_id), decided.actions[result.step_id], result)
 
     dependencies = {step.id: plan.after(step.id) for step in plan.steps()}
     result = walk(dependencies, run, lambda _step: plan.manager, {plan.manager: MANAGER_CALLS},
