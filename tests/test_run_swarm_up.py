@@ -170,3 +170,16 @@ def test_nothing_is_reported_of_a_step_kept_as_it_is(load_text: Load) -> None:
     up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
     up_swarm(manager, plan_of(load_text), notes, SwarmUpOptions())
     assert notes.lines == []
+
+
+def test_force_replaces_the_tasks_of_unchanged_services_by_raising_their_counter(load_text: Load) -> None:
+    manager = FakeManager()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    manager.calls.clear()
+    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions(force=True))
+    assert result.ok
+    assert sorted(manager.calls) == ["update service shop_app force 1", "update service shop_db force 1"]
+
+
+def test_tasks_made_before_a_forced_update_do_not_count() -> None:
+    assert tasks_verdict([task("running")], 1, "d", force_update=1) == "0 of 1 task(s) running, tasks: no task yet"
