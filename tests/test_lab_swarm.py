@@ -1,16 +1,18 @@
-"""The lab swarm's pure parts: reading `docker info` and `docker node inspect`, and the
-command lines that init, join and label."""
+"""The lab swarm: reading `docker info` and `docker node inspect`, the command lines that
+init, join and label, and no swarm listed where the manager's engine is silent."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from xcompose.lab.swarm import (
     NODE_LABEL,
     init_argv,
     join_argv,
     label_argv,
+    nodes,
     parse_local_swarm,
     parse_nodes,
 )
@@ -81,3 +83,14 @@ def test_a_worker_joins_the_manager_advertising_its_own_address() -> None:
 def test_the_label_is_set_through_the_manager() -> None:
     assert label_argv(H1, "n2", "xsl2") == ["docker", "-H", H1.docker_socket, "node", "update", "--label-add",
                                             "io.xcompose.host=xsl2", "n2"]
+
+
+def test_the_lab_labels_nodes_with_the_label_stack_files_pin_by() -> None:
+    from xcompose.plan.naming import LABEL_HOST
+
+    assert NODE_LABEL == LABEL_HOST
+
+
+def test_no_swarm_is_listed_when_the_first_hosts_engine_does_not_answer(tmp_path: Path) -> None:
+    silent = Host("xsl1", "10.251.7.11", f"unix://{tmp_path / 'absent.sock'}")
+    assert nodes([silent]) == []

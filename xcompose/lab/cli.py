@@ -141,7 +141,7 @@ def status(name: str) -> None:
 
 def _swarm_table(name: str, nodes: list[SwarmNode]) -> Table:
     table = Table(title=f"swarm of lab {name} (pin with node.labels.{NODE_LABEL})")
-    for col in ("host", "node", "role", "status", "availability", NODE_LABEL):
+    for col in ("host", "node", "role", "status", "availability", "label"):
         table.add_column(col)
     for n in nodes:
         status = f"[green]{n.status}[/green]" if n.status == "ready" else f"[red]{n.status}[/red]"

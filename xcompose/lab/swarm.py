@@ -22,6 +22,8 @@ from typing import Protocol
 from .errors import LabError
 from .sysutil import run
 
+# xcompose's host label (plan/naming.py's LABEL_HOST), spelled here again: the lab imports
+# nothing of xcompose's planning.
 NODE_LABEL = "io.xcompose.host"
 MANAGER_PORT = 2377  # Swarm's cluster management port; 7946 (gossip) and 4789 (VXLAN) follow
 READY_TIMEOUT = 60.0  # a worker is Ready within a few seconds of joining; 60 s on a loaded machine
@@ -150,8 +152,12 @@ def form(hosts: Sequence[SwarmHost], progress: Callable[[str], None] = lambda _m
 
 
 def nodes(hosts: Sequence[SwarmHost]) -> list[SwarmNode]:
-    """The swarm's nodes as its manager (the first host) lists them; empty without a swarm."""
-    if not hosts or not local_swarm(hosts[0]).is_manager:
+    """The swarm's nodes as its manager (the first host) lists them; empty without a swarm,
+    or when the first host's engine does not answer (`lab status` shows that host dead)."""
+    try:
+        if not hosts or not local_swarm(hosts[0]).is_manager:
+            return []
+    except LabError:
         return []
     ids = _node_ids(hosts)
     listed = run(_docker(hosts[0], "node", "ls", "-q"), "list swarm nodes").stdout.decode().split()

@@ -22,10 +22,11 @@ from xcompose.config.mounts import VolumeMount
 from xcompose.config.options import constraint_host
 from xcompose.config.project import Project
 from xcompose.plan.images import image_of
+from xcompose.plan.naming import LABEL_HOST
 from xcompose.plan.wiring import link_environment
 
 EndpointMode = Literal["dnsrr", "vip"]
-NODE_LABEL = "io.xcompose.host"  # the node label a service is pinned by; `lab up --swarm` sets it
+NODE_LABEL = LABEL_HOST  # the node label a service is pinned by; `lab up --swarm` sets it
 STACK_VERSION = "3.8"
 
 # Service keys a Swarm service takes as they are written (and format 3.8 knows).

@@ -117,18 +117,29 @@ def _crossing(project: Project) -> _Crossing:
     topology = project.topology
     services = topology.services
     aliases = link_aliases(project)
+    host_of = {name: project.host_of(name) for name in services}
+    # Who is on each network, and who links to whom: found once, not per pair of services.
+    members: dict[str, list[str]] = {}
+    linked_by: dict[str, list[str]] = {}
+    for name, service in services.items():
+        for net in service.network_settings():
+            members.setdefault(net, []).append(name)
+        for link in service.links:
+            linked_by.setdefault(link.target, []).append(name)
     found = _Crossing()
+    names_of: dict[str, dict[str, None]] = {}  # consumer -> extra_hosts entries, in order, once each
     taken: dict[str, dict[tuple[int, str], str]] = {}  # host -> (port, protocol) -> service
     for target, service in services.items():
-        host = project.host_of(target)
-        consumers = [c for c in services if project.host_of(c) != host and _reaches(project, c, target)]
+        host = host_of[target]
+        near = [c for net in service.network_settings() for c in members[net]]
+        consumers = [c for c in dict.fromkeys([*near, *linked_by.get(target, [])]) if host_of[c] != host]
         if not consumers:
             continue
         ports = declared_ports(service)
         if not ports:
             # Said only where a consumer names it: every service shares the default network
             # with every other, and most are reached by none.
-            if any(link.target == target for c in consumers for link in services[c].links):
+            if any(host_of[c] != host for c in linked_by.get(target, [])):
                 found.notes.append((("services", target), "linked from other hosts but declares no port: add "
                                     "`expose:` to publish it on its host's address"))
             continue
@@ -151,16 +162,10 @@ def _crossing(project: Project) -> _Crossing:
                  *(a for settings in service.network_settings().values() for a in settings.aliases)]
         for consumer in consumers:
             own = [link.alias for link in services[consumer].links if link.target == target]
-            wanted = found.names.setdefault(consumer, [])
-            wanted += [f"{n}:{address}" for n in dict.fromkeys([*names, *own]) if f"{n}:{address}" not in wanted]
+            wanted = names_of.setdefault(consumer, {})
+            wanted.update(dict.fromkeys(f"{n}:{address}" for n in [*names, *own]))
+    found.names = {consumer: list(entries) for consumer, entries in names_of.items()}
     return found
-
-
-def _reaches(project: Project, consumer: str, target: str) -> bool:
-    services = project.topology.services
-    if any(link.target == target for link in services[consumer].links):
-        return True
-    return bool(set(services[consumer].network_settings()) & set(services[target].network_settings()))
 
 
 def _used(project: Project, kind: str, names: list[str]) -> set[str]:
