@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xcompose.converge import StepAction
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.swarm_converge import LABEL_OVERLAY_DIGEST, LiveService, LiveSwarm, overlay_digest
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts
-from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmServiceSpec
+from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmServiceSpec, SwarmStep
+from xcompose.run.walk import StepResult
 
 
 @dataclass
@@ -25,6 +27,7 @@ class FakeManager:
     objects: dict[str, SwarmObjectSpec] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     stuck: set[str] = field(default_factory=set)
+    forced: dict[str, int] = field(default_factory=dict)  # service -> its ForceUpdate counter
 
     def state(self) -> SwarmState:
         return self.state_
@@ -37,8 +40,8 @@ class FakeManager:
 
     def read_live(self, project: str) -> LiveSwarm:
         return LiveSwarm(
-            {name: LiveService(name, 1, spec.service_labels(owner)) for name, (spec, owner) in self.services.items()
-             if owner == project},
+            {name: LiveService(name, 1, spec.service_labels(owner), self.forced.get(name, 0))
+             for name, (spec, owner) in self.services.items() if owner == project},
             {name: {LABEL_PROJECT: project, LABEL_OVERLAY_DIGEST: overlay_digest(spec)}
              for name, spec in self.networks.items()},
             {name: name for name, spec in self.objects.items() if spec.kind == "secret"},
@@ -48,7 +51,8 @@ class FakeManager:
         spec = self.services[service or ""][0]
         state = "pending" if service in self.stuck else "running"
         return [TaskFacts(f"{service}.{n}", service or "", n, "n1", state, "running",
-                          "no suitable node" if state == "pending" else "", None, spec.digest())
+                          "no suitable node" if state == "pending" else "", None, spec.digest(),
+                          self.forced.get(service or "", 0))
                 for n in range(1, spec.replicas + 1)]
 
     def create_overlay(self, spec: OverlaySpec) -> None:
@@ -68,9 +72,10 @@ class FakeManager:
         self.services[spec.name] = (spec, project)
 
     def update_service(self, live: LiveService, spec: SwarmServiceSpec, project: str,
-                       object_ids: dict[str, str]) -> None:
-        self.calls.append(f"update service {spec.name}")
+                       object_ids: dict[str, str], force_update: int = 0) -> None:
+        self.calls.append(f"update service {spec.name}" + (f" force {force_update}" if force_update else ""))
         self.services[spec.name] = (spec, project)
+        self.forced[spec.name] = force_update
 
     def remove_service(self, name: str) -> None:
         self.calls.append(f"remove service {name}")
@@ -88,6 +93,12 @@ class FakeManager:
 class Notes:
     def __init__(self) -> None:
         self.lines: list[str] = []
+
+    def step_started(self, step: SwarmStep, action: StepAction) -> None:
+        self.lines.append(f"{step.id}: {action.action}")
+
+    def step_finished(self, step: SwarmStep, action: StepAction, result: StepResult[str]) -> None:
+        self.lines.append(f"{step.id}: {result.outcome}")
 
     def note(self, text: str) -> None:
         self.lines.append(text)

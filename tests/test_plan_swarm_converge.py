@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xcompose.config.project import Project
+from xcompose.converge import StepAction
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT
 from xcompose.plan.swarm import build_swarm_plan
 from xcompose.plan.swarm_converge import (
@@ -89,3 +90,10 @@ def test_an_overlay_made_with_other_settings_must_be_remade(load_text: Load) -> 
     decided = decide_swarm(plan, LiveSwarm(live.services, plain, live.secrets))
     action = decided.actions["overlay:default"]
     assert action.action == "recreate" and "`xcompose down` first" in (action.reason or "")
+
+
+def test_force_replaces_unchanged_services(load_text: Load) -> None:
+    plan = plan_of(load_text)
+    decided = decide_swarm(plan, live_as_planned(plan), force=True)
+    assert decided.actions["service:db"] == StepAction("recreate", "--force-recreate")
+    assert decided.actions["overlay:default"].action == "keep"

@@ -156,3 +156,30 @@ def test_up_of_one_service_removes_nothing_of_the_others(load_text: Load) -> Non
     plan = plan_of(load_text, token="u").needed_for(["service:db"])
     up_swarm(manager, plan, Notes(), SwarmUpOptions(whole=False, remove_orphans=True))
     assert manager.calls == [] and "shop_app" in manager.services
+
+
+def test_each_changed_step_is_reported_started_and_finished(load_text: Load) -> None:
+    notes = Notes()
+    up_swarm(FakeManager(), plan_of(load_text), notes, SwarmUpOptions())
+    assert sorted(notes.lines) == sorted(f"{step}: {what}" for step in (
+        "overlay:default", "secret:token", "service:db", "service:app") for what in ("create", "done"))
+
+
+def test_nothing_is_reported_of_a_step_kept_as_it_is(load_text: Load) -> None:
+    manager, notes = FakeManager(), Notes()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    up_swarm(manager, plan_of(load_text), notes, SwarmUpOptions())
+    assert notes.lines == []
+
+
+def test_force_replaces_the_tasks_of_unchanged_services_by_raising_their_counter(load_text: Load) -> None:
+    manager = FakeManager()
+    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    manager.calls.clear()
+    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions(force=True))
+    assert result.ok
+    assert sorted(manager.calls) == ["update service shop_app force 1", "update service shop_db force 1"]
+
+
+def test_tasks_made_before_a_forced_update_do_not_count() -> None:
+    assert tasks_verdict([task("running")], 1, "d", force_update=1) == "0 of 1 task(s) running, tasks: no task yet"

@@ -101,7 +101,8 @@ def test_a_second_up_changes_nothing(deploy: Deploy) -> None:
     manager = app.client(app.host_names[0])
     versions = {s.name: s.attrs["Version"]["Index"] for s in manager.services.list()}
     again = app.up()
-    assert ": create" not in again.output and ": recreate" not in again.output, again.output
+    events = [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")]
+    assert not [e for e in events if e["event"] == "step"], again.output
     assert {s.name: s.attrs["Version"]["Index"] for s in manager.services.list()} == versions
     plan = json.loads(app.xcompose("plan", "--format", "json").stdout)
     assert {step["action"] for step in plan["steps"]} == {"keep"}
@@ -126,3 +127,15 @@ def test_up_against_a_worker_says_it_needs_the_manager_and_changes_nothing(deplo
     assert outcome.code == 1
     assert "host client-server is a worker, and engine: swarm needs the swarm's manager there" in outcome.output
     assert on_swarm(app)["services"] == []  # asked of the real manager: big-server is the lab's first host
+
+
+def test_force_recreate_replaces_the_tasks_of_an_unchanged_service(deploy: Deploy) -> None:
+    app = deploy("forced", "tcp").use(BY_NAME.replace("name: byname", "name: forced"))
+    app.up()
+    before = app.container("cache", "node1").id
+    app.up("--force-recreate")
+    # Swarm keeps the replaced task's container, stopped, in its task history.
+    running = [c for c in app.containers("node1", role="service", service="cache") if c.status == "running"]
+    assert [c.id for c in running] != [before] and len(running) == 1
+    outcome = app.xcompose("exec", "-T", "cache", "redis-cli", "ping")  # in the running one
+    assert (outcome.code, outcome.stdout) == (0, "PONG\n"), outcome.output

@@ -248,11 +248,11 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
     if project.topology.engine == "swarm":
         from xcompose.cli import swarm
 
-        flags = {"--build": build, "--no-deps": no_deps, "--force-recreate": force_recreate,
-                 "--no-recreate": no_recreate, "--no-start": no_start, "--timeout": stop_timeout is not None}
+        flags = {"--build": build, "--no-deps": no_deps, "--no-recreate": no_recreate, "--no-start": no_start,
+                 "--timeout": stop_timeout is not None}
         swarm.up(options, project, services=services, unsupported=[f for f, on in flags.items() if on],
-                 remove_orphans=remove_orphans, wait_timeout=wait_timeout, quiet=quiet, fmt=fmt, progress=progress,
-                 lock_wait=lock_wait)
+                 remove_orphans=remove_orphans, force=force_recreate, wait_timeout=wait_timeout, quiet=quiet,
+                 fmt=fmt, progress=progress, lock_wait=lock_wait)
         return
     if no_deps and not services:
         raise UsageError("--no-deps needs the services to bring up")

@@ -8,7 +8,8 @@ import json
 import sys
 import threading
 import time
-from typing import IO
+from collections.abc import Hashable
+from typing import IO, Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,8 +19,19 @@ from rich.table import Table
 from xcompose.converge import StepAction
 from xcompose.live import LiveState
 from xcompose.plan.naming import LABEL_APPLIED_AT, LABEL_APPLIED_BY, LABEL_ROLE, LABEL_SERVICE
-from xcompose.plan.steps import Step, StepId
 from xcompose.run.walk import StepResult
+
+
+class ReportedStep(Protocol):
+    """What the reporters show of a step: a plan's, or a swarm plan's (whose swarm-wide
+    objects have no host)."""
+
+    @property
+    def id(self) -> Hashable: ...
+
+    @property
+    def host(self) -> str | None: ...
+
 
 _MARKS = {"done": "[green]✔[/]", "failed": "[red]✘[/]", "not-started": "[dim]-[/]"}
 _PLAIN_MARKS = {"done": "✔", "failed": "✘", "not-started": "-"}
@@ -36,7 +48,7 @@ class ConsoleReporter:
     def __init__(self, console: Console, spinner: bool | None = None) -> None:
         """`spinner`: the line naming the running steps (None: when the console is a terminal)."""
         self.console = console
-        self._running: set[StepId] = set()
+        self._running: set[Hashable] = set()
         self._refreshed = 0.0  # when the spinner's text was last set
         self._lock = threading.Lock()
         self._status: Status | None = None
@@ -57,14 +69,14 @@ class ConsoleReporter:
             names = ", ".join(sorted(str(s) for s in self._running)) or "…"
             self._status.update(f"running: {names}")
 
-    def step_started(self, step: Step, action: StepAction) -> None:
+    def step_started(self, step: ReportedStep, action: StepAction) -> None:
         if self._status is None:  # nothing shows what runs: the steps' threads need not queue here
             return
         with self._lock:
             self._running.add(step.id)
             self._refresh()
 
-    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
+    def step_finished(self, step: ReportedStep, action: StepAction, result: StepResult[Any]) -> None:
         with self._lock:
             if self._status is not None:
                 self._running.discard(step.id)
@@ -72,7 +84,7 @@ class ConsoleReporter:
             if result.outcome == "not-started":
                 return
             mark = (_PLAIN_MARKS if self._plain else _MARKS)[result.outcome]
-            line = f"{mark} {step.id!s:<40} {step.host:<14} {_describe(action)}"
+            line = f"{mark} {step.id!s:<40} {step.host or '(swarm)':<14} {_describe(action)}"
             if self._plain:
                 self.console.file.write(f"{line}  {result.seconds:.1f}s\n")
             else:
@@ -95,10 +107,10 @@ class ConsoleReporter:
 
 
 class QuietReporter:
-    def step_started(self, step: Step, action: StepAction) -> None:
+    def step_started(self, step: ReportedStep, action: StepAction) -> None:
         pass
 
-    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
+    def step_finished(self, step: ReportedStep, action: StepAction, result: StepResult[Any]) -> None:
         pass
 
     def note(self, text: str) -> None:
@@ -129,13 +141,13 @@ class JsonReporter:
             self.out.write(json.dumps(event) + "\n")
             self.out.flush()
 
-    def step_started(self, step: Step, action: StepAction) -> None:
+    def step_started(self, step: ReportedStep, action: StepAction) -> None:
         self._emit(
             {"event": "step", "id": str(step.id), "host": step.host, "action": action.action,
              "reason": action.reason, "status": "started"}
         )
 
-    def step_finished(self, step: Step, action: StepAction, result: StepResult[StepId]) -> None:
+    def step_finished(self, step: ReportedStep, action: StepAction, result: StepResult[Any]) -> None:
         self._emit(
             {"event": "step", "id": str(step.id), "host": step.host, "action": action.action,
              "reason": action.reason, "status": result.outcome,

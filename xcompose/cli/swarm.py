@@ -85,7 +85,8 @@ def plan(options: Options, project: Project, offline: bool, fmt: str) -> None:
 
 
 def up(options: Options, project: Project, *, services: tuple[str, ...], unsupported: list[str],
-       remove_orphans: bool, wait_timeout: float, quiet: bool, fmt: str, progress: str, lock_wait: float) -> None:
+       remove_orphans: bool, force: bool, wait_timeout: float, quiet: bool, fmt: str, progress: str,
+       lock_wait: float) -> None:
     """`xcompose up` on a swarm."""
     from xcompose.cli.commands import locked
     from xcompose.cli.output import make_reporter
@@ -112,7 +113,7 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], unsuppo
                     reporter.note(f"note: {note}")
                 result = up_swarm(manager, the_plan, reporter,
                                   SwarmUpOptions(wait_timeout=wait_timeout, remove_orphans=remove_orphans,
-                                                 whole=not services))
+                                                 force=force, whole=not services))
         failed = [f"error: step {f.step_id} failed: {f.error}" for f in result.walk.failed]
         if result.walk.not_started:
             failed.append(f"not started: {', '.join(sorted(result.walk.not_started))}")
@@ -187,7 +188,8 @@ def check(options: Options, project: Project, fmt: str) -> None:
             assert isinstance(spec, SwarmServiceSpec)
             live = services.get(spec.name)
             verdict = ("not on the swarm" if live is None
-                       else tasks_verdict(manager.tasks(service=spec.name), spec.replicas, live.digest or ""))
+                       else tasks_verdict(manager.tasks(service=spec.name), spec.replicas, live.digest or "",
+                                          live.force_update))
             rows.append({"what": f"service {step.name}", "ok": verdict is None,
                          "detail": verdict or f"{spec.replicas} task(s) running on {spec.host}"})
     if fmt == "json":

@@ -91,4 +91,6 @@ def one(found: list[Target], service: str, index: int) -> Target:
     if not chosen:
         where = "" if index == 1 else f" number {index}"
         fail(1, [f"error: service {service} has no container{where} running on any host that answered"])
-    return chosen[0]
+    # A running one first: on a swarm, the containers of a service's replaced tasks stay
+    # on their node, stopped, as Swarm keeps its task history.
+    return min(chosen, key=lambda t: t.container.state != "running")

@@ -45,6 +45,7 @@ class TaskFacts:
     message: str  # Status.Err, else Status.Message
     container_id: str | None
     digest: str | None  # of the service spec the task was made from
+    force_update: int = 0  # the service's ForceUpdate counter when the task was made
 
 
 def _message(error: docker.errors.APIError) -> str:
@@ -93,9 +94,10 @@ class SwarmManager:
     def read_live(self, project: str) -> LiveSwarm:
         mine = {"label": f"{LABEL_PROJECT}={project}"}
         with self._call("list the project's services, networks, secrets and configs"):
-            services = {s["Spec"]["Name"]: LiveService(s["ID"], int(s["Version"]["Index"]),
-                                                       s["Spec"].get("Labels") or {})
-                        for s in self.api.services(filters=mine)}
+            services = {s["Spec"]["Name"]: LiveService(
+                s["ID"], int(s["Version"]["Index"]), s["Spec"].get("Labels") or {},
+                int((s["Spec"].get("TaskTemplate") or {}).get("ForceUpdate") or 0))
+                for s in self.api.services(filters=mine)}
             overlays = self.api.networks(filters={**mine, "driver": "overlay"})
             networks = {n["Name"]: n.get("Labels") or {} for n in overlays}
             secrets = {s["Spec"]["Name"]: s["ID"] for s in self.api.secrets(filters=mine)}
@@ -126,7 +128,8 @@ class SwarmManager:
                 id=task["ID"], service=names.get(task.get("ServiceID", ""), service or ""), slot=task.get("Slot"),
                 node_id=task.get("NodeID", ""), state=status.get("State", ""), desired=task.get("DesiredState", ""),
                 message=status.get("Err") or status.get("Message") or "", container_id=container,
-                digest=labels.get(LABEL_CONFIG_HASH)))
+                digest=labels.get(LABEL_CONFIG_HASH),
+                force_update=int((task.get("Spec") or {}).get("ForceUpdate") or 0)))
         return out
 
     # -- making and removing ---------------------------------------------------------------
@@ -156,9 +159,11 @@ class SwarmManager:
             self.api.create_service(**service_args(spec, project, object_ids))
 
     def update_service(self, live: LiveService, spec: SwarmServiceSpec, project: str,
-                       object_ids: dict[str, str]) -> None:
+                       object_ids: dict[str, str], force_update: int = 0) -> None:
+        args = service_args(spec, project, object_ids)
+        args["task_template"]["ForceUpdate"] = force_update
         with self._call(f"update service {spec.name}"):
-            self.api.update_service(live.id, live.version, **service_args(spec, project, object_ids))
+            self.api.update_service(live.id, live.version, **args)
 
     def remove_service(self, name: str) -> None:
         with self._call(f"remove service {name}"):

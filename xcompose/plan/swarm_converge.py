@@ -26,6 +26,8 @@ class LiveService:
     id: str
     version: int
     labels: Mapping[str, str]
+    # Swarm's counter that replaces a service's tasks when raised (`--force-recreate`).
+    force_update: int = 0
 
     @property
     def digest(self) -> str | None:
@@ -63,8 +65,8 @@ def overlay_digest(spec: OverlaySpec) -> str:
     return f"encrypted={spec.encrypted};internal={spec.internal};{options}"
 
 
-def decide_swarm(plan: SwarmPlan, live: LiveSwarm) -> SwarmConvergence:
-    """What `up` does to each step."""
+def decide_swarm(plan: SwarmPlan, live: LiveSwarm, *, force: bool = False) -> SwarmConvergence:
+    """What `up` does to each step; `force`: replace the tasks of unchanged services too."""
     actions: dict[str, StepAction] = {}
     for step in plan.steps():
         spec = step.spec
@@ -81,7 +83,7 @@ def decide_swarm(plan: SwarmPlan, live: LiveSwarm) -> SwarmConvergence:
             made = live.secrets if spec.kind == "secret" else live.configs
             actions[step.id] = StepAction("keep" if spec.name in made else "create")
         elif isinstance(spec, SwarmServiceSpec):
-            actions[step.id] = _service_action(spec, live.services.get(spec.name))
+            actions[step.id] = _service_action(spec, live.services.get(spec.name), force)
     wanted = {step.spec.name for step in plan.steps()}
     orphans = tuple(sorted(name for name in live.services if name not in wanted))
     unused = tuple(sorted([*(("secret", n) for n in live.secrets if n not in wanted),
@@ -89,9 +91,11 @@ def decide_swarm(plan: SwarmPlan, live: LiveSwarm) -> SwarmConvergence:
     return SwarmConvergence(actions, orphans, unused)
 
 
-def _service_action(spec: SwarmServiceSpec, found: LiveService | None) -> StepAction:
+def _service_action(spec: SwarmServiceSpec, found: LiveService | None, force: bool) -> StepAction:
     if found is None:
         return StepAction("create")
     if found.digest != spec.digest():
         return StepAction("recreate", "config changed: its tasks are replaced")
+    if force:
+        return StepAction("recreate", "--force-recreate")
     return StepAction("keep")

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from xcompose.converge import StepAction
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.errors import XcomposeError
 from xcompose.plan.swarm_converge import LiveService, LiveSwarm, SwarmConvergence, decide_swarm
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts, NodeMatch, match_nodes
-from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec
+from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec, SwarmStep
 from xcompose.run.walk import StepResult, WalkResult, walk
 
 POLL_S = 0.25
@@ -37,13 +38,15 @@ class Manager(Protocol):
     def object_ids(self, project: str) -> dict[str, str]: ...
     def create_service(self, spec: SwarmServiceSpec, project: str, object_ids: dict[str, str]) -> None: ...
     def update_service(self, live: LiveService, spec: SwarmServiceSpec, project: str,
-                       object_ids: dict[str, str]) -> None: ...
+                       object_ids: dict[str, str], force_update: int = 0) -> None: ...
     def remove_service(self, name: str) -> None: ...
     def remove_network(self, name: str) -> None: ...
     def remove_object(self, kind: str, name: str) -> None: ...
 
 
 class SwarmReporter(Protocol):
+    def step_started(self, step: SwarmStep, action: StepAction) -> None: ...
+    def step_finished(self, step: SwarmStep, action: StepAction, result: StepResult[str]) -> None: ...
     def note(self, text: str) -> None: ...
     def error(self, text: str) -> None: ...
 
@@ -52,6 +55,7 @@ class SwarmReporter(Protocol):
 class SwarmUpOptions:
     wait_timeout: float = 120.0  # for each service's tasks to run
     remove_orphans: bool = False  # services of the project no longer in the file
+    force: bool = False  # replace the tasks of unchanged services too
     # The plan is the whole project: what it no longer has may go. Not so for `up SERVICE…`,
     # whose plan leaves the other services and their secrets out.
     whole: bool = True
@@ -98,7 +102,7 @@ def preflight(manager: Manager, plan: SwarmPlan) -> NodeMatch:
 def up_swarm(manager: Manager, plan: SwarmPlan, reporter: SwarmReporter,
              options: SwarmUpOptions) -> SwarmUpResult:
     live = manager.read_live(plan.project)
-    decided = decide_swarm(plan, live)
+    decided = decide_swarm(plan, live, force=options.force)
     stuck = [f"{step_id}: {a.reason}" for step_id, a in decided.actions.items()
              if a.action == "recreate" and step_id.startswith("overlay:")]
     if stuck:
@@ -118,20 +122,22 @@ def up_swarm(manager: Manager, plan: SwarmPlan, reporter: SwarmReporter,
             object_ids.update(manager.object_ids(plan.project))
         elif isinstance(spec, SwarmServiceSpec):
             found = live.services.get(spec.name)
+            counter = 0
             if found is None:
                 manager.create_service(spec, plan.project, object_ids)
             else:
-                manager.update_service(found, spec, plan.project, object_ids)
-            wait_for_tasks(manager, spec, options.wait_timeout, plan.encrypted)
+                # Raised only to replace unchanged tasks: a changed spec replaces them anyway.
+                counter = found.force_update + 1 if found.digest == spec.digest() else found.force_update
+                manager.update_service(found, spec, plan.project, object_ids, counter)
+            wait_for_tasks(manager, spec, options.wait_timeout, plan.encrypted, counter)
 
     def started(step_id: str) -> None:
-        action = decided.actions[step_id]
-        if action.action != "keep":
-            reporter.note(f"{step_id}: {action.action}{f' ({action.reason})' if action.reason else ''}")
+        if decided.actions[step_id].action != "keep":
+            reporter.step_started(plan.step(step_id), decided.actions[step_id])
 
     def finished(result: StepResult[str]) -> None:
-        if result.error is None and decided.actions[result.step_id].action != "keep":
-            reporter.note(f"{result.step_id}: done in {result.seconds:.1f}s")
+        if decided.actions[result.step_id].action != "keep" or result.outcome != "done":
+            reporter.step_finished(plan.step(result.step_id), decided.actions[result.step_id], result)
 
     dependencies = {step.id: plan.after(step.id) for step in plan.steps()}
     result = walk(dependencies, run, lambda _step: plan.manager, {plan.manager: MANAGER_CALLS},
@@ -157,7 +163,8 @@ def _drop_unused_objects(manager: Manager, decided: SwarmConvergence, reporter: 
 
 
 def wait_for_tasks(manager: Manager, spec: SwarmServiceSpec, timeout_s: float, encrypted: bool,
-                   clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                   force_update: int = 0, clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> None:
     """Until `spec.replicas` tasks of the service run (healthy, where a healthcheck is set:
     Swarm holds a task in `starting` until then), or a task that finished on its own is
     complete; raises with what Swarm last said when that does not happen in time."""
@@ -166,7 +173,7 @@ def wait_for_tasks(manager: Manager, spec: SwarmServiceSpec, timeout_s: float, e
     last = ""
     while True:
         tasks = manager.tasks(service=spec.name)
-        verdict = tasks_verdict(tasks, spec.replicas, spec.digest())
+        verdict = tasks_verdict(tasks, spec.replicas, spec.digest(), force_update)
         if verdict is None:
             return
         last = verdict
@@ -183,10 +190,12 @@ def wait_for_tasks(manager: Manager, spec: SwarmServiceSpec, timeout_s: float, e
         sleep(POLL_S)
 
 
-def tasks_verdict(tasks: list[TaskFacts], replicas: int, digest: str) -> str | None:
+def tasks_verdict(tasks: list[TaskFacts], replicas: int, digest: str, force_update: int = 0) -> str | None:
     """None when the service is ready, else what it is still waiting for. Only tasks of
-    the spec with this digest count: right after an update the old ones still run."""
-    current = [t for t in tasks if t.desired in ("running", "complete") and t.digest == digest]
+    the spec with this digest (and ForceUpdate counter) count: right after an update the
+    old ones still run."""
+    current = [t for t in tasks if t.desired in ("running", "complete") and t.digest == digest
+               and t.force_update == force_update]
     running = [t for t in current if t.state == "running"]
     done = [t for t in current if t.state == "complete"]
     if len(running) + len(done) >= replicas and len(running) <= replicas:
