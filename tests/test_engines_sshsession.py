@@ -12,6 +12,7 @@ import pytest
 from tests.fakesshd import FakeSshd, write_ssh_config
 from xcompose.engines import sshconfig
 from xcompose.engines.ssh import SshExecutor
+from xcompose.engines.sshsession import SshSession
 from xcompose.errors import HostError
 from xcompose.plan.specs import HostTarget
 
@@ -63,3 +64,11 @@ def test_each_command_runs_on_a_channel_opened_ahead_of_it(
         assert sshd.channels == 3 and len(sshd.commands) == 2
     finally:
         executor.close()
+
+
+def test_a_host_found_silent_is_said_to_be_silent_even_after_its_client_was_replaced() -> None:
+    # A command on the lost connection reports after another thread began a new client.
+    session = SshSession(HostTarget("db1", "127.0.0.1", "ssh://box", executor="ssh", lost_after=2))
+    session._on_silence()  # what the lost connection's watchdog calls
+    error = session._lost(EOFError("the connection closed before the command ended"))
+    assert "stopped answering: no reply within 2s" in str(error)

@@ -50,6 +50,7 @@ class SshSession:
         self.lost_after = target.lost_after or DEFAULT_LOST_AFTER_S
         self._client: paramiko.SSHClient | None = None
         self._watchdog: SshWatchdog | None = None
+        self._silenced = False  # a watchdog found the host silent since the last connection
         self._lock = threading.Lock()
         # One channel per command on a shared transport: stay under sshd's MaxSessions.
         self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
@@ -71,6 +72,8 @@ class SshSession:
                     )
                 self._close_client()
                 self._client, self._watchdog = sshconfig.open_client(self.url, self.target.name, self.lost_after)
+                self._silenced = False
+                self._watchdog.on_lost = self._on_silence
                 transport = self._client.get_transport()
                 assert transport is not None
             return transport
@@ -125,12 +128,17 @@ class SshSession:
 
         threading.Thread(target=open_one, name=f"ssh-spare-{self.target.name}", daemon=True).start()
 
+    def _on_silence(self) -> None:
+        # Kept apart from the watchdog: another thread may replace a lost connection's
+        # client (and its watchdog) before a command that was on it reports its error.
+        self._silenced = True
+
     def _lost(self, error: BaseException) -> HostError:
         """The host error for a failed connection: silence (the watchdog, or the kernel's
         keepalive and user timeout) is said as such."""
         transport = self._client.get_transport() if self._client is not None else None
         cause = transport.get_exception() if transport is not None else None
-        silent = (self._watchdog is not None and self._watchdog.lost) or is_silence(cause) or is_silence(error)
+        silent = self._silenced or is_silence(cause) or is_silence(error)
         if not silent and not str(error or cause or ""):
             # paramiko turns a failed send into a bare EOFError: ask the host itself.
             silent = not sshconfig.answers(self.url, min(3.0, self.lost_after))
