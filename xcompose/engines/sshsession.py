@@ -133,14 +133,17 @@ class SshSession:
         # client (and its watchdog) before a command that was on it reports its error.
         self._silenced = True
 
-    def _lost(self, error: BaseException) -> HostError:
-        """The host error for a failed connection: silence (the watchdog, or the kernel's
-        keepalive and user timeout) is said as such."""
-        transport = self._client.get_transport() if self._client is not None else None
+    def _lost(self, error: BaseException, transport: paramiko.Transport | None = None) -> HostError:
+        """The host error for a failed connection (on `transport`, default the current one):
+        silence (the watchdog, or the kernel's keepalive and user timeout) is said as such."""
+        if transport is None:
+            transport = self._client.get_transport() if self._client is not None else None
         cause = transport.get_exception() if transport is not None else None
         silent = self._silenced or is_silence(cause) or is_silence(error)
-        if not silent and not str(error or cause or ""):
-            # paramiko turns a failed send into a bare EOFError: ask the host itself.
+        unexplained = isinstance(error, EOFError) or not str(error)
+        if not silent and unexplained and (cause is None or isinstance(cause, EOFError) or not str(cause)):
+            # The connection ended without a word (paramiko turns a failed send into a
+            # bare EOFError; another thread may have closed it): ask the host itself.
             silent = not sshconfig.answers(self.url, min(3.0, self.lost_after))
         if silent:
             return HostError(self.target.name, self.url, f"stopped answering: no reply within {self.lost_after:g}s")
@@ -154,6 +157,7 @@ class SshSession:
         `combine` folds stderr into stdout as a terminal shows them. A command that
         outlives `timeout` raises socket.timeout."""
         channel = self._channel(timeout)
+        transport = channel.get_transport()
         errors: list[bytes] = []
 
         def read_errors() -> None:
@@ -174,14 +178,14 @@ class SshSession:
             code = channel.recv_exit_status()
             if not combine:
                 reader.join(timeout)
-            if not channel.get_transport().is_active():  # closed under us: no exit status came
+            if not transport.is_active():  # closed under us: no exit status came
                 raise EOFError("the connection closed before the command ended")
             if code == -1 and not out and not b"".join(errors):
                 raise paramiko.SSHException("the host did not run the command (refused, or it was killed)")
         except TimeoutError:
             raise
         except (paramiko.SSHException, OSError, EOFError) as error:
-            raise self._lost(error) from error
+            raise self._lost(error, transport) from error
         finally:
             channel.close()
         return Result(code, out, b"".join(errors))
@@ -256,7 +260,7 @@ class SshSession:
             code = channel.recv_exit_status()
             errors.join(5)
         except (paramiko.SSHException, OSError, EOFError) as error:
-            raise self._lost(error) from error
+            raise self._lost(error, channel.get_transport()) from error
         finally:
             channel.close()
         return code
