@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xcompose.converge import StepAction
 from xcompose.engines.swarm import SwarmState, TaskFacts
+from xcompose.plan.converge import StepAction
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.swarm_converge import LABEL_OVERLAY_DIGEST, LiveService, LiveSwarm, overlay_digest
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts

@@ -10,7 +10,7 @@ from rich.console import Console
 from tests.planning import S
 from xcompose.cli import output
 from xcompose.cli.output import ConsoleReporter
-from xcompose.converge import StepAction
+from xcompose.plan.converge import StepAction
 from xcompose.plan.specs import NetworkSpec
 from xcompose.plan.steps import NetworkStep, StepId
 from xcompose.run.walk import StepResult

@@ -11,10 +11,10 @@ import pytest
 from tests.planning import S
 from xcompose.config.model import Topology
 from xcompose.config.project import Project
-from xcompose.converge import Orphan, StepAction
 from xcompose.live import LiveContainer, Placed
 from xcompose.pki import Credentials
 from xcompose.plan.build import build_plan
+from xcompose.plan.converge import Orphan, StepAction
 from xcompose.plan.render import render_plan
 from xcompose.plan.steps import Plan
 

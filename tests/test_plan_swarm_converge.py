@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xcompose.config.project import Project
-from xcompose.converge import StepAction
+from xcompose.plan.converge import StepAction
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT
 from xcompose.plan.swarm import build_swarm_plan
 from xcompose.plan.swarm_converge import (

@@ -14,11 +14,11 @@ from tests.planning import S
 from xcompose.cli.output import QuietReporter
 from xcompose.config.model import Topology
 from xcompose.config.project import Project
-from xcompose.converge import decide
 from xcompose.engines.fleet import Fleet, reach
 from xcompose.errors import StepFailed
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
+from xcompose.plan.converge import decide
 from xcompose.plan.steps import Plan
 from xcompose.run.images import build_images, image_action, pin_images
 from xcompose.run.up import up

@@ -18,10 +18,10 @@ from tests.planning import S
 from xcompose.cli.output import QuietReporter
 from xcompose.config.model import Topology
 from xcompose.config.project import Project
-from xcompose.converge import StepAction, decide
 from xcompose.engines.fleet import Fleet, reach
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
+from xcompose.plan.converge import StepAction, decide
 from xcompose.plan.steps import Plan, ServiceStep, Step, StepId
 from xcompose.run.down import DownOptions, down
 from xcompose.run.hostpki import HostPki

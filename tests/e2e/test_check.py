@@ -18,8 +18,8 @@ from xcompose.config.load import load_project
 from xcompose.engines.fleet import reach
 from xcompose.lab import Lab, LabHost
 from xcompose.plan.build import build_plan
-from xcompose.probe import CheckReport, check
 from xcompose.run.down import down
+from xcompose.run.probe import CheckReport, check
 from xcompose.run.up import UpOptions, up
 
 TOPOLOGY = """\

@@ -179,7 +179,7 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
         print_text(render_plan(make_plan(project), fmt))
         exit_without_freeing()  # freeing a large plan took longer than printing it
         return
-    from xcompose.converge import decide
+    from xcompose.plan.converge import decide
 
     # The certificates are part of the ambassadors' config hash, as in `up`; reading them
     # writes nothing, and a project without a CA is shown as getting a new one.

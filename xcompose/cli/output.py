@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
-from xcompose.converge import StepAction
 from xcompose.live import LiveState
+from xcompose.plan.converge import StepAction
 from xcompose.plan.naming import LABEL_APPLIED_AT, LABEL_APPLIED_BY, LABEL_ROLE, LABEL_SERVICE
 from xcompose.run.walk import StepResult
 

@@ -83,8 +83,8 @@ def schema() -> None:
 @handles_errors
 def check(options: Options, fmt: str) -> None:
     """Reach every host; open every cross-host link through its ambassadors (latency, TLS)."""
-    from xcompose.probe import check as run_check
-    from xcompose.probe import render_table
+    from xcompose.run.probe import check as run_check
+    from xcompose.run.probe import render_table
 
     project = load(options)
     if project.topology.engine == "swarm":

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xcompose.alloc import paused_gc
-from xcompose.converge import Orphan, StepAction
+from xcompose.plan.converge import Orphan, StepAction
 from xcompose.plan.steps import (
     ClientAmbassadorStep,
     NetworkStep,

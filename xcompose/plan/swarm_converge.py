@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from xcompose.converge import StepAction
+from xcompose.plan.converge import StepAction
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_SERVICE
 from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec
 

@@ -13,8 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from xcompose.converge import StepAction
 from xcompose.errors import UsageError
+from xcompose.plan.converge import StepAction
 from xcompose.plan.swarm_converge import SwarmConvergence
 from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmStep
 

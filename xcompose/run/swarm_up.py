@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from xcompose.converge import StepAction
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.errors import XcomposeError
+from xcompose.plan.converge import StepAction
 from xcompose.plan.swarm_converge import LiveService, LiveSwarm, SwarmConvergence, decide_swarm
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts, NodeMatch, match_nodes
 from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec, SwarmStep

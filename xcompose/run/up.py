@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from xcompose.alloc import paused_gc
-from xcompose.converge import Convergence, Recreate, StepAction, decide
 from xcompose.engines.base import Executor
 from xcompose.engines.fleet import Fleet
 from xcompose.errors import DockerError, HostError, StepFailed
 from xcompose.live import LiveContainer, Placed
+from xcompose.plan.converge import Convergence, Recreate, StepAction, decide
 from xcompose.plan.naming import LABEL_TLS_CERT, applied_labels, aside_name, containers_of
 from xcompose.plan.specs import ContainerSpec, Hook
 from xcompose.plan.steps import (

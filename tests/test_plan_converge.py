@@ -12,11 +12,11 @@ from typing import Any
 from tests.planning import S
 from xcompose.config.model import Topology
 from xcompose.config.project import Project
-from xcompose.converge import StepAction, decide
 from xcompose.live import LiveContainer, LiveNetwork, LiveState
 from xcompose.pki import Credentials
 from xcompose.plan import updatable
 from xcompose.plan.build import build_plan
+from xcompose.plan.converge import StepAction, decide
 from xcompose.plan.naming import LABEL_APPLIED_AT, LABEL_APPLIED_BY, applied_labels, containers_of
 from xcompose.plan.specs import ContainerSpec
 from xcompose.plan.steps import ContainerStep, Plan
