@@ -1,16 +1,41 @@
-"""An in-memory swarm manager for the tests of up and down on a swarm."""
+"""An in-memory swarm manager for the tests of up and down on a swarm, and the small
+project they plan."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from xcompose.config.project import Project
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.plan.converge import StepAction
 from xcompose.plan.naming import LABEL_PROJECT
+from xcompose.plan.swarm import build_swarm_plan
 from xcompose.plan.swarm_converge import LABEL_OVERLAY_DIGEST, LiveService, LiveSwarm, overlay_digest
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts
-from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmServiceSpec, SwarmStep
+from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec, SwarmStep
 from xcompose.run.walk import StepResult
+
+Load = Callable[..., Project]
+
+# Two nodes, a secret, and a consumer that waits for its database on the other node.
+SHOP = """\
+name: shop
+engine: swarm
+hosts:
+  h1: {address: 10.0.0.1}
+  h2: {address: 10.0.0.2}
+secrets:
+  token: {environment: TOKEN}
+services:
+  db: {image: redis:7, host: h1}
+  app: {image: redis:7, host: h2, depends_on: [db], secrets: [token]}
+"""
+
+
+def shop_plan(load_text: Load, text: str = SHOP, token: str = "t") -> SwarmPlan:
+    """The swarm plan of `text` (SHOP), its secret's value `token`, endpoint mode dnsrr."""
+    return build_swarm_plan(load_text(text, env={"TOKEN": token}), "dnsrr")
 
 
 @dataclass

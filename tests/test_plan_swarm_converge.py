@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from xcompose.config.project import Project
+from tests.swarmfakes import Load, shop_plan
 from xcompose.plan.converge import StepAction
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_PROJECT
-from xcompose.plan.swarm import build_swarm_plan
 from xcompose.plan.swarm_converge import (
     LABEL_OVERLAY_DIGEST,
     LiveService,
@@ -16,25 +13,6 @@ from xcompose.plan.swarm_converge import (
     overlay_digest,
 )
 from xcompose.plan.swarm_steps import OverlaySpec, SwarmPlan, SwarmServiceSpec
-
-Load = Callable[..., Project]
-
-TEXT = """\
-name: shop
-engine: swarm
-hosts:
-  h1: {address: 10.0.0.1}
-  h2: {address: 10.0.0.2}
-secrets:
-  token: {environment: TOKEN}
-services:
-  db: {image: redis:7, host: h1}
-  app: {image: redis:7, host: h2, depends_on: [db], secrets: [token]}
-"""
-
-
-def plan_of(load_text: Load) -> SwarmPlan:
-    return build_swarm_plan(load_text(TEXT, env={"TOKEN": "t"}), "dnsrr")
 
 
 def live_as_planned(plan: SwarmPlan) -> LiveSwarm:
@@ -51,19 +29,19 @@ def live_as_planned(plan: SwarmPlan) -> LiveSwarm:
 
 
 def test_an_empty_swarm_gets_everything_created(load_text: Load) -> None:
-    decided = decide_swarm(plan_of(load_text), LiveSwarm())
+    decided = decide_swarm(shop_plan(load_text), LiveSwarm())
     assert {a.action for a in decided.actions.values()} == {"create"}
     assert decided.changes == 4
 
 
 def test_a_swarm_as_planned_is_left_alone(load_text: Load) -> None:
-    plan = plan_of(load_text)
+    plan = shop_plan(load_text)
     decided = decide_swarm(plan, live_as_planned(plan))
     assert decided.changes == 0 and not decided.orphan_services and not decided.unused_objects
 
 
 def test_a_service_whose_digest_differs_is_replaced(load_text: Load) -> None:
-    plan = plan_of(load_text)
+    plan = shop_plan(load_text)
     live = live_as_planned(plan)
     name = "shop_db"
     stale = LiveService("x", 3, {**live.services[name].labels, LABEL_CONFIG_HASH: "old"})
@@ -73,7 +51,7 @@ def test_a_service_whose_digest_differs_is_replaced(load_text: Load) -> None:
 
 
 def test_services_and_secrets_the_plan_no_longer_has_are_found(load_text: Load) -> None:
-    plan = plan_of(load_text)
+    plan = shop_plan(load_text)
     live = live_as_planned(plan)
     gone = LiveSwarm({**live.services, "shop_old": LiveService("o", 1, {LABEL_PROJECT: "shop"})}, live.networks,
                      {**live.secrets, "shop_token_000000000000": "s"})
@@ -83,7 +61,7 @@ def test_services_and_secrets_the_plan_no_longer_has_are_found(load_text: Load) 
 
 
 def test_an_overlay_made_with_other_settings_must_be_remade(load_text: Load) -> None:
-    plan = plan_of(load_text)
+    plan = shop_plan(load_text)
     live = live_as_planned(plan)
     plain = {name: {**labels, LABEL_OVERLAY_DIGEST: "encrypted=False;internal=False;"}
              for name, labels in live.networks.items()}
@@ -93,7 +71,7 @@ def test_an_overlay_made_with_other_settings_must_be_remade(load_text: Load) -> 
 
 
 def test_force_replaces_unchanged_services(load_text: Load) -> None:
-    plan = plan_of(load_text)
+    plan = shop_plan(load_text)
     decided = decide_swarm(plan, live_as_planned(plan), force=True)
     assert decided.actions["service:db"] == StepAction("recreate", "--force-recreate")
     assert decided.actions["overlay:default"].action == "keep"

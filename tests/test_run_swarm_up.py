@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from tests.swarmfakes import FakeManager, Notes
-from xcompose.config.project import Project
+from tests.swarmfakes import SHOP, FakeManager, Load, Notes, shop_plan
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.errors import XcomposeError
-from xcompose.plan.swarm import build_swarm_plan
 from xcompose.plan.swarm_nodes import NodeFacts
-from xcompose.plan.swarm_steps import SwarmPlan, SwarmServiceSpec
+from xcompose.plan.swarm_steps import SwarmServiceSpec
 from xcompose.run.swarm_up import SwarmUpOptions, preflight, tasks_verdict, up_swarm, wait_for_tasks
-
-Load = Callable[..., Project]
-
-TEXT = """\
-name: shop
-engine: swarm
-hosts:
-  h1: {address: 10.0.0.1}
-  h2: {address: 10.0.0.2}
-secrets:
-  token: {environment: TOKEN}
-services:
-  db: {image: redis:7, host: h1}
-  app: {image: redis:7, host: h2, depends_on: [db], secrets: [token]}
-"""
-
-
-def plan_of(load_text: Load, text: str = TEXT, token: str = "t") -> SwarmPlan:
-    return build_swarm_plan(load_text(text, env={"TOKEN": token}), "dnsrr")
 
 
 def test_up_makes_networks_and_secrets_before_the_services_that_need_them(load_text: Load) -> None:
     manager = FakeManager()
-    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    result = up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
     assert result.ok
     order = manager.calls
     assert order.index("create network shop_default") < order.index("create service shop_db")
@@ -48,17 +26,17 @@ def test_up_makes_networks_and_secrets_before_the_services_that_need_them(load_t
 
 def test_a_second_up_changes_nothing(load_text: Load) -> None:
     manager = FakeManager()
-    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
     manager.calls.clear()
-    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    result = up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
     assert result.convergence.changes == 0 and manager.calls == []
 
 
 def test_a_changed_secret_is_a_new_secret_and_the_old_one_goes(load_text: Load) -> None:
     manager = FakeManager()
-    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
     manager.calls.clear()
-    up_swarm(manager, plan_of(load_text, token="u"), Notes(), SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text, token="u"), Notes(), SwarmUpOptions())
     assert manager.calls[0] == "create secret token"
     assert manager.calls[1] == "update service shop_app"
     assert manager.calls[2].startswith("remove secret shop_token_")
@@ -66,17 +44,17 @@ def test_a_changed_secret_is_a_new_secret_and_the_old_one_goes(load_text: Load) 
 
 def test_orphan_services_are_removed_only_when_asked(load_text: Load) -> None:
     manager = FakeManager()
-    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
-    smaller = TEXT.replace("  app: {image: redis:7, host: h2, depends_on: [db], secrets: [token]}\n", "")
-    kept = up_swarm(manager, plan_of(load_text, smaller), Notes(), SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
+    smaller = SHOP.replace("  app: {image: redis:7, host: h2, depends_on: [db], secrets: [token]}\n", "")
+    kept = up_swarm(manager, shop_plan(load_text, smaller), Notes(), SwarmUpOptions())
     assert kept.convergence.orphan_services == ("shop_app",) and "shop_app" in manager.services
-    up_swarm(manager, plan_of(load_text, smaller), Notes(), SwarmUpOptions(remove_orphans=True))
+    up_swarm(manager, shop_plan(load_text, smaller), Notes(), SwarmUpOptions(remove_orphans=True))
     assert "shop_app" not in manager.services
 
 
 def test_a_service_whose_tasks_never_run_fails_its_step_and_holds_its_dependents(load_text: Load) -> None:
     manager = FakeManager(stuck={"shop_db"})
-    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions(wait_timeout=0))
+    result = up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions(wait_timeout=0))
     assert [f.step_id for f in result.walk.failed] == ["service:db"]
     assert "no suitable node" in str(result.walk.failed[0].error)
     assert "service:app" in result.walk.not_started
@@ -85,19 +63,19 @@ def test_a_service_whose_tasks_never_run_fails_its_step_and_holds_its_dependents
 def test_preflight_refuses_an_engine_that_is_no_manager(load_text: Load) -> None:
     manager = FakeManager(state_=SwarmState("n1", "inactive", False))
     with pytest.raises(XcomposeError, match=r"host h1 is not in a swarm \(inactive\).*docker swarm init"):
-        preflight(manager, plan_of(load_text))
+        preflight(manager, shop_plan(load_text))
 
 
 def test_preflight_labels_each_hosts_node(load_text: Load) -> None:
     manager = FakeManager()
-    preflight(manager, plan_of(load_text))
+    preflight(manager, shop_plan(load_text))
     assert manager.calls == ["label n1 {'io.xcompose.host': 'h1'}", "label n2 {'io.xcompose.host': 'h2'}"]
 
 
 def test_preflight_refuses_a_host_that_is_no_node(load_text: Load) -> None:
     manager = FakeManager(node_list=[NodeFacts("n1", 1, ("10.0.0.1",), {}, "ready", "active")])
     with pytest.raises(XcomposeError, match=r"host h2 \(10\.0\.0\.2\) is no node"):
-        preflight(manager, plan_of(load_text))
+        preflight(manager, shop_plan(load_text))
 
 
 def task(state: str, digest: str = "d", desired: str = "running", message: str = "") -> TaskFacts:
@@ -144,39 +122,39 @@ def plan_of_spec() -> SwarmServiceSpec:
 
 def test_up_of_one_service_makes_it_and_what_it_needs_only(load_text: Load) -> None:
     manager = FakeManager()
-    plan = plan_of(load_text).needed_for(["service:db"])
+    plan = shop_plan(load_text).needed_for(["service:db"])
     result = up_swarm(manager, plan, Notes(), SwarmUpOptions(whole=False))
     assert result.ok and manager.calls == ["create network shop_default", "create service shop_db"]
 
 
 def test_up_of_one_service_removes_nothing_of_the_others(load_text: Load) -> None:
     manager = FakeManager()
-    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
     manager.calls.clear()
-    plan = plan_of(load_text, token="u").needed_for(["service:db"])
+    plan = shop_plan(load_text, token="u").needed_for(["service:db"])
     up_swarm(manager, plan, Notes(), SwarmUpOptions(whole=False, remove_orphans=True))
     assert manager.calls == [] and "shop_app" in manager.services
 
 
 def test_each_changed_step_is_reported_started_and_finished(load_text: Load) -> None:
     notes = Notes()
-    up_swarm(FakeManager(), plan_of(load_text), notes, SwarmUpOptions())
+    up_swarm(FakeManager(), shop_plan(load_text), notes, SwarmUpOptions())
     assert sorted(notes.lines) == sorted(f"{step}: {what}" for step in (
         "overlay:default", "secret:token", "service:db", "service:app") for what in ("create", "done"))
 
 
 def test_nothing_is_reported_of_a_step_kept_as_it_is(load_text: Load) -> None:
     manager, notes = FakeManager(), Notes()
-    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
-    up_swarm(manager, plan_of(load_text), notes, SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text), notes, SwarmUpOptions())
     assert notes.lines == []
 
 
 def test_force_replaces_the_tasks_of_unchanged_services_by_raising_their_counter(load_text: Load) -> None:
     manager = FakeManager()
-    up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions())
+    up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
     manager.calls.clear()
-    result = up_swarm(manager, plan_of(load_text), Notes(), SwarmUpOptions(force=True))
+    result = up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions(force=True))
     assert result.ok
     assert sorted(manager.calls) == ["update service shop_app force 1", "update service shop_db force 1"]
 
