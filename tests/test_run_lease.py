@@ -49,7 +49,9 @@ def test_a_holder_that_stopped_renewing_is_taken_over_after_its_lease(engines: t
     lock = ProjectLock(machine(*engines), "shop", "bob@desk", lease=5)
     lock.acquire(10)
     try:
-        assert 0.5 <= time.monotonic() - began < 1
+        # Taken once the dead lease ran out, not at the end of the 10 s wait (bounds
+        # loose enough for a loaded machine: the failure they catch is seconds away).
+        assert 0.5 <= time.monotonic() - began < 5
         assert "from ann@laptop" in lock.broken[0] and "no heartbeat" in lock.broken[0]
         assert "found dead on another host" in lock.broken[1]  # one lease, not one per host
     finally:
@@ -117,7 +119,7 @@ def test_a_host_that_stops_answering_delays_neither_the_others_heartbeats_nor_th
     assert lock.held("db") and not lock.held("web")
     began = time.monotonic()
     lock.release()
-    assert time.monotonic() - began < 0.5
+    assert time.monotonic() - began < 1.5  # not waiting out the silent host's 2 s call
     assert db.named(box_name("shop", "lock")) is None
 
 
