@@ -449,10 +449,11 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
 def ps(options: Options, fmt: str) -> None:
     """One table across hosts: service, host, role, state, health, ports."""
     from xcompose.cli.output import ps_rows, ps_table
+    from xcompose.cli.scope import scope_of
 
-    the_plan = make_plan(load(options))
-    with reached(the_plan, options, all_needed=False) as fleet:
-        live, failures = fleet.read_live(the_plan.project)
+    scope = scope_of(load(options))
+    with reached(scope.hosts, options, all_needed=False) as fleet:
+        live, failures = fleet.read_live(scope.project)
     rows = ps_rows(live)
     out.print(json.dumps(rows, indent=2) if fmt == "json" else ps_table(rows), markup=False)
     report_unreached(fleet, failures)
@@ -473,16 +474,17 @@ def ps(options: Options, fmt: str) -> None:
 def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | None, ambassadors: bool,
          since: str | None, until: str | None, timestamps: bool, no_log_prefix: bool, no_color: bool) -> None:
     """Logs of services across hosts, each line prefixed and coloured per service."""
+    from xcompose.cli.scope import scope_of
     from xcompose.engines.base import LogWindow
     from xcompose.run.logs import LogOptions, point_in_time, stream_logs
 
     window = LogWindow(point_in_time(since, "--since"), point_in_time(until, "--until"), timestamps)
     log_options = LogOptions(follow, tail, ambassadors, window, prefix=not no_log_prefix, colour=not no_color)
 
-    the_plan = make_plan(load(options))
-    known_services(the_plan, services)
-    with reached(the_plan, options, all_needed=False) as fleet:
-        live, failures = fleet.read_live(the_plan.project)
+    scope = scope_of(load(options))
+    scope.check_services(services)
+    with reached(scope.hosts, options, all_needed=False) as fleet:
+        live, failures = fleet.read_live(scope.project)
         report = [*fleet.errors, *failures]
         for problem in report:
             err.print(f"error: {problem}", markup=False)

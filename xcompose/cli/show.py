@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import click
 
 from xcompose import __version__
-from xcompose.cli.commands import known_services, load, make_plan, reached, report_unreached
+from xcompose.cli.commands import load, reached, report_unreached
 from xcompose.cli.main import Options, cli, complete_services, err, fail, handles_errors, out, pass_options
+from xcompose.cli.scope import scope_of
 from xcompose.cli.targets import Target, one, targets
 from xcompose.errors import DockerError, HostError, XcomposeError
 from xcompose.plan.naming import LABEL_PROJECT, LABEL_SERVICE
@@ -98,22 +99,22 @@ def events(options: Options, services: tuple[str, ...], as_json: bool) -> None:
     import threading
     from datetime import datetime, timezone
 
-    the_plan = make_plan(load(options))
-    known_services(the_plan, services)
+    scope = scope_of(load(options))
+    scope.check_services(services)
     done = object()
     found: queue.Queue[object] = queue.Queue(maxsize=10_000)
     ended: list[str] = []
 
     def follow(host: str, executor: Executor) -> None:
         try:
-            for event in executor.events(the_plan.project):
+            for event in executor.events(scope.project):
                 found.put({**event, "host": host})
         except (DockerError, HostError) as error:
             ended.append(f"the events of host {host} ended: {error}")
         finally:
             found.put(done)
 
-    with reached(the_plan, options, all_needed=False) as fleet:
+    with reached(scope.hosts, options, all_needed=False) as fleet:
         for problem in fleet.errors:
             err.print(f"error: {problem}", markup=False)
         for host, executor in fleet.executors.items():
@@ -150,9 +151,8 @@ def list_projects(options: Options, every: bool, fmt: str) -> None:
     """The xcompose projects on the hosts of the file: their state on each host."""
     from rich.table import Table
 
-    the_plan = make_plan(load(options))
     with (
-        reached(the_plan, options, all_needed=False) as fleet,
+        reached(scope_of(load(options)).hosts, options, all_needed=False) as fleet,
         ThreadPoolExecutor(max_workers=max(1, len(fleet.executors))) as pool,
     ):
         found = dict(zip(fleet.executors, pool.map(_all_containers, fleet.executors.values()), strict=True))

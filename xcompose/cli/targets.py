@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xcompose.cli.commands import known_services, load, make_plan, reached
+from xcompose.cli.commands import load, reached
 from xcompose.cli.main import Options, err, fail
+from xcompose.cli.scope import Scope, scope_of
 from xcompose.errors import DockerError, HostError
 from xcompose.plan.naming import LABEL_REPLICA, LABEL_SERVICE, role_of, step_id_of
-from xcompose.plan.steps import StepId
 
 if TYPE_CHECKING:
     from xcompose.engines.base import Executor
@@ -46,13 +46,12 @@ def targets(options: Options, services: tuple[str, ...], *, ambassadors: bool = 
     """The project's containers of `services` (all of them by default; with `ambassadors`,
     xcompose's relays too when no service is named), in the order the plan starts them.
     Hosts that do not answer are named on stderr; the command goes on with the others."""
-    the_plan = make_plan(load(options))
-    known_services(the_plan, services)
-    with reached(the_plan, options, all_needed=False) as fleet:
-        live, failures = fleet.read_live(the_plan.project)
+    scope = scope_of(load(options))
+    scope.check_services(services)
+    with reached(scope.hosts, options, all_needed=False) as fleet:
+        live, failures = fleet.read_live(scope.project)
         for problem in [*fleet.errors, *failures]:
             err.print(f"error: {problem}", markup=False)
-        order = {step.id: index for index, step in enumerate(the_plan.steps())}
         found = []
         for placed in live.placed():
             role = role_of(placed.container.labels)
@@ -60,15 +59,14 @@ def targets(options: Options, services: tuple[str, ...], *, ambassadors: bool = 
                 role == "service" or ambassadors)
             if role is not None and wanted and (role == "service" or not services):
                 found.append(Target(placed.host, placed.container, fleet.executors[placed.host]))
-        found.sort(key=lambda t: (_rank(t, order), t.service, t.number))
+        found.sort(key=lambda t: (_rank(t, scope), t.service, t.number))
         yield found
     if fleet.errors or failures:
         sys.exit(1)
 
 
-def _rank(target: Target, order: dict[StepId, int]) -> int:
-    step_id = step_id_of(target.container.labels)
-    return order.get(step_id, len(order)) if step_id is not None else len(order)
+def _rank(target: Target, scope: Scope) -> int:
+    return scope.rank(step_id_of(target.container.labels))
 
 
 def each(found: list[Target], act: Callable[[Target], object], verb: str, *, reverse: bool = False) -> None:
