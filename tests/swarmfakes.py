@@ -50,6 +50,7 @@ class FakeManager:
     services: dict[str, tuple[SwarmServiceSpec, str]] = field(default_factory=dict)  # name -> (spec, project)
     networks: dict[str, OverlaySpec] = field(default_factory=dict)
     objects: dict[str, SwarmObjectSpec] = field(default_factory=dict)
+    outside: dict[str, str] = field(default_factory=dict)  # secrets and configs made outside: name -> kind
     calls: list[str] = field(default_factory=list)
     stuck: set[str] = field(default_factory=set)
     forced: dict[str, int] = field(default_factory=dict)  # service -> its ForceUpdate counter
@@ -90,6 +91,11 @@ class FakeManager:
 
     def object_ids(self, project: str) -> dict[str, str]:
         return {name: name for name in self.objects}
+
+    def find_objects(self, wanted: set[tuple[str, str]]) -> dict[str, str]:
+        self.calls.append(f"find {sorted(wanted)}")
+        known = {**self.outside, **{name: spec.kind for name, spec in self.objects.items()}}
+        return {name: name for kind, name in wanted if known.get(name) == kind}
 
     def create_service(self, spec: SwarmServiceSpec, project: str, object_ids: dict[str, str]) -> None:
         assert all(f.object_name in object_ids for f in spec.files)

@@ -74,3 +74,35 @@ def test_a_file_plan_refuses_is_not_converted(folder: Path) -> None:
     result = CliRunner().invoke(cli, ["convert", "--to", "stack"])
     assert result.exit_code == 2
     assert "unknown service 'dbb'" in result.stderr and result.stdout == ""
+
+
+SWARM_ONLY = """\
+name: shop
+engine: swarm
+hosts:
+  a: {address: 10.0.0.1}
+  b: {address: 10.0.0.2}
+services:
+  dns: {image: coredns:1, host: a, expose: ["53/udp"], secrets: [cert]}
+  app: {image: redis:7, host: b, depends_on: [dns]}
+secrets:
+  cert: {external: true, name: prod_cert}
+"""
+
+
+def test_a_file_only_a_swarm_runs_converts_to_a_stack_with_its_external_secret(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "xcompose.yaml").write_text(SWARM_ONLY)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["convert", "--to", "stack"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout)["secrets"] == {"cert": {"external": True, "name": "prod_cert"}}
+
+
+def test_an_external_secret_cannot_go_into_single_host_compose_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "xcompose.yaml").write_text(SWARM_ONLY)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["convert", "--to", "compose"])
+    assert result.exit_code == 2
+    assert "xcompose.yaml:10: secrets.cert.external: external secrets live in a swarm" in result.stderr

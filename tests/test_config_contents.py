@@ -156,6 +156,12 @@ def test_an_external_secret_is_refused_because_only_swarm_has_them(load_errors: 
     ]
 
 
+def test_an_external_secret_is_accepted_on_a_swarm_and_nothing_is_read(load_text: Load) -> None:
+    project = load_text("engine: swarm\nservices: {a: {image: i, secrets: [cert]}}\n"
+                        "secrets:\n  cert: {external: true}\n")
+    assert ("secrets", "cert") not in project.contents
+
+
 def test_an_unknown_name_given_to_a_service_gets_a_suggestion(load_errors: Errors) -> None:
     errors = load_errors("services:\n  a:\n    image: i\n    secrets:\n      - db_pasword\n"
                          "      - source: api\n    configs: [motd]\n"

@@ -114,6 +114,14 @@ def test_a_config_becomes_a_swarm_config(load_text: Load) -> None:
     assert plan.step("config:conf").kind == "config"
 
 
+def test_an_external_secret_is_given_by_its_swarm_name_and_made_by_no_step(load_text: Load) -> None:
+    text = REDIS + "    secrets: [cert]\nsecrets:\n  cert: {external: true, name: prod_cert}\n"
+    plan = build_swarm_plan(load_text(text))
+    grant = service(plan, "cli").files[0]
+    assert (grant.kind, grant.object_name, grant.path) == ("secret", "prod_cert", "/run/secrets/cert")
+    assert "secret:cert" not in plan and plan.after("service:cli") == ["overlay:default", "service:redis"]
+
+
 def test_the_digest_changes_with_the_spec_only(load_text: Load) -> None:
     same = build_swarm_plan(load_text(REDIS))
     changed = build_swarm_plan(load_text(REDIS.replace("image: redis:7\n    host: h2", "image: redis:8\n    host: h2")))

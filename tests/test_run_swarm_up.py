@@ -161,3 +161,21 @@ def test_force_replaces_the_tasks_of_unchanged_services_by_raising_their_counter
 
 def test_tasks_made_before_a_forced_update_do_not_count() -> None:
     assert tasks_verdict([task("running")], 1, "d", force_update=1) == "0 of 1 task(s) running, tasks: no task yet"
+
+
+EXTERNAL = SHOP.replace("token: {environment: TOKEN}", "token: {external: true, name: prod_token}")
+
+
+def test_an_external_secret_is_found_by_name_and_never_made(load_text: Load) -> None:
+    manager = FakeManager(outside={"prod_token": "secret"})
+    result = up_swarm(manager, shop_plan(load_text, EXTERNAL), Notes(), SwarmUpOptions())
+    assert result.ok
+    assert "find [('secret', 'prod_token')]" in manager.calls
+    assert not any(call.startswith("create secret") for call in manager.calls)
+
+
+def test_a_missing_external_secret_stops_up_before_anything_is_made(load_text: Load) -> None:
+    manager = FakeManager()
+    with pytest.raises(XcomposeError, match=r"external secret 'prod_token' is not on the swarm: make it first"):
+        up_swarm(manager, shop_plan(load_text, EXTERNAL), Notes(), SwarmUpOptions())
+    assert not any(call.startswith("create") for call in manager.calls)

@@ -139,3 +139,23 @@ def test_force_recreate_replaces_the_tasks_of_an_unchanged_service(deploy: Deplo
     assert [c.id for c in running] != [before] and len(running) == 1
     outcome = app.xcompose("exec", "-T", "cache", "redis-cli", "ping")  # in the running one
     assert (outcome.code, outcome.stdout) == (0, "PONG\n"), outcome.output
+
+
+def test_an_external_secret_made_on_the_swarm_is_given_and_outlives_down(deploy: Deploy) -> None:
+    app = deploy("outside", "tcp").use(
+        BY_NAME.replace("name: byname", "name: outside") + "    secrets: [cert]\n"
+        "secrets:\n  cert: {external: true, name: outside_made_by_hand}\n")
+    manager = app.client(app.host_names[0])
+    missing = app.xcompose("up")
+    assert missing.code == 1, missing.output
+    assert "external secret 'outside_made_by_hand' is not on the swarm: make it first" in missing.output
+    assert on_swarm(app)["services"] == []
+    made = manager.secrets.create(name="outside_made_by_hand", data=b"by hand")
+    try:
+        app.up()
+        assert app.exec("web", "node3", "cat /run/secrets/cert", retry_for=30) == (0, "by hand")
+        assert app.down().code == 0
+        assert [s.name for s in manager.secrets.list(filters={"name": "outside_made_by_hand"})] == [
+            "outside_made_by_hand"]
+    finally:
+        made.remove()

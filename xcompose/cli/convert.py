@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from xcompose.cli.commands import load, make_plan
+from xcompose.cli.commands import load
 from xcompose.cli.main import Options, cli, err, handles_errors, pass_options, print_text
 from xcompose.errors import UsageError
 
@@ -25,13 +25,14 @@ from xcompose.errors import UsageError
 @handles_errors
 def convert(options: Options, target: str, endpoint_mode: str | None, output: Path | None) -> None:
     """Print the project as a Docker stack file, or as one compose file per host."""
+    from xcompose.cli.scope import scope_of
     from xcompose.plan.convert import to_stack
     from xcompose.plan.convert_hosts import to_host_files
 
     if target == "compose" and endpoint_mode is not None:
         raise UsageError("--endpoint-mode applies to --to stack only")
     project = load(options)
-    make_plan(project)  # the same verdict as `plan` and `up`: a file they refuse is not converted
+    scope_of(project)  # the same verdict as `plan` and `up`: a file they refuse is not converted
     if target == "stack":
         stack = to_stack(project, "vip" if endpoint_mode == "vip" else "dnsrr")
         _warn(stack.warnings)

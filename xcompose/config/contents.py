@@ -2,8 +2,8 @@
 loaded, and the names services are given, checked against the declarations.
 
 Reading happens here, as for env files, so that the planner stays pure and every problem is
-located with the others: a missing file, an unset variable, an external secret (which only
-Docker Swarm can hold), a service given a name that is not declared. The bytes go on the
+located with the others: a missing file, an unset variable, an external secret on plain
+engines (only Docker Swarm holds them), a service given a name that is not declared. The bytes go on the
 Project, never into the model: `config` prints declarations, and no message quotes a value.
 """
 
@@ -53,6 +53,8 @@ def read_contents(
                 if key in decl:
                     warnings.append(str(project.error((*where, key), "only Docker Swarm reads this key: "
                                                       "ignored on plain Docker engines")))
+            if decl.get("external") is True and data.get("engine") == "swarm":
+                continue  # the swarm holds it; looked up by name when services are made
             read = _read(kind, name, decl, base_dir, lookup, project)
             if isinstance(read, ConfigError):
                 errors.append(read)

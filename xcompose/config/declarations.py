@@ -87,7 +87,8 @@ class SecretDecl(Strict):
     environment: str | None = Field(
         default=None, description="A variable of the environment xcompose runs in (or of .env)."
     )
-    external: bool = Field(default=False, description="Made outside the file: Docker Swarm only, refused.")
+    external: bool = Field(default=False, description="Made outside the file (`docker secret create`), found by "
+                             "name: with `engine: swarm` only; refused on plain engines.")
     name: str | None = None
     # Read by Docker Swarm only; accepted and ignored (with a warning) on plain engines.
     labels: dict[str, str] = Field(default_factory=dict)

@@ -104,6 +104,18 @@ class SwarmManager:
             configs = {c["Spec"]["Name"]: c["ID"] for c in self.api.configs(filters=mine)}
         return LiveSwarm(services, networks, secrets, configs)
 
+    def find_objects(self, wanted: set[tuple[str, str]]) -> dict[str, str]:
+        """Docker name -> id of these secrets and configs ((kind, name)), whoever made them."""
+        found: dict[str, str] = {}
+        for kind in sorted({kind for kind, _ in wanted}):
+            names = sorted(name for k, name in wanted if k == kind)
+            listing = self.api.secrets if kind == "secret" else self.api.configs
+            with self._call(f"look up the {kind}s {', '.join(names)}"):
+                # The name filter matches prefixes too: only exact names count.
+                found.update({o["Spec"]["Name"]: o["ID"] for o in listing(filters={"name": names})
+                              if o["Spec"]["Name"] in names})
+        return found
+
     def tasks(self, service: str | None = None, project: str | None = None) -> list[TaskFacts]:
         """The tasks of one Swarm service (by name), or of every service of a project."""
         filters: dict[str, Any] = {}

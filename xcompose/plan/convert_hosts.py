@@ -19,6 +19,7 @@ from typing import Any
 from xcompose.config.export import config_data, dump_yaml, escaped
 from xcompose.config.location import KeyPath, format_key_path
 from xcompose.config.project import Project
+from xcompose.errors import ConfigErrors
 from xcompose.plan.convert import Converted, absolute_mount, grant_entry, link_aliases, link_variables
 from xcompose.plan.wiring import declared_ports
 
@@ -46,6 +47,12 @@ class _HostNotes:
 def to_host_files(project: Project) -> dict[str, Converted]:
     """Host name -> its compose file (and what was left out, located), in the file's host
     order; a host that runs no service has none."""
+    external = [project.error((kind, name, "external"), f"external {kind} live in a swarm, which single-host "
+                              f"compose files have none of: give the {kind[:-1]} a file: source to convert it")
+                for kind, decls in (("secrets", project.topology.secrets), ("configs", project.topology.configs))
+                for name, decl in decls.items() if decl.external]
+    if external:
+        raise ConfigErrors(external)
     data = config_data(project)
     crossing = _crossing(project)
     by_host: dict[str, list[str]] = {host: [] for host in project.host_names()}

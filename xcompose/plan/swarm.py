@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from xcompose.config.location import KeyPath
 from xcompose.config.model import Service
@@ -62,6 +63,14 @@ def build_swarm_plan(project: Project, endpoint_mode: EndpointMode | None = None
     `endpoint_mode`: as resolved against the nodes (None: `auto`, undecided); `notes`: how
     it was."""
     return SwarmPlanner(project, endpoint_mode, notes).build()
+
+
+@dataclass(frozen=True)
+class SwarmObject:
+    """A secret or config as services are given it on the swarm."""
+
+    name: str  # its Docker name
+    made_here: bool  # by a step of this plan; else external: the swarm's own, found by name
 
 
 class SwarmPlanner:
@@ -165,13 +174,20 @@ class SwarmPlanner:
             by_docker_name[docker_name] = step.id
         return by_docker_name
 
-    def _objects(self) -> dict[tuple[str, str], SwarmObjectSpec]:
-        """A Swarm secret or config per one a service uses: (kind, name in the file) -> spec."""
-        found: dict[tuple[str, str], SwarmObjectSpec] = {}
-        for name, service in self.project.topology.services.items():
+    def _objects(self) -> dict[tuple[str, str], SwarmObject]:
+        """The Swarm secret or config behind each one a service uses: (kind, name in the
+        file) -> it. One the file holds becomes a step that makes it; an external one is the
+        swarm's own, found by name when the services are made."""
+        found: dict[tuple[str, str], SwarmObject] = {}
+        topology = self.project.topology
+        for name, service in topology.services.items():
             for kind, index, grant in _grants(service):
                 key = (kind, grant.source)
                 if key in found:
+                    continue
+                decl = (topology.secrets if kind == "secret" else topology.configs).get(grant.source)
+                if decl is not None and decl.external:
+                    found[key] = SwarmObject(decl.name or grant.source, made_here=False)
                     continue
                 data = self.project.contents.get((f"{kind}s", grant.source))
                 if data is None:
@@ -182,7 +198,7 @@ class SwarmPlanner:
                 prefix = f"{self.name}_{grant.source}"[: MAX_NAME - 13]
                 spec = SwarmObjectSpec(kind, grant.source, f"{prefix}_{digest}",
                                        ((LABEL_PROJECT, self.name), (LABEL_ROLE, kind)), data)
-                found[key] = spec
+                found[key] = SwarmObject(spec.name, made_here=True)
                 self.steps.append(SwarmStep(kind, grant.source, spec))
         return found
 
@@ -235,7 +251,7 @@ class SwarmPlanner:
     # -- services ------------------------------------------------------------------------
 
     def _service(self, step: ServiceStep, link_aliases: Mapping[tuple[str, str], set[str]],
-                 overlays: Mapping[str, str], objects: Mapping[tuple[str, str], SwarmObjectSpec],
+                 overlays: Mapping[str, str], objects: Mapping[tuple[str, str], SwarmObject],
                  after: list[StepId]) -> None:
         name = step.service
         service = self.project.topology.services[name]
@@ -274,7 +290,8 @@ class SwarmPlanner:
         self.steps.append(SwarmStep("service", name, spec))
         needs = [f"service:{before.name}" for before in after if before.kind == "service"]
         needs += [overlays[network] for network, _ in networks if network in overlays]
-        needs += [f"{kind}:{grant.source}" for kind, _, grant in _grants(service) if (kind, grant.source) in objects]
+        needs += [f"{kind}:{grant.source}" for kind, _, grant in _grants(service)
+                  if (kind, grant.source) in objects and objects[(kind, grant.source)].made_here]
         self.edges += [(before, step_id) for before in dict.fromkeys(needs)]
 
     def _replicas(self, name: str) -> int:
@@ -318,5 +335,9 @@ def _as_on_one_host(project: Project, host: str) -> Project:
         update={"replicas": None}) if service.deploy else None}) for name, service in topology.services.items()}
     hosts = {host: topology.hosts[host]} if host in topology.hosts else {}
     one = topology.model_copy(update={"services": services, "hosts": hosts})
+    # The swarm holds an external secret's content; the plain planner only checks where its
+    # file goes, so it gets an empty one.
+    external = {(kind, name): b"" for kind, decls in (("secrets", topology.secrets), ("configs", topology.configs))
+                for name, decl in decls.items() if decl.external}
     return Project(name=project.name, topology=one, files=project.files, locations=project.locations,
-                   contents=project.contents, folder=project.folder)
+                   contents={**external, **project.contents}, folder=project.folder)

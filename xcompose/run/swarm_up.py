@@ -36,6 +36,7 @@ class Manager(Protocol):
     def create_overlay(self, spec: OverlaySpec) -> None: ...
     def create_object(self, spec: SwarmObjectSpec) -> None: ...
     def object_ids(self, project: str) -> dict[str, str]: ...
+    def find_objects(self, wanted: set[tuple[str, str]]) -> dict[str, str]: ...
     def create_service(self, spec: SwarmServiceSpec, project: str, object_ids: dict[str, str]) -> None: ...
     def update_service(self, live: LiveService, spec: SwarmServiceSpec, project: str,
                        object_ids: dict[str, str], force_update: int = 0) -> None: ...
@@ -107,7 +108,7 @@ def up_swarm(manager: Manager, plan: SwarmPlan, reporter: SwarmReporter,
              if a.action == "recreate" and step_id.startswith("overlay:")]
     if stuck:
         raise XcomposeError("\n".join(stuck))
-    object_ids = {**live.secrets, **live.configs}
+    object_ids = {**live.secrets, **live.configs, **external_object_ids(manager, plan)}
 
     def run(step_id: str) -> None:
         step = plan.step(step_id)
@@ -150,6 +151,25 @@ def up_swarm(manager: Manager, plan: SwarmPlan, reporter: SwarmReporter,
                 removed.append(name)
         _drop_unused_objects(manager, decided, reporter)
     return SwarmUpResult(result, decided, removed)
+
+
+def external_object_ids(manager: Manager, plan: SwarmPlan) -> dict[str, str]:
+    """Docker name -> id of the external secrets and configs the plan's services are given:
+    the swarm's own, made outside the file. One that is missing stops `up` before anything
+    is made, with the command that makes it."""
+    made = {step.spec.name for step in plan.steps() if isinstance(step.spec, SwarmObjectSpec)}
+    services = [step.spec for step in plan.steps() if isinstance(step.spec, SwarmServiceSpec)]
+    wanted: set[tuple[str, str]] = {(grant.kind, grant.object_name) for spec in services
+                                    for grant in spec.files if grant.object_name not in made}
+    if not wanted:
+        return {}
+    found = manager.find_objects(wanted)
+    missing = sorted((kind, name) for kind, name in wanted if name not in found)
+    if missing:
+        raise XcomposeError("\n".join(
+            f"external {kind} '{name}' is not on the swarm: make it first, on the manager "
+            f"(`docker {kind} create {name} FILE`), or give it a source in the file" for kind, name in missing))
+    return found
 
 
 def _drop_unused_objects(manager: Manager, decided: SwarmConvergence, reporter: SwarmReporter) -> None:
