@@ -194,3 +194,11 @@ def test_the_files_own_constraints_go_beside_the_hosts(load_text: Load) -> None:
     assert service(build_swarm_plan(project), "cli").placement == [
         "node.labels.io.xcompose.host == h2", "node.role == worker"]
     assert not project.warnings
+
+
+def test_no_deps_keeps_the_networks_and_secrets_a_service_needs_but_not_the_services(load_text: Load) -> None:
+    text = REDIS + "    secrets: [token]\nsecrets:\n  token: {environment: TOKEN}\n"
+    plan = build_swarm_plan(load_text(text, env={"TOKEN": "t"}))
+    alone = plan.needed_for(["service:cli"], services=False)
+    assert sorted(step.id for step in alone.steps()) == ["overlay:default", "secret:token", "service:cli"]
+    assert "service:redis" in plan.needed_for(["service:cli"])

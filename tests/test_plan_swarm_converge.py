@@ -72,6 +72,14 @@ def test_an_overlay_made_with_other_settings_must_be_remade(load_text: Load) -> 
 
 def test_force_replaces_unchanged_services(load_text: Load) -> None:
     plan = shop_plan(load_text)
-    decided = decide_swarm(plan, live_as_planned(plan), force=True)
+    decided = decide_swarm(plan, live_as_planned(plan), recreate="always")
     assert decided.actions["service:db"] == StepAction("recreate", "--force-recreate")
     assert decided.actions["overlay:default"].action == "keep"
+
+
+def test_no_recreate_keeps_a_service_whose_spec_changed(load_text: Load) -> None:
+    plan = shop_plan(load_text)
+    live = live_as_planned(plan)
+    stale = LiveService("x", 3, {**live.services["shop_db"].labels, LABEL_CONFIG_HASH: "old"})
+    live = LiveSwarm({**live.services, "shop_db": stale}, live.networks, live.secrets, live.configs)
+    assert decide_swarm(plan, live, recreate="never").actions["service:db"] == StepAction("keep")

@@ -154,7 +154,7 @@ def test_force_replaces_the_tasks_of_unchanged_services_by_raising_their_counter
     manager = FakeManager()
     up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions())
     manager.calls.clear()
-    result = up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions(force=True))
+    result = up_swarm(manager, shop_plan(load_text), Notes(), SwarmUpOptions(recreate="always"))
     assert result.ok
     assert sorted(manager.calls) == ["update service shop_app force 1", "update service shop_db force 1"]
 

@@ -159,3 +159,23 @@ def test_an_external_secret_made_on_the_swarm_is_given_and_outlives_down(deploy:
             "outside_made_by_hand"]
     finally:
         made.remove()
+
+
+def test_no_recreate_keeps_a_changed_service_and_no_deps_updates_it_alone(deploy: Deploy) -> None:
+    app = deploy("alone", "tcp").use(BY_NAME.replace("name: byname", "name: alone"))
+    app.up()
+    manager = app.client(app.host_names[0])
+
+    def versions() -> dict[str, int]:
+        return {s.name: s.attrs["Version"]["Index"] for s in manager.services.list(filters={"name": "alone_"})}
+
+    before = versions()
+    app.use(BY_NAME.replace("name: byname", "name: alone").replace(
+        '"sleep infinity"]', '"sleep infinity"]\n    environment: {CHANGED: "1"}'))
+    app.up("--no-recreate")
+    assert versions() == before
+    app.up("--no-deps", "web")
+    after = versions()
+    assert after["alone_cache"] == before["alone_cache"] and after["alone_web"] > before["alone_web"]
+    outcome = app.xcompose("exec", "-T", "web", "sh", "-c", "echo $CHANGED")  # in the running task's container
+    assert (outcome.code, outcome.stdout) == (0, "1\n"), outcome.output

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to
     from xcompose.engines.fleet import Fleet
     from xcompose.pki import Credentials
     from xcompose.plan.build import ImagePorts
+    from xcompose.plan.converge import Recreate
     from xcompose.plan.render import Format
     from xcompose.plan.specs import HostTarget
     from xcompose.plan.steps import Plan
@@ -244,22 +245,22 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
 
     if force_recreate and no_recreate:
         raise UsageError("--force-recreate and --no-recreate contradict each other")
+    if no_deps and not services:
+        raise UsageError("--no-deps needs the services to bring up")
     project = with_overrides(load(options), parse_scales(scales), pull_policy)
+    recreate: Recreate = "always" if force_recreate else "never" if no_recreate else "changed"
     if project.topology.engine == "swarm":
         from xcompose.cli import swarm
 
-        flags = {"--build": build, "--no-deps": no_deps, "--no-recreate": no_recreate, "--no-start": no_start,
-                 "--timeout": stop_timeout is not None}
-        swarm.up(options, project, services=services, unsupported=[f for f, on in flags.items() if on],
-                 remove_orphans=remove_orphans, force=force_recreate, wait_timeout=wait_timeout, quiet=quiet,
+        flags = {"--build": build, "--no-start": no_start, "--timeout": stop_timeout is not None}
+        swarm.up(options, project, services=services, no_deps=no_deps, unsupported=[f for f, on in flags.items() if on],
+                 remove_orphans=remove_orphans, recreate=recreate, wait_timeout=wait_timeout, quiet=quiet,
                  fmt=fmt, progress=progress, lock_wait=lock_wait)
         return
-    if no_deps and not services:
-        raise UsageError("--no-deps needs the services to bring up")
     run_options = UpOptions(
         services=services, no_deps=no_deps, without=without, remove_orphans=remove_orphans, wait_timeout=wait_timeout,
         no_start=no_start, applied_by=operator(),
-        stop_timeout=stop_timeout, recreate="always" if force_recreate else "never" if no_recreate else "changed",
+        stop_timeout=stop_timeout, recreate=recreate,
     )
     # Planned once before any host is asked, so a mistake in the file is said first; once
     # more under the lock, with the certificates the hosts keep.

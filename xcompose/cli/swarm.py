@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from xcompose.engines.dockerapi import ApiExecutor
     from xcompose.engines.fleet import Fleet
     from xcompose.engines.swarm import SwarmManager
+    from xcompose.plan.converge import Recreate
     from xcompose.plan.swarm_converge import LiveSwarm
     from xcompose.plan.swarm_steps import SwarmPlan
 
@@ -84,8 +85,8 @@ def plan(options: Options, project: Project, offline: bool, fmt: str) -> None:
     print_text(render_swarm_plan(the_plan, fmt, decide_swarm(the_plan, live)))
 
 
-def up(options: Options, project: Project, *, services: tuple[str, ...], unsupported: list[str],
-       remove_orphans: bool, force: bool, wait_timeout: float, quiet: bool, fmt: str, progress: str,
+def up(options: Options, project: Project, *, services: tuple[str, ...], no_deps: bool, unsupported: list[str],
+       remove_orphans: bool, recreate: Recreate, wait_timeout: float, quiet: bool, fmt: str, progress: str,
        lock_wait: float) -> None:
     """`xcompose up` on a swarm."""
     from xcompose.cli.commands import locked
@@ -107,13 +108,13 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], unsuppo
             with locked(executors, project.name, lock_wait, reporter):
                 the_plan, _ = planned(project, options, manager)
                 if services:  # those and what they need; the project's other services are left alone
-                    the_plan = the_plan.needed_for(f"service:{s}" for s in services)
+                    the_plan = the_plan.needed_for((f"service:{s}" for s in services), services=not no_deps)
                 preflight(manager, the_plan)
                 for note in the_plan.notes:
                     reporter.note(f"note: {note}")
                 result = up_swarm(manager, the_plan, reporter,
                                   SwarmUpOptions(wait_timeout=wait_timeout, remove_orphans=remove_orphans,
-                                                 force=force, whole=not services))
+                                                 recreate=recreate, whole=not services))
         failed = [f"error: step {f.step_id} failed: {f.error}" for f in result.walk.failed]
         if result.walk.not_started:
             failed.append(f"not started: {', '.join(sorted(result.walk.not_started))}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from xcompose.plan.converge import StepAction
+from xcompose.plan.converge import Recreate, StepAction
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_SERVICE
 from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec
 
@@ -65,8 +65,9 @@ def overlay_digest(spec: OverlaySpec) -> str:
     return f"encrypted={spec.encrypted};internal={spec.internal};{options}"
 
 
-def decide_swarm(plan: SwarmPlan, live: LiveSwarm, *, force: bool = False) -> SwarmConvergence:
-    """What `up` does to each step; `force`: replace the tasks of unchanged services too."""
+def decide_swarm(plan: SwarmPlan, live: LiveSwarm, *, recreate: Recreate = "changed") -> SwarmConvergence:
+    """What `up` does to each step; `recreate`: when a service's tasks are replaced (as on
+    plain engines: when its spec changed, always, or never)."""
     actions: dict[str, StepAction] = {}
     for step in plan.steps():
         spec = step.spec
@@ -83,7 +84,7 @@ def decide_swarm(plan: SwarmPlan, live: LiveSwarm, *, force: bool = False) -> Sw
             made = live.secrets if spec.kind == "secret" else live.configs
             actions[step.id] = StepAction("keep" if spec.name in made else "create")
         elif isinstance(spec, SwarmServiceSpec):
-            actions[step.id] = _service_action(spec, live.services.get(spec.name), force)
+            actions[step.id] = _service_action(spec, live.services.get(spec.name), recreate)
     wanted = {step.spec.name for step in plan.steps()}
     orphans = tuple(sorted(name for name in live.services if name not in wanted))
     unused = tuple(sorted([*(("secret", n) for n in live.secrets if n not in wanted),
@@ -91,11 +92,11 @@ def decide_swarm(plan: SwarmPlan, live: LiveSwarm, *, force: bool = False) -> Sw
     return SwarmConvergence(actions, orphans, unused)
 
 
-def _service_action(spec: SwarmServiceSpec, found: LiveService | None, force: bool) -> StepAction:
+def _service_action(spec: SwarmServiceSpec, found: LiveService | None, recreate: Recreate) -> StepAction:
     if found is None:
         return StepAction("create")
-    if found.digest != spec.digest():
-        return StepAction("recreate", "config changed: its tasks are replaced")
-    if force:
+    if recreate == "always":
         return StepAction("recreate", "--force-recreate")
+    if found.digest != spec.digest() and recreate == "changed":
+        return StepAction("recreate", "config changed: its tasks are replaced")
     return StepAction("keep")

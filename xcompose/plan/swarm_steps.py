@@ -183,11 +183,14 @@ class SwarmPlan:
         """Steps grouped by longest distance from a root: each wave needs only earlier ones."""
         return [[self._steps[i] for i in sorted(wave)] for wave in nx.topological_generations(self._graph)]
 
-    def needed_for(self, step_ids: Iterable[str]) -> SwarmPlan:
-        """The part of the plan these steps need: they and everything before them."""
+    def needed_for(self, step_ids: Iterable[str], *, services: bool = True) -> SwarmPlan:
+        """The part of the plan these steps need: they and everything before them; without
+        `services` (`up --no-deps`), the other services before them are left out, and only
+        the overlays, secrets and configs they need are kept."""
         keep: set[str] = set()
         for step_id in step_ids:
-            keep |= {step_id, *nx.ancestors(self._graph, step_id)}
+            keep |= {step_id, *(before for before in nx.ancestors(self._graph, step_id)
+                                if services or self._steps[before].kind != "service")}
         sub = self._graph.subgraph(keep)
         return SwarmPlan(self.project, self.manager, self.hosts, (self._steps[i] for i in sub), sub.edges,
                          encrypted=self.encrypted, endpoint_mode=self.endpoint_mode, notes=self.notes)

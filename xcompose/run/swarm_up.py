@@ -12,7 +12,7 @@ from typing import Protocol
 
 from xcompose.engines.swarm import SwarmState, TaskFacts
 from xcompose.errors import XcomposeError
-from xcompose.plan.converge import StepAction
+from xcompose.plan.converge import Recreate, StepAction
 from xcompose.plan.swarm_converge import LiveService, LiveSwarm, SwarmConvergence, decide_swarm
 from xcompose.plan.swarm_nodes import LabelChange, NodeFacts, NodeMatch, match_nodes
 from xcompose.plan.swarm_steps import OverlaySpec, SwarmObjectSpec, SwarmPlan, SwarmServiceSpec, SwarmStep
@@ -56,7 +56,7 @@ class SwarmReporter(Protocol):
 class SwarmUpOptions:
     wait_timeout: float = 120.0  # for each service's tasks to run
     remove_orphans: bool = False  # services of the project no longer in the file
-    force: bool = False  # replace the tasks of unchanged services too
+    recreate: Recreate = "changed"  # when a service's tasks are replaced
     # The plan is the whole project: what it no longer has may go. Not so for `up SERVICE…`,
     # whose plan leaves the other services and their secrets out.
     whole: bool = True
@@ -103,7 +103,7 @@ def preflight(manager: Manager, plan: SwarmPlan) -> NodeMatch:
 def up_swarm(manager: Manager, plan: SwarmPlan, reporter: SwarmReporter,
              options: SwarmUpOptions) -> SwarmUpResult:
     live = manager.read_live(plan.project)
-    decided = decide_swarm(plan, live, force=options.force)
+    decided = decide_swarm(plan, live, recreate=options.recreate)
     stuck = [f"{step_id}: {a.reason}" for step_id, a in decided.actions.items()
              if a.action == "recreate" and step_id.startswith("overlay:")]
     if stuck:
