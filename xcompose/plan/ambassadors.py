@@ -68,10 +68,10 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
         host = planner.host_of[target]
         address = planner.hosts[host].address
         assert address is not None
-        tls, image, ports = planner.tls_of(service), planner.relay_image(service), planner.ports_of_target(target)
         if planner.mode_of(service) == "kernel":
             _add_kernel_link(planner, names, containers, target, published[target])
             continue
+        tls, image, ports = planner.tls_of(service), planner.relay_image(service), planner.ports_of_target(target)
         server_id = StepId.server(target)
         server_name = container_name(planner.name, server_id)
         containers.claim(host, server_name, f"the server ambassador of '{target}'")
@@ -107,6 +107,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
             )
             planner.add(ClientAmbassadorStep(client_id, container, relay),
                       [*(StepId.network(consumer_host, net) for net in sorted(networks)), server_id])
+
 
 def _client_endpoints(planner: Planner, names: NameClaims, containers: ContainerNames, target: str,
                       consumer_host: str, networks: set[str]) -> list[Endpoint]:
