@@ -17,6 +17,9 @@ network per host, as xcompose lays out a cross-host link. Paths, side by side in
                 linking to it; TLS on, the default, certificates from a CA made in memory):
                 the plan's image, entrypoint, command, user, published ports and files
 - xcompose-plain  the same with `ambassador: {tls: false}`
+- xcompose-kernel  the client ambassador xcompose plans with `ambassador: {mode: kernel}`:
+                no server ambassador, DNAT in the client's namespace to the target's
+                published ports (the direct path's), no relay program, no TLS
 - haproxy-1t    the haproxy pair with one thread each (nbthread 1), for comparison
 
 Workloads (run in the tools container on host 2, each bounded by `timeout`):
@@ -61,18 +64,20 @@ from xcompose.lab import Lab
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.specs import UploadFile
-from xcompose.plan.steps import ClientAmbassadorStep, ServerAmbassadorStep, StepId
+from xcompose.plan.steps import ClientAmbassadorStep, ServerAmbassadorStep, ServiceStep, StepId
 
 LABEL = "io.xcompose.bench"
 NET = "xbench"
 REDIS_PORT, SINK_PORT = 6379, 9000
-IMAGES = ("redis:7", "xcompose/tools:latest", "alpine/socat:latest", "haproxy:2.6")
+IMAGES = ("redis:7", "xcompose/tools:latest", "alpine/socat:latest", "haproxy:2.6", "xcompose/iptables:latest")
 HAPROXY_DIR = "/usr/local/etc/haproxy"
 SERVER_NAME = "xbench-server-ambassador"  # the identity in the server certificate
 # Bench-only tuning, the same for every path: many short connections per round.
 SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.ip_local_port_range": "10000 65000"}
 ALL_PATHS = ("direct", "socat", "socat-tls", "haproxy", "haproxy-tls", "xcompose", "haproxy-1t",
-             "xcompose-plain", "haproxy-tls12")
+             "xcompose-plain", "haproxy-tls12", "xcompose-kernel")
+# The image the kernel path's client runs: the lab's one with iptables.
+KERNEL_IMAGE = "xcompose/iptables:latest"
 READY_SECONDS = 60  # for every path to answer once its relays are started
 
 
@@ -150,13 +155,15 @@ class Side:
     uploads: tuple[UploadFile, ...] = ()
     user: str | None = None
     ports: dict[str, tuple[str, int]] | None = None
+    cap_add: tuple[str, ...] = ()
+    sysctls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class PathDef:
     name: str
-    server: Side | None  # None: direct
-    client: Side | None
+    server: Side | None  # None: direct, or the target publishes itself (kernel)
+    client: Side | None  # None: direct
 
 
 def socat_side(pairs: list[tuple[str, str]]) -> Side:
@@ -235,6 +242,9 @@ def build_paths(host1: str, host2: str, pki: dict[str, bytes],
                                                for p, t in ((REDIS_PORT, "redis"), (SINK_PORT, "sink"))], 1))
             client = haproxy_side(haproxy_cfg([(p, "", f"{host1}:{q}")
                                                for p, q in ((REDIS_PORT, pr), (SINK_PORT, ps))], 1))
+        elif name == "xcompose-kernel":  # the target publishes itself: the direct path's ports
+            paths.append(PathDef(name, None, xcompose_kernel_side(host1, host2, *ports["direct"])))
+            continue
         else:  # xcompose[-plain]: the ambassadors xcompose plans for this link (TLS on / off)
             server, client = xcompose_sides(host1, host2, pr, ps, tls=name == "xcompose")
         paths.append(PathDef(name, server, client))
@@ -246,7 +256,7 @@ name: {name}
 hosts:
   h1: {{address: "{host1}"}}
   h2: {{address: "{host2}"}}
-ambassador: {{tls: {tls}}}
+ambassador: {{tls: {tls}, mode: {mode}, image: "{image}"}}
 services:
   redis:
     image: "redis:7"
@@ -264,8 +274,8 @@ def xcompose_sides(host1: str, host2: str, pr: int, ps: int, tls: bool = True) -
     name = "xbench" if tls else "xbench-plain"
     with tempfile.TemporaryDirectory(prefix="xbench-") as folder:
         file = Path(folder) / "xcompose.yaml"
-        file.write_text(XCOMPOSE_TOPOLOGY.format(name=name, host1=host1, host2=host2,
-                                                 tls=str(tls).lower(), redis=REDIS_PORT,
+        file.write_text(XCOMPOSE_TOPOLOGY.format(name=name, host1=host1, host2=host2, tls=str(tls).lower(),
+                                                 mode="proxy", image="haproxy:2.6", redis=REDIS_PORT,
                                                  sink=SINK_PORT, pr=pr, ps=ps))
         project = load_project([file], environ={})
     plan = build_plan(project, Credentials(project.name, CertificateAuthority.new(project.name)))
@@ -273,6 +283,24 @@ def xcompose_sides(host1: str, host2: str, pr: int, ps: int, tls: bool = True) -
     assert isinstance(server, ServerAmbassadorStep) and isinstance(client, ClientAmbassadorStep)
     assert server.relay.tls == client.relay.tls == tls
     return plan_side(server), plan_side(client)
+
+
+def xcompose_kernel_side(host1: str, host2: str, pr: int, ps: int) -> Side:
+    """The kernel-mode client ambassador xcompose plans for the same link, redis published
+    on host 1 at pr and ps (where the bench's redis already is: the direct path's ports)."""
+    with tempfile.TemporaryDirectory(prefix="xbench-") as folder:
+        file = Path(folder) / "xcompose.yaml"
+        file.write_text(XCOMPOSE_TOPOLOGY.format(name="xbench-kernel", host1=host1, host2=host2, tls="false",
+                                                 mode="kernel", image=KERNEL_IMAGE, redis=REDIS_PORT,
+                                                 sink=SINK_PORT, pr=pr, ps=ps))
+        project = load_project([file], environ={})
+    plan = build_plan(project, Credentials.none(project.name))
+    target, client = plan.step(StepId.service("redis")), plan.step(StepId.client("redis", "h2"))
+    assert isinstance(target, ServiceStep) and isinstance(client, ClientAmbassadorStep)
+    assert {(b.host_ip, b.host_port) for b in target.container.ports} == {(host1, pr), (host1, ps)}
+    side = plan_side(client)
+    side.cap_add, side.sysctls = client.container.cap_add, dict(client.container.sysctls)
+    return side
 
 
 def plan_side(step: ServerAmbassadorStep | ClientAmbassadorStep) -> Side:
@@ -305,13 +333,13 @@ class Bench:
     def _run(self, client: Any, name: str, image: str, *, entrypoint: list[str] | None = None,
              command: list[str] | None = None, ports: dict[str, tuple[str, int]] | None = None,
              files: dict[str, bytes] | None = None, uploads: tuple[UploadFile, ...] = (),
-             user: str | None = None, sysctls: dict[str, str] | None = None,
+             user: str | None = None, sysctls: dict[str, str] | None = None, cap_add: tuple[str, ...] = (),
              aliases: list[str] | None = None, share_network_of: str | None = None) -> None:
         where: dict[str, Any] = {"network_mode": f"container:{share_network_of}"} if share_network_of else {
             "network": NET, "networking_config": {NET: client.api.create_endpoint_config(aliases=aliases)}}
         c = client.containers.create(
             image, command=command, entrypoint=entrypoint, name=name, labels={LABEL: "1"},
-            ports=ports or {}, sysctls=sysctls, user=user, detach=True, **where)
+            ports=ports or {}, sysctls=sysctls, user=user, cap_add=list(cap_add) or None, detach=True, **where)
         if files:
             c.put_archive("/", tar_of(files))
         if uploads:  # the same archive xcompose's executors upload between create and start
@@ -335,16 +363,17 @@ class Bench:
                   share_network_of="redis")
         self._run(self.c2, "tools", "xcompose/tools:latest", sysctls=SYSCTLS)
         for p in paths:
-            if p.server is None or p.client is None:
+            if p.client is None:
                 continue
-            pr, ps = ports[p.name]
-            published = {f"{REDIS_PORT}/tcp": (a1, pr), f"{SINK_PORT}/tcp": (a1, ps)}
-            self._run(self.c1, f"xb-s-{p.name}", p.server.image, entrypoint=p.server.entrypoint,
-                      command=p.server.command or None, files=p.server.files, uploads=p.server.uploads,
-                      user=p.server.user, ports=published if p.server.ports is None else p.server.ports)
+            if p.server is not None:
+                pr, ps = ports[p.name]
+                published = {f"{REDIS_PORT}/tcp": (a1, pr), f"{SINK_PORT}/tcp": (a1, ps)}
+                self._run(self.c1, f"xb-s-{p.name}", p.server.image, entrypoint=p.server.entrypoint,
+                          command=p.server.command or None, files=p.server.files, uploads=p.server.uploads,
+                          user=p.server.user, ports=published if p.server.ports is None else p.server.ports)
             self._run(self.c2, f"xb-c-{p.name}", p.client.image, entrypoint=p.client.entrypoint,
                       command=p.client.command or None, files=p.client.files, uploads=p.client.uploads,
-                      user=p.client.user, sysctls=SYSCTLS)
+                      user=p.client.user, sysctls={**SYSCTLS, **p.client.sysctls}, cap_add=p.client.cap_add)
         # Ready: every path answers a PING and accepts a sink connection.
         for p in paths:
             host, (rp, sp) = self.endpoint(p, ports)
@@ -369,7 +398,7 @@ class Bench:
         return "\n".join(out)
 
     def endpoint(self, p: PathDef, ports: dict[str, tuple[int, int]]) -> tuple[str, tuple[int, int]]:
-        if p.server is None:
+        if p.client is None:
             return self.h1.address, ports["direct"]
         return f"xb-c-{p.name}", (REDIS_PORT, SINK_PORT)
 
@@ -466,8 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bulk-mib", type=int, default=1024)
     ap.add_argument("--step-timeout", type=int, default=300, help="seconds any one workload may take")
     ap.add_argument("--paths", default="direct,socat,socat-tls,haproxy,haproxy-tls",
-                    help=f"comma list of {', '.join(ALL_PATHS)}; add `xcompose` (and `xcompose-plain`) "
-                         "to measure the ambassadors xcompose plans")
+                    help=f"comma list of {', '.join(ALL_PATHS)}; add `xcompose` (and `xcompose-plain`, "
+                         "`xcompose-kernel`) to measure the ambassadors xcompose plans")
     ap.add_argument("--keep", action="store_true", help="leave the containers (and the lab) running")
     ap.add_argument("--smoke", action="store_true",
                     help="every path, one round, the smallest workloads, 30 s bounds (the test "

@@ -81,7 +81,7 @@ def test_recipe_hash_is_stable_and_sensitive(tmp_path: Path) -> None:
 def test_image_tags_are_the_documented_ones() -> None:
     assert set(all_tags()) == {
         "alpine/socat:latest", "haproxy:2.6", "redis:7", "mysql:8", "postgres:16", "wordpress:6",
-        "tirtool/oracle11g:latest", "xcompose/tools:latest", "debian:bookworm",
+        "tirtool/oracle11g:latest", "xcompose/tools:latest", "debian:bookworm", "xcompose/iptables:latest",
     }
 
 

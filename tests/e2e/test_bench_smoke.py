@@ -166,7 +166,7 @@ def test_ambassador_smoke(lab: Lab) -> None:
                             "ops vs direct", "ops vs socat"], out
     # direct and socat are the baselines of the two ratio columns.
     for path in ("direct", "socat", "socat-tls", "haproxy", "haproxy-tls", "xcompose", "haproxy-1t",
-                 "xcompose-plain"):
+                 "xcompose-plain", "xcompose-kernel"):
         assert path in rows, f"no row {path!r}:\n{out}"
         assert_numbers(path, rows[path], out)
 

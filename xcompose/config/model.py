@@ -66,8 +66,12 @@ from xcompose.config.syntax import (
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 
 
+# proxy: a relay program on both ends of a link; kernel: DNAT on the consumer's host only.
+AmbassadorMode = Literal["proxy", "kernel"]
+
+
 class AmbassadorSettings(Strict):
-    """Project-wide relay settings; services may override `tls` and published ports."""
+    """Project-wide relay settings; services may override them and their published ports."""
 
     image: str = Field(
         default="haproxy:2.6",
@@ -75,6 +79,13 @@ class AmbassadorSettings(Strict):
         "bench/ambassador.py) or a socat image (also relays UDP).",
     )
     tls: bool = Field(default=True, description="Mutual TLS between the two ambassadors of a link.")
+    mode: AmbassadorMode = Field(
+        default="proxy",
+        description="proxy: a relay program on both ends of a link (haproxy or socat, TLS on by default); "
+        "kernel: the target's ports are published on its host's address and the client ambassador "
+        "forwards with iptables DNAT, no relay program and no encryption (needs `tls: false` and an "
+        "`image` that has iptables; bench/ambassador.py).",
+    )
     reach: Literal["all", "used"] = Field(
         default="all",
         description="all: a service is reached from every host where a service shares a network with it, "
@@ -88,9 +99,10 @@ class ServiceAmbassador(Strict):
 
     image: str | None = Field(default=None, description="The relay image for this service's links.")
     tls: bool | None = None
+    mode: AmbassadorMode | None = Field(default=None, description="proxy or kernel, for this service's links.")
     publish: dict[int, int] = Field(
         default_factory=dict,
-        description="Exposed port -> host port the server ambassador publishes it on "
+        description="Exposed port -> host port the server ambassador (in kernel mode, the service) publishes it on "
         "(resolves two targets on one host exposing the same port).",
     )
 

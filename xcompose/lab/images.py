@@ -34,6 +34,8 @@ RECIPE_VERSION = "2"  # bump when the build procedure changes in a way the hash 
 PACKAGES: tuple[str, ...] = (
     "socat", "openssl", "ca-certificates", "procps", "iproute2", "netcat-openbsd", "curl",
     "haproxy",
+    # The kernel relay (ambassador mode kernel) installs DNAT rules from inside its container.
+    "iptables",
     "redis-server", "redis-tools",
     "mariadb-server", "mariadb-client",
     "postgresql", "postgresql-client",
@@ -112,6 +114,9 @@ IMAGES: tuple[ImageSpec, ...] = (
         ("tirtool/oracle11g:latest",),
         ("EXPOSE 1521", 'ENTRYPOINT ["/usr/local/bin/xlab-oracle"]'),
     ),
+    # An image the kernel relay can run (`ambassador: {mode: kernel, image: ...}`): a shell,
+    # sleep and iptables, as a user's `FROM alpine` + `apk add iptables` would have.
+    ImageSpec(("xcompose/iptables:latest",), ('CMD ["/bin/sh"]',)),
     # `sleep` as PID 1 ignores SIGTERM; SIGKILL makes `docker stop` immediate.
     ImageSpec(
         ("xcompose/tools:latest", "debian:bookworm"),

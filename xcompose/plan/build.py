@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 
 from xcompose.alloc import paused_gc
 from xcompose.config.location import KeyPath
-from xcompose.config.model import Service
+from xcompose.config.model import AmbassadorMode, Service
 from xcompose.config.project import IMPLICIT_HOST, Project
 from xcompose.config.service_keys import ServiceNetwork
 from xcompose.config.syntax import PortSpec
@@ -159,6 +159,7 @@ class Planner:
         self.depends: list[tuple[str, str, KeyPath]] = []  # (before, after, origin) from depends_on
         self.volume_hosts: dict[str, tuple[str, KeyPath]] = {}  # named volume -> its host, first use
         self.bind_notes: list[str] = []  # relative bind paths on remote hosts
+        self.link_notes: list[str] = []  # links that carry no encryption (kernel mode)
         self.container_names = {s: container_name(self.name, StepId.service(s), service.container_name)
                                 for s, service in self.topology.services.items()}
         self.tls_without_ca = False
@@ -210,7 +211,7 @@ class Planner:
         if portless:
             notes.append(f"{', '.join(portless)} offer no port, in the file or in the image: other hosts do not "
                          "reach them (add `expose:` if they listen)")
-        return (*notes, *self.bind_notes)
+        return (*notes, *self.bind_notes, *self.link_notes)
 
     # -- who reaches whom ------------------------------------------------------------------
 
@@ -320,6 +321,8 @@ class Planner:
         if udp is None:
             return True
         service = self.topology.services[target]
+        if self.mode_of(service) == "kernel":
+            return True  # DNAT forwards UDP as it does TCP; kernel mode's TLS is checked on its own
         declared = udp in service.exposed_ports()
         path = ("services", target, "expose", service.expose_index(udp)) if declared else ("services", target)
         where = f"'{target}' runs on host {self.host_of[target]} and is reached from host {consumer_host}"
@@ -382,6 +385,10 @@ class Planner:
     def tls_of(self, service: Service) -> bool:
         own = service.ambassador.tls
         return self.topology.ambassador.tls if own is None else own
+
+    def mode_of(self, service: Service) -> AmbassadorMode:
+        own = service.ambassador.mode
+        return self.topology.ambassador.mode if own is None else own
 
     def relay_image(self, service: Service) -> str:
         return service.ambassador.image or self.topology.ambassador.image

@@ -159,16 +159,19 @@ class PortClaims:
         for host_port in port.host_ports():  # none when Docker picks; each of a range
             self._claim(host, host_port, port.protocol, claim, path)
 
-    def claim_chosen_ambassador_port(self, host: str, address: str, target: str, port: PortSpec, host_port: int) -> int:
-        """`ambassador.publish` of the target: exactly this port, or an error."""
+    def claim_chosen_ambassador_port(self, host: str, address: str, target: str, port: PortSpec, host_port: int,
+                                     owner: str | None = None) -> int:
+        """`ambassador.publish` of the target: exactly this port, or an error. `owner` says
+        what publishes it (the server ambassador unless told)."""
         path: KeyPath = ("services", target, "ambassador", "publish", str(port.port))
-        claim = _Claim(address, f"the server ambassador of '{target}'", target)
+        claim = _Claim(address, owner or f"the server ambassador of '{target}'", target)
         self._claim(host, host_port, port.protocol, claim, path)
         return host_port
 
-    def claim_ambassador_port(self, host: str, address: str, target: str, port: PortSpec) -> int:
+    def claim_ambassador_port(self, host: str, address: str, target: str, port: PortSpec,
+                              owner: str | None = None) -> int:
         """The port's own number if free on the host, else a stable number that is."""
-        claim = _Claim(address, f"the server ambassador of '{target}'", target)
+        claim = _Claim(address, owner or f"the server ambassador of '{target}'", target)
         for host_port in _candidates(target, port):
             taken = self._claims[(host, host_port, port.protocol)]
             if not any(_overlap(c.host_ip, address) for c in taken):

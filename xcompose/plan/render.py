@@ -140,6 +140,8 @@ def describe(step: Step) -> str:
 
 
 def _relay(step: ServerAmbassadorStep | ClientAmbassadorStep) -> str:
+    if step.relay.kind == "kernel":
+        return "relay (kernel DNAT, unencrypted)"
     return f"relay ({step.relay.kind}{', mutual TLS' if step.relay.tls else ''})"
 
 

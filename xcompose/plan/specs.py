@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 Protocol = Literal["tcp", "udp"]
-RelayKind = Literal["haproxy", "socat"]
+RelayKind = Literal["haproxy", "socat", "kernel"]
 
 LABEL_CONFIG_HASH = "io.xcompose.config-hash"
 

@@ -15,6 +15,9 @@ ambassador (a target as its consumers on one host see it) and each TCP port it r
    project's client credentials verifies the server's certificate and name, and the
    server accepts the client's (not checked when this machine cannot reach the address).
 
+In kernel mode there is no server ambassador: the client ambassador's DNAT rules must be in
+place and the target's published port must answer from inside it.
+
 Every broken hop gives one line that names it. Nothing here changes a host.
 """
 
@@ -231,16 +234,55 @@ def check(plan: Plan, fleet: Fleet, credentials: Credentials) -> CheckReport:
             error = next((e for e in fleet.errors if e.host == name), None)
             report.hosts.append(HostCheck(name, target.docker or "local", False,
                                           error=error.message if error else "not reached"))
-    jobs: list[tuple[ClientAmbassadorStep, ServerAmbassadorStep, RelayPort]] = []
+    jobs: list[tuple[ClientAmbassadorStep, ServerAmbassadorStep | None, RelayPort]] = []
     for client in plan.steps():
         if isinstance(client, ClientAmbassadorStep):
-            server = plan.step(client.server)
-            assert isinstance(server, ServerAmbassadorStep)
+            server = None if client.relay.kind == "kernel" else plan.step(client.server)
+            assert server is None or isinstance(server, ServerAmbassadorStep)
             jobs += [(client, server, r) for r in client.relay.ports if r.protocol == "tcp"]
     if jobs:
         with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-            report.links = list(pool.map(lambda j: _check_link(plan, fleet, credentials, *j), jobs))
+            report.links = list(pool.map(lambda j: _check_any_link(plan, fleet, credentials, *j), jobs))
     return report
+
+
+def _check_any_link(plan: Plan, fleet: Fleet, credentials: Credentials, client: ClientAmbassadorStep,
+                    server: ServerAmbassadorStep | None, relay: RelayPort) -> LinkCheck:
+    if server is None:
+        return _check_kernel_link(plan, fleet, client, relay)
+    return _check_link(plan, fleet, credentials, client, server, relay)
+
+
+def _check_kernel_link(plan: Plan, fleet: Fleet, client: ClientAmbassadorStep, relay: RelayPort) -> LinkCheck:
+    """A link in kernel mode: no server ambassador, the target publishes the port itself.
+    Its hops: the client ambassador's DNAT rules are in place (its readiness probe), and
+    the target's published port answers from inside the client ambassador (bash's
+    /dev/tcp, as for haproxy): the cross-host latency, target included."""
+    target_step = plan.step(StepId.service(client.service))
+    assert isinstance(target_step, ServiceStep)
+    link = LinkCheck(client.service, _consumers(plan, client.id), client.host, target_step.host, relay.listen_port)
+    where = f"{', '.join(link.consumers) or '?'} -> {client.service}:{relay.listen_port}"
+    ce, te = fleet.executors.get(client.host), fleet.executors.get(target_step.host)
+    if ce is None or te is None:
+        link.errors.append(f"{where}: host {client.host if ce is None else target_step.host} is down")
+        return link
+    cname = client.container.name
+    for label, state, host in (("client ambassador " + cname, _state(ce, cname)[0], client.host),
+                               (f"target {client.service}", _state(te, target_step.container.name)[0],
+                                target_step.host)):
+        if state != "running":
+            link.errors.append(f"{where}: {label} on {host} is not running ({state})")
+    if link.errors:
+        return link
+    if client.relay.probe is not None and ce.exec(cname, client.relay.probe, timeout=CONNECT_TIMEOUT + 5)[0] != 0:
+        link.errors.append(f"{where}: the DNAT rules of {cname} on {client.host} are not in place")
+    link.cross_host_ms, why = _timed_connect(ce, cname, "haproxy", relay.to_host, relay.to_port)
+    if link.cross_host_ms is None:
+        link.errors.append(f"{where}: {client.host} cannot reach {client.service} published at "
+                           f"{relay.to_host}:{relay.to_port} ({why})")
+    link.target_ms = 0.0 if link.cross_host_ms is not None else None  # no hop of its own: Docker's DNAT
+    link.end_to_end = link.ok = not link.errors
+    return link
 
 
 def _check_link(plan: Plan, fleet: Fleet, credentials: Credentials, client: ClientAmbassadorStep,
