@@ -3,9 +3,13 @@ that issue a missing certificate in memory only."""
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import replace
+
 import pytest
 from cryptography import x509
 
+from xcompose import pki
 from xcompose.pki import CertificateAuthority, Credentials, fingerprint
 
 
@@ -60,3 +64,35 @@ def test_keys_never_show_in_a_repr(ca: CertificateAuthority) -> None:
 def test_bad_names_are_refused(ca: CertificateAuthority) -> None:
     with pytest.raises(ValueError):
         ca.issue("a/b")
+
+
+def test_a_vouched_certificate_is_used_without_checking_its_signature(
+        ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = ca.issue("shop-db-ambassador")
+    checked: list[bytes] = []
+    monkeypatch.setattr(CertificateAuthority, "signed", lambda self, pem: checked.append(pem) or True)
+    credentials = Credentials("shop", ca, {kept.name: kept})
+    assert credentials.identity(kept.name) == kept
+    assert checked == [] and credentials.new_identities() == {}
+
+
+def test_an_unvouched_certificate_has_its_signature_checked(ca: CertificateAuthority) -> None:
+    kept = replace(ca.issue("shop-db-ambassador"), vouched=False)
+    credentials = Credentials("shop", ca, {kept.name: kept})
+    assert credentials.identity(kept.name) == kept and credentials.new_identities() == {}
+
+
+def test_a_vouched_certificate_close_to_expiry_is_issued_again(
+        ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = ca.issue("shop-db-ambassador")
+    monkeypatch.setattr(pki, "RENEW_BEFORE", datetime.timedelta(days=pki.LEAF_DAYS + 1))
+    credentials = Credentials("shop", ca, {kept.name: kept})
+    assert credentials.identity(kept.name) != kept and list(credentials.new_identities()) == [kept.name]
+
+
+def test_a_seal_changes_with_any_certificate_or_key_and_with_the_ca(ca: CertificateAuthority) -> None:
+    one, two = ca.issue("a"), ca.issue("b")
+    assert ca.seal([one, two]) == ca.seal([two, one])
+    assert ca.seal([one, two]) != ca.seal([one, replace(two, key_pem=one.key_pem)])
+    assert ca.seal([one, two]) != ca.seal([one])
+    assert ca.seal([one, two]) != CertificateAuthority.new("shop").seal([one, two])

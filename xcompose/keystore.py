@@ -10,6 +10,7 @@ its hosts without a new CA (which would re-create every ambassador).
 from __future__ import annotations
 
 import datetime
+import hmac
 import io
 import json
 import os
@@ -23,6 +24,7 @@ from xcompose.errors import UsageError
 from xcompose.pki import NAME, CertificateAuthority, Credentials, Identity
 
 FORMAT = 1
+SEAL = "issued_seal"  # meta.json's key for the CA's seal over the issued certificates
 
 
 class BadBundle(UsageError):
@@ -63,9 +65,15 @@ class Bundle:
                 "ca": self.ca.fingerprint, "written_by": self.written_by, "written_at": self.written_at}
 
     def to_tar(self) -> bytes:
-        files = {"meta.json": json.dumps(self.meta(), indent=1).encode(), "ca.pem": self.ca.cert_pem,
+        """The tar, its certificates sealed by the CA (`CertificateAuthority.seal`). A
+        certificate not known to be the CA's is checked first, and left out if it is not:
+        it could only be issued again, and the seal must vouch for every one it covers."""
+        issued = {name: identity for name, identity in sorted(self.issued.items())
+                  if identity.vouched or self.ca.signed(identity.cert_pem)}
+        meta = {**self.meta(), SEAL: self.ca.seal(issued.values())}
+        files = {"meta.json": json.dumps(meta, indent=1).encode(), "ca.pem": self.ca.cert_pem,
                  "ca.key": self.ca.key_pem}
-        for name, identity in sorted(self.issued.items()):
+        for name, identity in issued.items():
             files[f"issued/{name}.pem"] = identity.cert_pem
             files[f"issued/{name}.key"] = identity.key_pem
         buf = io.BytesIO()
@@ -99,6 +107,11 @@ class Bundle:
                 name = path.removeprefix("issued/").removesuffix(".pem")
                 if key is not None and NAME.match(name):
                     issued[name] = Identity(name, cert, key, ca.cert_pem)
+        # Sealed by its CA: every certificate is the CA's without checking each signature.
+        # Unsealed (an older xcompose wrote it) or not matching: each is checked when used.
+        seal = meta.get(SEAL)
+        if isinstance(seal, str) and hmac.compare_digest(seal, ca.seal(issued.values())):
+            issued = {name: replace(identity, vouched=True) for name, identity in issued.items()}
         return cls(ca.project, ca, issued, int(meta.get("generation", 1)), str(meta.get("written_by", "")),
                    str(meta.get("written_at", "")))
 

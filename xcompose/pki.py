@@ -12,9 +12,11 @@ container only as a file uploaded into it.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
+import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -36,22 +38,40 @@ def fingerprint(cert_pem: bytes) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
+@functools.lru_cache(maxsize=8)
+def _ca_fingerprint(ca_pem: bytes) -> str:
+    """Every ambassador of a project names the same CA: its fingerprint is worked out once."""
+    return fingerprint(ca_pem)
+
+
+def lasts(cert_pem: bytes) -> bool:
+    """Whether a certificate is further from its expiry than RENEW_BEFORE."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return False
+    return cert.not_valid_after_utc - _now() > RENEW_BEFORE
+
+
 @dataclass(frozen=True)
 class Identity:
-    """One ambassador's credentials, as PEM bytes."""
+    """One ambassador's credentials, as PEM bytes. `vouched`: known to be signed by the CA
+    of `ca_pem` (issued here, or read from a bundle that CA sealed), so that its signature
+    need not be checked again."""
 
     name: str
     cert_pem: bytes
     key_pem: bytes = field(repr=False)
     ca_pem: bytes
+    vouched: bool = field(default=False, compare=False, repr=False)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return fingerprint(self.cert_pem)
 
     @property
     def ca_fingerprint(self) -> str:
-        return fingerprint(self.ca_pem)
+        return _ca_fingerprint(self.ca_pem)
 
 
 def _now() -> datetime.datetime:
@@ -112,15 +132,34 @@ class CertificateAuthority:
         if self._key.public_key() != self._cert.public_key():
             raise ValueError("the CA key does not belong to the CA certificate")
 
-    def vouches_for(self, cert_pem: bytes) -> bool:
-        """Whether a certificate was issued by this CA and is not close to expiry."""
-        ca = self._cert
+    def signed(self, cert_pem: bytes) -> bool:
+        """Whether a certificate was issued by this CA (its signature checked: ~65 us)."""
         try:
-            cert = x509.load_pem_x509_certificate(cert_pem)
-            cert.verify_directly_issued_by(ca)
+            x509.load_pem_x509_certificate(cert_pem).verify_directly_issued_by(self._cert)
         except (ValueError, TypeError, InvalidSignature):
             return False
-        return cert.not_valid_after_utc - _now() > RENEW_BEFORE
+        return True
+
+    def vouches_for(self, cert_pem: bytes) -> bool:
+        """Whether a certificate was issued by this CA and is not close to expiry."""
+        return self.signed(cert_pem) and lasts(cert_pem)
+
+    def seal(self, identities: Iterable[Identity]) -> str:
+        """A MAC over these certificates and their keys, keyed by the CA's private key.
+        Only a holder of that key makes it, as only such a holder signs certificates: a
+        bundle whose seal matches holds certificates this CA issued, and 26,000 signatures
+        need not be checked one by one (a few microseconds each instead of 65)."""
+        mac = hmac.new(self._seal_key, digestmod=hashlib.sha256)
+        for identity in sorted(identities, key=lambda i: i.name):
+            mac.update(identity.name.encode() + b"\0" + hashlib.sha256(identity.cert_pem).digest()
+                       + hashlib.sha256(identity.key_pem).digest())
+        return mac.hexdigest()
+
+    @cached_property
+    def _seal_key(self) -> bytes:
+        # From the private scalar, not the PEM text: the same key always gives the same seal.
+        scalar = self._key.private_numbers().private_value.to_bytes(32, "big")
+        return hashlib.sha256(b"xcompose sealed certificates\0" + scalar).digest()
 
     def issue(self, name: str) -> Identity:
         """A certificate for one ambassador. It serves both roles: a server ambassador
@@ -150,7 +189,8 @@ class CertificateAuthority:
                            critical=False)
             .sign(ca_key, hashes.SHA256())
         )
-        return Identity(name, cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), self.cert_pem)
+        return Identity(name, cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), self.cert_pem,
+                        vouched=True)
 
 
 class Credentials:
@@ -181,10 +221,14 @@ class Credentials:
         if name in self._usable or self.ca is None:
             return self._usable.get(name)
         found = self._issued.get(name)
-        if found is None or found.ca_pem != self.ca.cert_pem or not self.ca.vouches_for(found.cert_pem):
+        if found is None or found.ca_pem != self.ca.cert_pem or not self._usable_as_is(found):
             found = self._new[name] = self.ca.issue(name)
         self._usable[name] = found
         return found
+
+    def _usable_as_is(self, identity: Identity) -> bool:
+        assert self.ca is not None
+        return lasts(identity.cert_pem) if identity.vouched else self.ca.vouches_for(identity.cert_pem)
 
     def new_identities(self) -> dict[str, Identity]:
         return dict(self._new)
