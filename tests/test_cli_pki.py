@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from tests.fakes import FakeEngine, FakeExecutor
 from xcompose.cli import cli
+from xcompose.pki import CertificateAuthority
 from xcompose.run.statebox import BOX_IMAGE, box_name
 
 TOPOLOGY = """\
@@ -59,6 +60,19 @@ def test_up_from_a_second_machine_recreates_nothing(engines: dict[str, FakeEngin
     second = run("up", machine="bob")
     assert second.exit_code == 0 and "nothing to change" in second.output, second.output
     assert creates(engines) == []
+
+
+def test_an_up_that_finds_the_certificates_on_the_hosts_issues_none_and_checks_no_signature(
+        engines: dict[str, FakeEngine], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("up").exit_code == 0
+    creates(engines)
+    issued: list[str] = []
+    checked: list[bytes] = []
+    monkeypatch.setattr(CertificateAuthority, "issue", lambda self, name: issued.append(name))
+    monkeypatch.setattr(CertificateAuthority, "signed", lambda self, pem: checked.append(pem))
+    second = run("up", machine="bob")
+    assert second.exit_code == 0 and "nothing to change" in second.output, second.output
+    assert issued == [] and checked == [] and creates(engines) == []
 
 
 def test_rotate_then_up_recreates_the_ambassadors_only(engines: dict[str, FakeEngine]) -> None:
