@@ -1,5 +1,5 @@
-"""A plan made without credentials, given its ambassadors' certificates afterwards: the
-same plan as one made with them from the start."""
+"""Which certificate each ambassador of a plan gets, and a plan made without credentials
+given them afterwards: the same plan as one made with them from the start."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from xcompose.config.project import Project
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.ambassadors import with_certificates
 from xcompose.plan.build import build_plan
-from xcompose.plan.steps import Plan
+from xcompose.plan.naming import LABEL_TLS_CERT
+from xcompose.plan.steps import Plan, StepId
 
 
 def project(tmp_path: Path, image: str) -> Project:
@@ -58,3 +59,14 @@ def test_credentials_that_were_not_read_leave_the_plan_as_it_was(tmp_path: Path)
     shop = project(tmp_path, "haproxy:2.6")
     unsigned = build_plan(shop, Credentials.none("shop"))
     same(with_certificates(unsigned, Credentials.none("shop")), unsigned)
+
+
+def test_each_server_ambassador_has_its_own_certificate_and_the_clients_of_a_host_share_one(tmp_path: Path) -> None:
+    plan = build_plan(project(tmp_path, "haproxy:2.6"), Credentials("shop", CertificateAuthority.new("shop")))
+
+    def cert(step_id: str) -> str:
+        return dict(plan.step(StepId.parse(step_id)).container.labels)[LABEL_TLS_CERT]  # type: ignore[union-attr]
+
+    assert cert("ambassador-server:db") != cert("ambassador-server:api")
+    assert cert("ambassador-client:db@web2") == cert("ambassador-client:api@web2") != cert("ambassador-client:db@web1")
+    assert cert("ambassador-client:db@web2") not in (cert("ambassador-server:db"), cert("ambassador-server:api"))

@@ -1,12 +1,16 @@
 """The project's own certificate authority, for mutual TLS between ambassador pairs: pure
 values, no files (keystore.py keeps them).
 
-One CA per project and one certificate per ambassador, whose identity is its container
-name, ECDSA P-256. `Credentials` is what the planner sees: the CA (when there is one) and
-the certificates already issued. It issues a missing certificate in memory; only `up`
-saves what was issued, so a preview never writes key material. Only fingerprints (of
-public certificates) ever leave this module in labels or output; a private key reaches a
-container only as a file uploaded into it.
+One CA per project, ECDSA P-256. Each server ambassador has a certificate of its own, whose
+identity is its container name: the client ambassador checks that name, so a connection
+turned to another server ambassador is refused. A server ambassador checks only that its
+client holds a certificate of the project's CA, so the client ambassadors of one host share
+one (`clients_of`): one per ambassador would authenticate nothing more, and a project of
+10,000 services would issue, keep and ship 20,000 more. `Credentials` is what the planner
+sees: the CA (when there is one) and the certificates already issued. It issues a missing
+certificate in memory; only `up` saves what was issued, so a preview never writes key
+material. Only fingerprints (of public certificates) ever leave this module in labels or
+output; a private key reaches a container only as a file uploaded into it.
 """
 
 from __future__ import annotations
@@ -38,18 +42,20 @@ def fingerprint(cert_pem: bytes) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
+def clients_of(project: str, host: str) -> str:
+    """The identity the client ambassadors on `host` share. Every ambassador's own identity
+    is `PROJECT-…` and a project name has no dot: the two never meet."""
+    return f"{project}.clients.{host}"
+
+
 @functools.lru_cache(maxsize=8)
 def _ca_fingerprint(ca_pem: bytes) -> str:
     """Every ambassador of a project names the same CA: its fingerprint is worked out once."""
     return fingerprint(ca_pem)
 
 
-def lasts(cert_pem: bytes) -> bool:
+def _lasts(cert: x509.Certificate) -> bool:
     """Whether a certificate is further from its expiry than RENEW_BEFORE."""
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError:
-        return False
     return cert.not_valid_after_utc - _now() > RENEW_BEFORE
 
 
@@ -67,7 +73,18 @@ class Identity:
 
     @cached_property
     def fingerprint(self) -> str:
-        return fingerprint(self.cert_pem)
+        return "sha256:" + self._cert.fingerprint(hashes.SHA256()).hex()
+
+    def lasts(self) -> bool:
+        """Whether the certificate reads as one, further from its expiry than RENEW_BEFORE."""
+        try:
+            return _lasts(self._cert)
+        except ValueError:
+            return False
+
+    @cached_property
+    def _cert(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.cert_pem)
 
     @property
     def ca_fingerprint(self) -> str:
@@ -142,7 +159,7 @@ class CertificateAuthority:
 
     def vouches_for(self, cert_pem: bytes) -> bool:
         """Whether a certificate was issued by this CA and is not close to expiry."""
-        return self.signed(cert_pem) and lasts(cert_pem)
+        return self.signed(cert_pem) and _lasts(x509.load_pem_x509_certificate(cert_pem))
 
     def seal(self, identities: Iterable[Identity]) -> str:
         """A MAC over these certificates and their keys, keyed by the CA's private key.
@@ -226,9 +243,19 @@ class Credentials:
         self._usable[name] = found
         return found
 
+    def client_identity(self, name: str, host: str) -> Identity | None:
+        """A client ambassador's certificate: the one of its own that an earlier xcompose
+        issued, while it is usable (so that its container is not re-created for a new one),
+        else the one the client ambassadors of its host share."""
+        if self.ca is not None and name not in self._usable:
+            own = self._issued.get(name)
+            if own is not None and own.ca_pem == self.ca.cert_pem and self._usable_as_is(own):
+                self._usable[name] = own
+        return self._usable.get(name) or self.identity(clients_of(self.project, host))
+
     def _usable_as_is(self, identity: Identity) -> bool:
         assert self.ca is not None
-        return lasts(identity.cert_pem) if identity.vouched else self.ca.vouches_for(identity.cert_pem)
+        return identity.lasts() if identity.vouched else self.ca.vouches_for(identity.cert_pem)
 
     def new_identities(self) -> dict[str, Identity]:
         return dict(self._new)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from xcompose.alloc import paused_gc
 from xcompose.config.syntax import PortSpec
 from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims
 from xcompose.plan.naming import container_labels, container_name
@@ -95,7 +96,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
                 ports=remote_relays,
                 labels=container_labels(planner.name, client_id, consumer_host),
                 tls=tls,
-                identity=planner.identity(client_name, tls),
+                identity=planner.identity(client_name, tls, consumer_host),
                 server_name=server_name,
             )
             planner.add(ClientAmbassadorStep(client_id, container, relay),
@@ -121,12 +122,20 @@ def with_certificates(plan: Plan, credentials: Credentials) -> Plan:
     certificates: the plan `build_plan` makes with `credentials`, without planning all the
     rest again (1.5 s of CPU for 10,000 services). Without a CA to vouch for them, the
     plan says a new one will be made, as `build_plan` does."""
+    with paused_gc():  # as build_plan: many new objects, none to collect
+        signed_steps, without_ca = _signed(plan, credentials)
+        return plan.replacing(signed_steps, new_ca=without_ca)
+
+
+def _signed(plan: Plan, credentials: Credentials) -> tuple[list[Step], bool]:
+    """The TLS ambassadors given their certificates, and whether one lacked a CA for it."""
     signed_steps: list[Step] = []
     without_ca = False
     for step in plan.unordered():
         if not isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) or not step.relay.tls:
             continue
-        identity = credentials.identity(step.container.name)
+        identity = (credentials.identity(step.container.name) if isinstance(step, ServerAmbassadorStep)
+                    else credentials.client_identity(step.container.name, step.host))
         if identity is None:
             without_ca |= credentials.read
             continue
@@ -137,4 +146,4 @@ def with_certificates(plan: Plan, credentials: Credentials) -> Plan:
             server_name = container_name(plan.project, StepId.server(step.service))
             container, relay = signed(step.container, step.relay, "ambassador-client", identity, server_name)
             signed_steps.append(ClientAmbassadorStep(step.id, container, relay))
-    return plan.replacing(signed_steps, new_ca=without_ca)
+    return signed_steps, without_ca
