@@ -60,16 +60,28 @@ class Bundle:
             return False
         return all(other.issued.get(name) == identity for name, identity in self.issued.items())
 
+    @property
+    def sealed(self) -> bool:
+        """Whether every certificate is known to be the CA's: read under a matching seal,
+        or issued here. A copy that is not gets sealed when it is next written."""
+        return all(identity.vouched for identity in self.issued.values())
+
     def meta(self) -> dict[str, object]:
         return {"format": FORMAT, "project": self.project, "generation": self.generation,
                 "ca": self.ca.fingerprint, "written_by": self.written_by, "written_at": self.written_at}
 
+    def checked(self) -> Bundle:
+        """The bundle with the certificates the CA signed, each known to be: one that was
+        not known yet is checked, and left out if it is not the CA's (it could only be
+        issued again, and a seal must vouch for every certificate it covers)."""
+        if self.sealed:
+            return self
+        return replace(self, issued={name: replace(identity, vouched=True) for name, identity in self.issued.items()
+                                     if identity.vouched or self.ca.signed(identity.cert_pem)})
+
     def to_tar(self) -> bytes:
-        """The tar, its certificates sealed by the CA (`CertificateAuthority.seal`). A
-        certificate not known to be the CA's is checked first, and left out if it is not:
-        it could only be issued again, and the seal must vouch for every one it covers."""
-        issued = {name: identity for name, identity in sorted(self.issued.items())
-                  if identity.vouched or self.ca.signed(identity.cert_pem)}
+        """The tar, its certificates (`checked`) sealed by the CA (`CertificateAuthority.seal`)."""
+        issued = dict(sorted(self.checked().issued.items()))
         meta = {**self.meta(), SEAL: self.ca.seal(issued.values())}
         files = {"meta.json": json.dumps(meta, indent=1).encode(), "ca.pem": self.ca.cert_pem,
                  "ca.key": self.ca.key_pem}
