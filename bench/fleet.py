@@ -126,6 +126,8 @@ def instrumented(phases: Phases, engines: dict[str, MemoryExecutor], make: Calla
         stack.enter_context(patched(xcompose.engines, "connect", connect))
         stack.enter_context(patched(commands, "load", timing(phases, "load", commands.load)))
         stack.enter_context(patched(commands, "make_plan", timing(phases, "plan", commands.make_plan)))
+        stack.enter_context(patched(commands, "with_certificates",
+                                    timing(phases, "plan", commands.with_certificates)))
         stack.enter_context(patched(commands, "locked", timed_context(phases, "lock+ca", commands.locked)))
         stack.enter_context(patched(commands, "host_pki", timed_pki(phases, commands.host_pki)))
         stack.enter_context(patched(Fleet, "read_live", timing(phases, "read live", Fleet.read_live)))

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from tests.fakes import FakeEngine, FakeExecutor
 from xcompose.cli import cli
+from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.run.statebox import BOX_IMAGE, box_name
 
 TOPOLOGY = """\
@@ -58,6 +59,30 @@ def test_up_from_a_second_machine_recreates_nothing(engines: dict[str, FakeEngin
     assert "shop-db-ambassador" in " ".join(creates(engines))
     second = run("up", machine="bob")
     assert second.exit_code == 0 and "nothing to change" in second.output, second.output
+    assert creates(engines) == []
+
+
+def test_an_up_that_finds_the_certificates_on_the_hosts_issues_none_and_checks_no_signature(
+        engines: dict[str, FakeEngine], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("up").exit_code == 0
+    creates(engines)
+    issued: list[str] = []
+    checked: list[bytes] = []
+    monkeypatch.setattr(CertificateAuthority, "issue", lambda self, name: issued.append(name))
+    monkeypatch.setattr(CertificateAuthority, "signed", lambda self, pem: checked.append(pem))
+    second = run("up", machine="bob")
+    assert second.exit_code == 0 and "nothing to change" in second.output, second.output
+    assert issued == [] and checked == [] and creates(engines) == []
+
+
+def test_client_ambassadors_with_certificates_of_their_own_are_not_recreated(
+        engines: dict[str, FakeEngine], monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as before:  # as an xcompose that gave each its own made them
+        before.setattr(Credentials, "client_identity", lambda self, name, host: self.identity(name))
+        assert run("up").exit_code == 0
+    creates(engines)
+    again = run("up", machine="bob")
+    assert again.exit_code == 0 and "nothing to change" in again.output, again.output
     assert creates(engines) == []
 
 

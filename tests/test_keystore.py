@@ -4,13 +4,14 @@ when hosts disagree, and the folder older versions kept on the operator's machin
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from xcompose.keystore import BadBundle, Bundle, newest, read_legacy, write_private
+from xcompose.keystore import SEAL, BadBundle, Bundle, newest, read_legacy, write_private
 from xcompose.pki import CertificateAuthority
 
 
@@ -88,3 +89,61 @@ def test_the_folder_of_older_versions_is_read_as_generation_one(tmp_path: Path) 
     assert found is not None and found.ca == ca and found.generation == 1
     assert found.credentials().identity("shop-db-ambassador") == leaf
     assert read_legacy("other", tmp_path) is None and read_legacy("../etc", tmp_path) is None
+
+
+def with_file_replaced(tar_bytes: bytes, path: str, data: bytes) -> bytes:
+    """The tar with one file's content swapped, everything else (its meta.json too) kept."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as source, tarfile.open(fileobj=out, mode="w") as target:
+        for member in source.getmembers():
+            content = data if member.name == path else source.extractfile(member).read()  # type: ignore[union-attr]
+            member.size = len(content)
+            target.addfile(member, io.BytesIO(content))
+    return out.getvalue()
+
+
+def sealed_with(name: str) -> tuple[Bundle, bytes]:
+    base = bundle()
+    issued = base.credentials().identity(name)
+    assert issued is not None
+    written = base.with_identities([issued])
+    return written, written.to_tar()
+
+
+def test_a_bundle_read_from_its_tar_holds_certificates_vouched_by_the_seal(monkeypatch: pytest.MonkeyPatch) -> None:
+    written, data = sealed_with("a")
+    checked: list[bytes] = []
+    monkeypatch.setattr(CertificateAuthority, "signed", lambda self, pem: checked.append(pem) or True)
+    again = Bundle.from_tar(data, "test")
+    assert again.issued["a"].vouched
+    credentials = again.credentials()
+    assert credentials.identity("a") == written.issued["a"] and credentials.new_identities() == {}
+    assert checked == []
+
+
+def test_a_certificate_swapped_in_the_tar_breaks_the_seal_and_is_issued_again() -> None:
+    _, data = sealed_with("a")
+    stranger = CertificateAuthority.new("shop").issue("a")
+    again = Bundle.from_tar(with_file_replaced(data, "pki/issued/a.pem", stranger.cert_pem), "test")
+    assert not again.issued["a"].vouched
+    credentials = again.credentials()
+    reissued = credentials.identity("a")
+    assert reissued is not None and reissued.cert_pem != stranger.cert_pem and list(credentials.new_identities()) == ["a"]
+
+
+def test_an_unsealed_tar_has_each_certificate_checked_and_reused_when_it_is_the_cas() -> None:
+    written, data = sealed_with("a")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        meta = json.loads(tar.extractfile("pki/meta.json").read())  # type: ignore[union-attr]
+    del meta[SEAL]  # as an xcompose before seals wrote it
+    again = Bundle.from_tar(with_file_replaced(data, "pki/meta.json", json.dumps(meta).encode()), "test")
+    assert not again.issued["a"].vouched
+    credentials = again.credentials()
+    assert credentials.identity("a") == written.issued["a"] and credentials.new_identities() == {}
+
+
+def test_a_certificate_of_another_ca_is_not_written() -> None:
+    base = bundle()
+    stranger = replace(CertificateAuthority.new("shop").issue("a"), ca_pem=base.ca.cert_pem, vouched=False)
+    again = Bundle.from_tar(replace(base, issued={"a": stranger}).to_tar(), "test")
+    assert again.issued == {}

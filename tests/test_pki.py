@@ -3,9 +3,13 @@ that issue a missing certificate in memory only."""
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import replace
+
 import pytest
 from cryptography import x509
 
+from xcompose import pki
 from xcompose.pki import CertificateAuthority, Credentials, fingerprint
 
 
@@ -60,3 +64,63 @@ def test_keys_never_show_in_a_repr(ca: CertificateAuthority) -> None:
 def test_bad_names_are_refused(ca: CertificateAuthority) -> None:
     with pytest.raises(ValueError):
         ca.issue("a/b")
+
+
+def test_a_vouched_certificate_is_used_without_checking_its_signature(
+        ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = ca.issue("shop-db-ambassador")
+    checked: list[bytes] = []
+    monkeypatch.setattr(CertificateAuthority, "signed", lambda self, pem: checked.append(pem) or True)
+    credentials = Credentials("shop", ca, {kept.name: kept})
+    assert credentials.identity(kept.name) == kept
+    assert checked == [] and credentials.new_identities() == {}
+
+
+def test_an_unvouched_certificate_has_its_signature_checked(ca: CertificateAuthority) -> None:
+    kept = replace(ca.issue("shop-db-ambassador"), vouched=False)
+    credentials = Credentials("shop", ca, {kept.name: kept})
+    assert credentials.identity(kept.name) == kept and credentials.new_identities() == {}
+
+
+def test_a_vouched_certificate_close_to_expiry_is_issued_again(
+        ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = ca.issue("shop-db-ambassador")
+    monkeypatch.setattr(pki, "RENEW_BEFORE", datetime.timedelta(days=pki.LEAF_DAYS + 1))
+    credentials = Credentials("shop", ca, {kept.name: kept})
+    assert credentials.identity(kept.name) != kept and list(credentials.new_identities()) == [kept.name]
+
+
+def test_a_seal_changes_with_any_certificate_or_key_and_with_the_ca(ca: CertificateAuthority) -> None:
+    one, two = ca.issue("a"), ca.issue("b")
+    assert ca.seal([one, two]) == ca.seal([two, one])
+    assert ca.seal([one, two]) != ca.seal([one, replace(two, key_pem=one.key_pem)])
+    assert ca.seal([one, two]) != ca.seal([one])
+    assert ca.seal([one, two]) != CertificateAuthority.new("shop").seal([one, two])
+
+
+def test_the_client_ambassadors_of_one_host_share_a_certificate(ca: CertificateAuthority) -> None:
+    credentials = Credentials("shop", ca)
+    one, two = credentials.client_identity("shop-db-ambassador-web1", "web1"), \
+        credentials.client_identity("shop-cache-ambassador-web1", "web1")
+    other = credentials.client_identity("shop-db-ambassador-web2", "web2")
+    assert one is not None and one == two and one.name == pki.clients_of("shop", "web1")
+    assert other is not None and other != one
+    assert sorted(credentials.new_identities()) == [pki.clients_of("shop", "web1"), pki.clients_of("shop", "web2")]
+
+
+def test_a_client_ambassador_keeps_a_usable_certificate_of_its_own(ca: CertificateAuthority) -> None:
+    own = ca.issue("shop-db-ambassador-web1")
+    credentials = Credentials("shop", ca, {own.name: own})
+    assert credentials.client_identity(own.name, "web1") == own and credentials.new_identities() == {}
+
+
+def test_a_client_ambassadors_own_certificate_of_another_ca_gives_way_to_its_hosts(ca: CertificateAuthority) -> None:
+    stranger = CertificateAuthority.new("shop").issue("shop-db-ambassador-web1")
+    credentials = Credentials("shop", ca, {stranger.name: stranger})
+    found = credentials.client_identity(stranger.name, "web1")
+    assert found is not None and found.name == pki.clients_of("shop", "web1")
+    assert list(credentials.new_identities()) == [found.name]
+
+
+def test_the_name_clients_share_is_no_ambassadors_name() -> None:
+    assert not pki.clients_of("shop", "web1").startswith("shop-")

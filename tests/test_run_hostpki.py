@@ -4,12 +4,15 @@ writes nothing, and copies that disagree are settled."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.fakes import FakeEngine, FakeExecutor
-from xcompose.keystore import Bundle, write_private
+from xcompose.keystore import SEAL, Bundle, write_private
 from xcompose.pki import CertificateAuthority
 from xcompose.plan.specs import HostTarget
 from xcompose.run.hostpki import DIGEST, FILE, HostPki
@@ -162,3 +165,43 @@ def test_a_host_whose_digest_does_not_name_the_copy_it_holds_is_not_trusted_for_
     store.read()
     assert store.copies["db"] is not None and store.copies["db"].ca == other.ca
     assert store.copies["web"] is not None and store.copies["web"].ca == ann.current.ca
+
+
+def unsealed(tar_bytes: bytes) -> bytes:
+    """The same copy as an xcompose before seals wrote it: its meta.json without the seal."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as source, tarfile.open(fileobj=out, mode="w") as target:
+        for member in source.getmembers():
+            content = source.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "pki/meta.json":
+                meta = json.loads(content)
+                del meta[SEAL]
+                content = json.dumps(meta).encode()
+            member.size = len(content)
+            target.addfile(member, io.BytesIO(content))
+    return out.getvalue()
+
+
+def test_a_copy_kept_without_a_seal_is_written_again_sealed(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ann = first_up(engines)
+    assert ann.current is not None
+    old = unsealed(ann.current.to_tar())
+    for engine in engines:
+        put_in_box(engine, {FILE: old, DIGEST: hashlib.sha256(old).hexdigest().encode()})
+    store = HostPki(fleet(*engines), "shop", "bob@desk")
+    assert store.read() == ann.current and not store.current.sealed  # type: ignore[union-attr]
+    assert store.save() == ["db", "web"]
+    again = HostPki(fleet(*engines), "shop", "cat@desk")
+    assert again.read() is not None and again.current.sealed  # type: ignore[union-attr]
+    assert again.save() == []
+
+
+def test_a_copy_sealed_by_a_save_is_not_written_again_by_the_next(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ann = first_up(engines)
+    assert ann.current is not None
+    old = unsealed(ann.current.to_tar())
+    for engine in engines:
+        put_in_box(engine, {FILE: old, DIGEST: hashlib.sha256(old).hexdigest().encode()})
+    store = HostPki(fleet(*engines), "shop", "bob@desk")
+    store.read()
+    assert store.save() == ["db", "web"] and store.save() == []

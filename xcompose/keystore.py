@@ -10,6 +10,7 @@ its hosts without a new CA (which would re-create every ambassador).
 from __future__ import annotations
 
 import datetime
+import hmac
 import io
 import json
 import os
@@ -23,6 +24,7 @@ from xcompose.errors import UsageError
 from xcompose.pki import NAME, CertificateAuthority, Credentials, Identity
 
 FORMAT = 1
+SEAL = "issued_seal"  # meta.json's key for the CA's seal over the issued certificates
 
 
 class BadBundle(UsageError):
@@ -58,14 +60,32 @@ class Bundle:
             return False
         return all(other.issued.get(name) == identity for name, identity in self.issued.items())
 
+    @property
+    def sealed(self) -> bool:
+        """Whether every certificate is known to be the CA's: read under a matching seal,
+        or issued here. A copy that is not gets sealed when it is next written."""
+        return all(identity.vouched for identity in self.issued.values())
+
     def meta(self) -> dict[str, object]:
         return {"format": FORMAT, "project": self.project, "generation": self.generation,
                 "ca": self.ca.fingerprint, "written_by": self.written_by, "written_at": self.written_at}
 
+    def checked(self) -> Bundle:
+        """The bundle with the certificates the CA signed, each known to be: one that was
+        not known yet is checked, and left out if it is not the CA's (it could only be
+        issued again, and a seal must vouch for every certificate it covers)."""
+        if self.sealed:
+            return self
+        return replace(self, issued={name: replace(identity, vouched=True) for name, identity in self.issued.items()
+                                     if identity.vouched or self.ca.signed(identity.cert_pem)})
+
     def to_tar(self) -> bytes:
-        files = {"meta.json": json.dumps(self.meta(), indent=1).encode(), "ca.pem": self.ca.cert_pem,
+        """The tar, its certificates (`checked`) sealed by the CA (`CertificateAuthority.seal`)."""
+        issued = dict(sorted(self.checked().issued.items()))
+        meta = {**self.meta(), SEAL: self.ca.seal(issued.values())}
+        files = {"meta.json": json.dumps(meta, indent=1).encode(), "ca.pem": self.ca.cert_pem,
                  "ca.key": self.ca.key_pem}
-        for name, identity in sorted(self.issued.items()):
+        for name, identity in issued.items():
             files[f"issued/{name}.pem"] = identity.cert_pem
             files[f"issued/{name}.key"] = identity.key_pem
         buf = io.BytesIO()
@@ -99,6 +119,11 @@ class Bundle:
                 name = path.removeprefix("issued/").removesuffix(".pem")
                 if key is not None and NAME.match(name):
                     issued[name] = Identity(name, cert, key, ca.cert_pem)
+        # Sealed by its CA: every certificate is the CA's without checking each signature.
+        # Unsealed (an older xcompose wrote it) or not matching: each is checked when used.
+        seal = meta.get(SEAL)
+        if isinstance(seal, str) and hmac.compare_digest(seal, ca.seal(issued.values())):
+            issued = {name: replace(identity, vouched=True) for name, identity in issued.items()}
         return cls(ca.project, ca, issued, int(meta.get("generation", 1)), str(meta.get("written_by", "")),
                    str(meta.get("written_at", "")))
 

@@ -71,6 +71,15 @@ def make_plan(
     return build_plan(project, credentials or Credentials.none(project.name), image_ports)
 
 
+def with_certificates(the_plan: Plan, credentials: Credentials) -> Plan:
+    """The plan made before the hosts were asked, its ambassadors given the certificates
+    the hosts keep (the plan `make_plan(project, credentials)` makes, at a fraction of
+    its cost)."""
+    from xcompose.plan.ambassadors import with_certificates as signed
+
+    return signed(the_plan, credentials)
+
+
 def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first: Plan, *, pull: bool) -> Plan:
     """The plan once the hosts have said what the images of services that declare no port
     expose; `pull`: an image not on its host yet is pulled to find out (`up`), or its ports
@@ -187,7 +196,7 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
     the_plan = make_plan(project)  # a mistake in the file is said before any host is asked
     with reached(the_plan, options) as fleet:
         credentials = host_pki(fleet, project.name).credentials()
-        the_plan = make_plan(project, credentials)
+        the_plan = with_certificates(the_plan, credentials)
         the_plan = plan_against(fleet, project, credentials, the_plan, pull=False)
         the_plan = pin_built_images(the_plan, fleet)
         live, failures = fleet.read_live(the_plan.project)
@@ -262,8 +271,8 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
         no_start=no_start, applied_by=operator(),
         stop_timeout=stop_timeout, recreate=recreate,
     )
-    # Planned once before any host is asked, so a mistake in the file is said first; once
-    # more under the lock, with the certificates the hosts keep.
+    # Planned once before any host is asked, so a mistake in the file is said first; under
+    # the lock, its ambassadors are given the certificates the hosts keep.
     the_plan = make_plan(project)
     known_services(the_plan, services)
     in_scope = set(project.topology.services)
@@ -291,7 +300,7 @@ def up(options: Options, services: tuple[str, ...], detach: bool, build: bool, n
                 credentials = store.ensure_ca()
             for note in store.notes:
                 reporter.note(f"note: {note}")
-            the_plan = make_plan(project, credentials)
+            the_plan = with_certificates(the_plan, credentials)
             # Images first, as Compose does: what a built image EXPOSEs is planned with.
             built = build_images(the_plan, fleet, reporter, build=in_scope, force=build)
             the_plan = plan_against(fleet, project, credentials, the_plan, pull=True)

@@ -430,9 +430,11 @@ class Planner:
             return StepId.client(target, host)
         return StepId.service(target)
 
-    def identity(self, name: str, tls: bool) -> Identity | None:
+    def identity(self, name: str, tls: bool, client_host: str | None = None) -> Identity | None:
+        """An ambassador's certificate; a client ambassador's (on `client_host`) may be its host's."""
         if not tls:
             return None
-        identity = self.credentials.identity(name)
+        identity = (self.credentials.identity(name) if client_host is None
+                    else self.credentials.client_identity(name, client_host))
         self.tls_without_ca |= identity is None and self.credentials.read
         return identity

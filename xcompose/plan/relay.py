@@ -251,6 +251,21 @@ def ambassador(
     return container, relay.setup
 
 
+def signed(
+    container: ContainerSpec, setup: RelaySetup, role: AmbassadorRole, identity: Identity,
+    server_name: str | None = None,
+) -> tuple[ContainerSpec, RelaySetup]:
+    """An ambassador that `ambassador` made without a certificate, as it would have made it
+    with `identity`: only its files and its relay labels depend on the certificate."""
+    relay = _relay(role, container.image, setup.ports, setup.tls, identity, server_name)
+    labels = {key: value for key, value in container.labels if key not in _RELAY_LABELS}
+    return (dataclasses.replace(container, labels=tuple(sorted({**labels, **dict(relay.labels)}.items()))),
+            relay.setup)
+
+
+_RELAY_LABELS = frozenset({LABEL_RELAY, LABEL_RELAY_DIGEST, LABEL_TLS_CA, LABEL_TLS_CERT})
+
+
 @dataclasses.dataclass(frozen=True)
 class _Relay:
     """What an ambassador's container holds besides its name, networks, labels and

@@ -299,11 +299,16 @@ class Plan:
         gone = set(step_ids)
         return self._sub({step_id for step_id in self._steps if step_id not in gone})
 
-    def replacing(self, steps: Iterable[Step]) -> Plan:
-        """The same plan with these steps in place of those with the same ids."""
+    def unordered(self) -> Iterable[Step]:
+        """Every step, in no particular order: for readers that need none (`steps()` sorts)."""
+        return self._steps.values()
+
+    def replacing(self, steps: Iterable[Step], *, new_ca: bool | None = None) -> Plan:
+        """The same plan with these steps in place of those with the same ids (and `new_ca`
+        when given)."""
         new = {step.id: step for step in steps}
         return Plan(self.project, self.hosts, (new.get(i) or step for i, step in self._steps.items()),
-                    self._edges(), new_ca=self.new_ca, notes=self._notes,
+                    self._edges(), new_ca=self.new_ca if new_ca is None else new_ca, notes=self._notes,
                     needs_image_ports=self.needs_image_ports)
 
     @property

@@ -120,16 +120,18 @@ class HostPki:
         if credentials is not None:
             self.current = self.current.with_identities(credentials.new_identities().values())
         bundle = self.current
-        # Copies read from the same bytes are one object: each is compared once.
+        # Copies read from the same bytes are one object: each is compared once. One that
+        # an xcompose before seals wrote is written again, sealed, so that readers need not
+        # check each certificate's signature.
         current: dict[int, bool] = {}
         for copy in self.copies.values():
             if copy is not None and id(copy) not in current:
-                current[id(copy)] = bundle.same_content(copy)
+                current[id(copy)] = bundle.same_content(copy) and copy.sealed
         stale = [host for host in sorted(self.boxes)  # a copy without its digest gets one
                  if self.copies.get(host) is None or not current[id(self.copies[host])] or host not in self._digested]
         if not stale:
             return []
-        stamped = bundle.stamped(self.operator)
+        stamped = bundle.checked().stamped(self.operator)  # as written: sealed
         data = stamped.to_tar()
         # Made once for every host: the copy, then its digest (a reader that finds the
         # digest finds the copy it names).

@@ -40,8 +40,9 @@ def image_action(policy: str, present: bool, force: bool) -> ImageAction:
 
 
 def built_steps(plan: Plan) -> dict[str, ServiceStep]:
-    """The service steps of the plan whose image is built, by service."""
-    return {step.service: step for step in plan.steps() if isinstance(step, ServiceStep) and step.build is not None}
+    """The service steps of the plan whose image is built, by service (in no order)."""
+    return {step.service: step for step in plan.unordered()
+            if isinstance(step, ServiceStep) and step.build is not None}
 
 
 def build_images(

@@ -325,7 +325,7 @@ def _check_link(plan: Plan, fleet: Fleet, credentials: Credentials, client: Clie
                            f"{relay.to_host}:{relay.to_port} ({why})")
     # TLS, from here, as the client ambassador.
     if client.relay.tls:
-        identity = credentials.identity(cname)
+        identity = credentials.client_identity(cname, client.host)
         if identity is None:
             link.tls = "on"
             link.errors.append(f"{where}: TLS is on but this machine has no PKI for project "

@@ -82,8 +82,8 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
     of a 10,000-service `up`). Reference counting frees as usual."""
     options = options or UpOptions()
     services, timeout = options.services, options.wait_timeout
-    unsigned = [str(s.id) for s in plan.steps() if isinstance(s, AMBASSADOR_STEPS) and s.relay.tls
-                and LABEL_TLS_CERT not in dict(s.container.labels)]
+    unsigned = sorted(str(s.id) for s in plan.unordered() if isinstance(s, AMBASSADOR_STEPS) and s.relay.tls
+                      and LABEL_TLS_CERT not in dict(s.container.labels))
     if unsigned:
         raise ValueError(f"planned without the project's credentials: {', '.join(unsigned)}")
     live, failures = fleet.read_live(plan.project)
