@@ -59,7 +59,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
         server_name = container_name(planner.name, server_id)
         containers.claim(host, server_name, f"the server ambassador of '{target}'")
         network = min(planner.nets[target])  # any network of the target's: its name resolves there
-        container, relay = ambassador(
+        server = ambassador(
             role="ambassador-server",
             name=server_name,
             image=image,
@@ -70,7 +70,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
             tls=tls,
             identity=planner.identity(server_name, tls),
         )
-        planner.add(ServerAmbassadorStep(server_id, host, container, relay),
+        planner.add(ServerAmbassadorStep(server_id, host, server),
                   [StepId.network(host, network), StepId.service(target)])
         remote_relays = client_relays(ports, published[target], address)
         for consumer_host, networks in sorted(by_host.items()):
@@ -86,7 +86,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
                                 f"'{target}' runs on host {host} and is reached there by that name",
                                 ("services", target, "networks", net))
                 endpoints.append(Endpoint(docker_name, aliases))
-            container, relay = ambassador(
+            client = ambassador(
                 role="ambassador-client",
                 name=client_name,
                 image=image,
@@ -97,7 +97,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
                 identity=planner.identity(client_name, tls),
                 server_name=server_name,
             )
-            planner.add(ClientAmbassadorStep(client_id, container, relay),
+            planner.add(ClientAmbassadorStep(client_id, client),
                       [*(StepId.network(consumer_host, net) for net in sorted(networks)), server_id])
 
 def _need_addresses(planner: Planner) -> None:
