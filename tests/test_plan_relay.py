@@ -230,9 +230,16 @@ def test_a_plan_whose_pairs_are_plain_needs_no_ca(tmp_path: Path) -> None:
     assert not _plan(tmp_path, tls=False).uses_tls
 
 
-def test_an_ambassadors_container_spec_is_made_once_and_kept(tmp_path: Path) -> None:
+def test_an_ambassadors_relay_and_container_spec_are_made_once_and_kept(tmp_path: Path) -> None:
     step = _amb(_plan(tmp_path), "ambassador-client:db@web1")
-    assert step.container is step.container
+    assert step.relay is step.relay and step.container is step.container
+
+
+def test_a_plan_says_it_uses_tls_without_making_any_relay(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    assert plan.uses_tls
+    assert all("relay" not in vars(_amb(plan, text).ambassador)
+               for text in ("ambassador-server:db", "ambassador-client:db@web1"))
 
 
 def test_an_ambassadors_spec_joins_its_steps_labels_and_its_relays(tmp_path: Path) -> None:

@@ -234,9 +234,8 @@ def ambassador(
     made); a client ambassador verifies the server ambassador's name, `server_name`."""
     if not ports:
         raise ValueError("an ambassador needs at least one port to relay")
-    relay = (_shared_relay(role, image, tuple(ports), tls, server_name) if identity is None
-             else _relay(role, image, tuple(ports), tls, identity, server_name))
-    return AmbassadorContainer(name, image, tuple(networks), tuple(labels), tuple(published), relay)
+    return AmbassadorContainer(name, image, tuple(networks), tuple(labels), tuple(published),
+                               role, tuple(ports), tls, identity, server_name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,17 +304,28 @@ def _relay(
 
 @dataclasses.dataclass(frozen=True)
 class AmbassadorContainer:
-    """One ambassador as planned: its relay, and what its container is made of. The
-    container's spec is made the first time it is read, from these fields alone, so it is
-    the same whenever that happens; `plan --offline` reads none of the 26,000 of a
-    10,000-service plan (it prints ids, hosts and order), `up` reads each."""
+    """One ambassador as planned: what its relay and its container are made of. The relay
+    (its config, files, probe and digest) and the container's spec are made the first time
+    they are read, from these fields alone, so they are the same whenever that happens;
+    `plan --offline` reads neither for the 26,000 ambassadors of a 10,000-service plan (it
+    prints ids, hosts and order), `up` reads each."""
 
     name: str
     image: str
     networks: tuple[Endpoint, ...]
     labels: tuple[tuple[str, str], ...]  # whose step it is; the relay adds its own
     published: tuple[PortBinding, ...]
-    relay: _Relay
+    role: AmbassadorRole
+    ports: tuple[RelayPort, ...]
+    tls: bool
+    identity: Identity | None
+    server_name: str | None
+
+    @functools.cached_property
+    def relay(self) -> _Relay:
+        if self.identity is None:
+            return _shared_relay(self.role, self.image, self.ports, self.tls, self.server_name)
+        return _relay(self.role, self.image, self.ports, self.tls, self.identity, self.server_name)
 
     @property
     def setup(self) -> RelaySetup:

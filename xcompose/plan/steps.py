@@ -331,7 +331,7 @@ class Plan:
     @property
     def uses_tls(self) -> bool:
         """Some ambassador pair speaks mutual TLS: the project needs a CA."""
-        return any(isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) and step.relay.tls
+        return any(isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) and step.ambassador.tls
                    for step in self._steps.values())
 
     def hosts_used(self) -> set[str]:
