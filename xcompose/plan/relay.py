@@ -1,6 +1,6 @@
 """The relay inside an ambassador: which program, its config and command, the files it
 needs and the probe that proves it relays. Pure: the planner calls `ambassador()` for every
-ambassador step, so the plan holds the final relay.
+ambassador step, so the plan holds all the relay is made of (made when first read).
 
 The relay is haproxy in tcp mode (bench/ambassador.md chose it), with mutual TLS between
 the two ambassadors of a link while TLS is on. Its config and certificates reach the
