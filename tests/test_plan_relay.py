@@ -16,13 +16,16 @@ from xcompose.engines.base import archive
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.naming import (
+    LABEL_HOST,
     LABEL_RELAY,
     LABEL_RELAY_DIGEST,
+    LABEL_ROLE,
     LABEL_TLS_CA,
     LABEL_TLS_CERT,
 )
 from xcompose.plan.relay import (
     HAPROXY_CONFIG,
+    HAPROXY_ENTRYPOINT,
     NEW_CA,
     ambassador,
     haproxy_config,
@@ -30,7 +33,8 @@ from xcompose.plan.relay import (
     relay_kind,
     relay_probe,
 )
-from xcompose.plan.specs import Endpoint, RelaySetup, UploadFile
+from xcompose.plan.render import render_plan
+from xcompose.plan.specs import Endpoint, PortBinding, RelaySetup, UploadFile
 from xcompose.plan.specs import RelayPort as Relay
 from xcompose.plan.steps import AMBASSADOR_STEPS, AmbassadorStep, Plan, ServiceStep
 
@@ -206,10 +210,11 @@ def test_udp_only_relay_has_no_probe() -> None:
 
 
 def test_an_ambassador_exposes_its_listen_ports_and_restarts() -> None:
-    spec, relay = ambassador(
+    made = ambassador(
         role="ambassador-server", name="p-redis-ambassador", image="alpine/socat:latest", networks=(Endpoint("p_default"),),
         ports=[Relay(6379, "redis", 6379)], labels=[("b", "2"), ("a", "1")], tls=False, identity=None,
     )
+    spec, relay = made.spec, made.setup
     assert spec.expose == ((6379, "tcp"),)
     assert spec.restart == "unless-stopped"
     assert dict(spec.labels)["a"] == "1" and dict(spec.labels)[LABEL_RELAY] == "socat"
@@ -223,3 +228,35 @@ def test_a_plan_with_tls_pairs_says_it_needs_a_ca_even_before_there_is_one(tmp_p
 
 def test_a_plan_whose_pairs_are_plain_needs_no_ca(tmp_path: Path) -> None:
     assert not _plan(tmp_path, tls=False).uses_tls
+
+
+def test_an_ambassadors_relay_and_container_spec_are_made_once_and_kept(tmp_path: Path) -> None:
+    step = _amb(_plan(tmp_path), "ambassador-client:db@web1")
+    assert step.relay is step.relay and step.container is step.container
+
+
+def test_a_plan_says_it_uses_tls_without_making_any_relay(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    assert plan.uses_tls
+    assert all("relay" not in vars(_amb(plan, text).ambassador)
+               for text in ("ambassador-server:db", "ambassador-client:db@web1"))
+
+
+def test_an_ambassadors_spec_joins_its_steps_labels_and_its_relays(tmp_path: Path) -> None:
+    spec = _amb(_plan(tmp_path, tls=False), "ambassador-server:db").container
+    labels = dict(spec.labels)
+    assert (labels[LABEL_ROLE], labels[LABEL_HOST], labels[LABEL_RELAY]) == ("ambassador-server", "db1", "haproxy")
+    assert labels[LABEL_RELAY_DIGEST].startswith("sha256:")
+    assert [label for label, _ in spec.labels] == sorted(labels)
+    assert (spec.entrypoint, spec.user, spec.restart, spec.expose) == (
+        HAPROXY_ENTRYPOINT, "root", "unless-stopped", ((6379, "tcp"),))
+    assert spec.ports == (PortBinding(6379, "tcp", spec.ports[0].host_port, "10.0.0.1"),)
+
+
+def test_an_ambassadors_spec_read_after_the_plan_was_printed_is_the_one_read_at_once(tmp_path: Path) -> None:
+    early = _plan(tmp_path, credentials=Credentials.none("shop"))
+    at_once = {str(s.id): s.container.config_hash() for s in early.steps() if isinstance(s, AMBASSADOR_STEPS)}
+    late = _plan(tmp_path, credentials=Credentials.none("shop"))
+    render_plan(late, "json")
+    render_plan(late, "table", width=120)
+    assert {str(s.id): s.container.config_hash() for s in late.steps() if isinstance(s, AMBASSADOR_STEPS)} == at_once

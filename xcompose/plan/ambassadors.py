@@ -17,7 +17,7 @@ from xcompose.config.syntax import PortSpec
 from xcompose.plan import kernel
 from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims
 from xcompose.plan.naming import container_labels, container_name
-from xcompose.plan.relay import ambassador, signed
+from xcompose.plan.relay import AmbassadorContainer, ambassador
 from xcompose.plan.specs import Endpoint
 from xcompose.plan.steps import ClientAmbassadorStep, Plan, ServerAmbassadorStep, ServiceStep, Step, StepId
 from xcompose.plan.wiring import client_relays, server_ports, server_relays
@@ -78,7 +78,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
         server_name = container_name(planner.name, server_id)
         containers.claim(host, server_name, f"the server ambassador of '{target}'")
         network = min(planner.nets[target])  # any network of the target's: its name resolves there
-        container, relay = ambassador(
+        server = ambassador(
             role="ambassador-server",
             name=server_name,
             image=image,
@@ -89,14 +89,14 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
             tls=tls,
             identity=planner.identity(server_name, tls),
         )
-        planner.add(ServerAmbassadorStep(server_id, host, container, relay),
+        planner.add(ServerAmbassadorStep(server_id, host, server),
                   [StepId.network(host, network), StepId.service(target)])
         remote_relays = client_relays(ports, published[target], address)
         for consumer_host, networks in sorted(by_host.items()):
             client_id = StepId.client(target, consumer_host)
             client_name = container_name(planner.name, client_id)
             endpoints = _client_endpoints(planner, names, containers, target, consumer_host, networks)
-            container, relay = ambassador(
+            client = ambassador(
                 role="ambassador-client",
                 name=client_name,
                 image=image,
@@ -107,7 +107,7 @@ def add_ambassadors(planner: Planner, names: NameClaims, claims: PortClaims, con
                 identity=planner.identity(client_name, tls, consumer_host),
                 server_name=server_name,
             )
-            planner.add(ClientAmbassadorStep(client_id, container, relay),
+            planner.add(ClientAmbassadorStep(client_id, client),
                       [*(StepId.network(consumer_host, net) for net in sorted(networks)), server_id])
 
 
@@ -157,14 +157,14 @@ def _add_kernel_link(planner: Planner, names: NameClaims, containers: ContainerN
     relays = client_relays(ports, published, address)
     for consumer_host, networks in sorted(planner.remote[target].items()):
         client_id = StepId.client(target, consumer_host)
-        container, relay = kernel.client_ambassador(
+        client = kernel.client_ambassador(
             name=container_name(planner.name, client_id),
             image=planner.relay_image(service),
             networks=_client_endpoints(planner, names, containers, target, consumer_host, networks),
             ports=relays,
             labels=container_labels(planner.name, client_id, consumer_host),
         )
-        planner.add(ClientAmbassadorStep(client_id, container, relay),
+        planner.add(ClientAmbassadorStep(client_id, client),
                     [*(StepId.network(consumer_host, net) for net in sorted(networks)), step.id])
     where = ", ".join(f"{address}:{published[p]}{'/udp' if p.protocol == 'udp' else ''}" for p in ports)
     planner.link_notes.append(f"'{target}' is reached from other hosts unencrypted (ambassador mode kernel) on {where}")
@@ -226,18 +226,17 @@ def _signed(plan: Plan, credentials: Credentials) -> tuple[list[Step], bool]:
     signed_steps: list[Step] = []
     without_ca = False
     for step in plan.unordered():
-        if not isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) or not step.relay.tls:
+        # Read from what was planned: asking the relay or the container would make them.
+        if not isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) or not step.ambassador.tls:
             continue
-        identity = (credentials.identity(step.container.name) if isinstance(step, ServerAmbassadorStep)
-                    else credentials.client_identity(step.container.name, step.host))
+        planned = step.ambassador
+        assert isinstance(planned, AmbassadorContainer)  # only kernel mode makes one at once, and it has no TLS
+        identity = (credentials.identity(planned.name) if isinstance(step, ServerAmbassadorStep)
+                    else credentials.client_identity(planned.name, step.host))
         if identity is None:
             without_ca |= credentials.read
             continue
-        if isinstance(step, ServerAmbassadorStep):
-            container, relay = signed(step.container, step.relay, "ambassador-server", identity)
-            signed_steps.append(ServerAmbassadorStep(step.id, step.host, container, relay))
-        else:
-            server_name = container_name(plan.project, StepId.server(step.service))
-            container, relay = signed(step.container, step.relay, "ambassador-client", identity, server_name)
-            signed_steps.append(ClientAmbassadorStep(step.id, container, relay))
+        given = dataclasses.replace(planned, identity=identity)
+        signed_steps.append(ServerAmbassadorStep(step.id, step.host, given)
+                            if isinstance(step, ServerAmbassadorStep) else ClientAmbassadorStep(step.id, given))
     return signed_steps, without_ca

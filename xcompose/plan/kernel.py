@@ -22,6 +22,7 @@ import shlex
 from collections.abc import Sequence
 
 from xcompose.plan.naming import LABEL_RELAY, LABEL_RELAY_DIGEST
+from xcompose.plan.relay import BuiltAmbassador
 from xcompose.plan.specs import ContainerSpec, Endpoint, RelayKind, RelayPort, RelaySetup
 
 KERNEL_RELAY: RelayKind = "kernel"
@@ -71,7 +72,7 @@ def client_ambassador(
     networks: Sequence[Endpoint],
     ports: Sequence[RelayPort],
     labels: Sequence[tuple[str, str]],
-) -> tuple[ContainerSpec, RelaySetup]:
+) -> BuiltAmbassador:
     """The container and relay of a kernel-mode client ambassador; `ports` go to the target
     host's address and the host ports the target is published on there."""
     if not ports:
@@ -91,4 +92,4 @@ def client_ambassador(
         cap_add=("NET_ADMIN",),
         sysctls=KERNEL_SYSCTLS,
     )
-    return container, RelaySetup(KERNEL_RELAY, tuple(ports), tls=False, probe=probe(ports))
+    return BuiltAmbassador(container, RelaySetup(KERNEL_RELAY, tuple(ports), tls=False, probe=probe(ports)))

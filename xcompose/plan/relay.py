@@ -1,6 +1,6 @@
 """The relay inside an ambassador: which program, its config and command, the files it
 needs and the probe that proves it relays. Pure: the planner calls `ambassador()` for every
-ambassador step, so the plan holds the final relay.
+ambassador step, so the plan holds all the relay is made of (made when first read).
 
 The relay is haproxy in tcp mode (bench/ambassador.md chose it), with mutual TLS between
 the two ambassadors of a link while TLS is on. Its config and certificates reach the
@@ -228,42 +228,14 @@ def ambassador(
     tls: bool,
     identity: Identity | None,
     server_name: str | None = None,
-) -> tuple[ContainerSpec, RelaySetup]:
+) -> AmbassadorContainer:
     """The container and relay of one ambassador. With TLS on, `identity` is its
     certificate (None while the project has no CA yet: the plan says a new one will be
     made); a client ambassador verifies the server ambassador's name, `server_name`."""
     if not ports:
         raise ValueError("an ambassador needs at least one port to relay")
-    relay = (_shared_relay(role, image, tuple(ports), tls, server_name) if identity is None
-             else _relay(role, image, tuple(ports), tls, identity, server_name))
-    container = ContainerSpec(
-        name=name,
-        image=image,
-        networks=tuple(networks),
-        entrypoint=relay.entrypoint,
-        command=relay.command,
-        labels=tuple(sorted({**dict(labels), **dict(relay.labels)}.items())),
-        expose=relay.expose,
-        ports=tuple(published),
-        restart="unless-stopped",
-        user=relay.user,
-    )
-    return container, relay.setup
-
-
-def signed(
-    container: ContainerSpec, setup: RelaySetup, role: AmbassadorRole, identity: Identity,
-    server_name: str | None = None,
-) -> tuple[ContainerSpec, RelaySetup]:
-    """An ambassador that `ambassador` made without a certificate, as it would have made it
-    with `identity`: only its files and its relay labels depend on the certificate."""
-    relay = _relay(role, container.image, setup.ports, setup.tls, identity, server_name)
-    labels = {key: value for key, value in container.labels if key not in _RELAY_LABELS}
-    return (dataclasses.replace(container, labels=tuple(sorted({**labels, **dict(relay.labels)}.items()))),
-            relay.setup)
-
-
-_RELAY_LABELS = frozenset({LABEL_RELAY, LABEL_RELAY_DIGEST, LABEL_TLS_CA, LABEL_TLS_CERT})
+    return AmbassadorContainer(name, image, tuple(networks), tuple(labels), tuple(published),
+                               role, tuple(ports), tls, identity, server_name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,6 +300,69 @@ def _relay(
         # Exposed like the target, so `docker ps` / inspect read as they would for it.
         expose=tuple(sorted({(p.listen_port, p.protocol) for p in ports})),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class AmbassadorContainer:
+    """One ambassador as planned: what its relay and its container are made of. The relay
+    (its config, files, probe and digest) and the container's spec are made the first time
+    they are read, from these fields alone, so they are the same whenever that happens;
+    `plan --offline` reads neither for the 26,000 ambassadors of a 10,000-service plan (it
+    prints ids, hosts and order), `up` reads each."""
+
+    name: str
+    image: str
+    networks: tuple[Endpoint, ...]
+    labels: tuple[tuple[str, str], ...]  # whose step it is; the relay adds its own
+    published: tuple[PortBinding, ...]
+    role: AmbassadorRole
+    ports: tuple[RelayPort, ...]
+    tls: bool
+    identity: Identity | None
+    server_name: str | None
+
+    @functools.cached_property
+    def relay(self) -> _Relay:
+        if self.identity is None:
+            return _shared_relay(self.role, self.image, self.ports, self.tls, self.server_name)
+        return _relay(self.role, self.image, self.ports, self.tls, self.identity, self.server_name)
+
+    @property
+    def setup(self) -> RelaySetup:
+        return self.relay.setup
+
+    @functools.cached_property
+    def spec(self) -> ContainerSpec:
+        relay = self.relay
+        return ContainerSpec(
+            name=self.name,
+            image=self.image,
+            networks=self.networks,
+            entrypoint=relay.entrypoint,
+            command=relay.command,
+            labels=tuple(sorted({**dict(self.labels), **dict(relay.labels)}.items())),
+            expose=relay.expose,
+            ports=self.published,
+            restart="unless-stopped",
+            user=relay.user,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltAmbassador:
+    """An ambassador whose container and relay are made at once: a kernel-mode client
+    (plan/kernel.py) has no relay program to make, so nothing is worth putting off."""
+
+    spec: ContainerSpec
+    setup: RelaySetup
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def tls(self) -> bool:
+        return self.setup.tls
 
 
 # The client ambassadors of one target on every host it is reached from relay the same

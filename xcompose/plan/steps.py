@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from xcompose.plan.specs import (
     BuildSpec,
@@ -22,6 +22,9 @@ from xcompose.plan.specs import (
     UploadFile,
     VolumeSpec,
 )
+
+if TYPE_CHECKING:  # the relay module brings the PKI's imports with it
+    from xcompose.plan.relay import AmbassadorContainer, BuiltAmbassador
 
 StepKind = Literal["network", "volume", "service", "ambassador-server", "ambassador-client"]
 STEP_KINDS: tuple[StepKind, ...] = ("network", "volume", "service", "ambassador-server", "ambassador-client")
@@ -132,8 +135,15 @@ class ServerAmbassadorStep:
 
     id: StepId
     host: str
-    container: ContainerSpec
-    relay: RelaySetup
+    ambassador: AmbassadorContainer | BuiltAmbassador
+
+    @property
+    def container(self) -> ContainerSpec:
+        return self.ambassador.spec
+
+    @property
+    def relay(self) -> RelaySetup:
+        return self.ambassador.setup
 
     @property
     def service(self) -> str:
@@ -146,8 +156,15 @@ class ClientAmbassadorStep:
     """Carries the target's names on a consumer host and relays to the server ambassador."""
 
     id: StepId
-    container: ContainerSpec
-    relay: RelaySetup
+    ambassador: AmbassadorContainer | BuiltAmbassador
+
+    @property
+    def container(self) -> ContainerSpec:
+        return self.ambassador.spec
+
+    @property
+    def relay(self) -> RelaySetup:
+        return self.ambassador.setup
 
     @property
     def host(self) -> str:
@@ -319,7 +336,7 @@ class Plan:
     @property
     def uses_tls(self) -> bool:
         """Some ambassador pair speaks mutual TLS: the project needs a CA."""
-        return any(isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) and step.relay.tls
+        return any(isinstance(step, ServerAmbassadorStep | ClientAmbassadorStep) and step.ambassador.tls
                    for step in self._steps.values())
 
     def hosts_used(self) -> set[str]:
