@@ -195,21 +195,21 @@ def test_the_operator_is_the_user_at_this_machine(monkeypatch: pytest.MonkeyPatc
     import getpass
     import socket
 
-    from xcompose.cli.commands import operator
+    from xcompose.run.operator import operator
 
     monkeypatch.delenv("XCOMPOSE_OPERATOR", raising=False)
     assert operator() == f"{getpass.getuser()}@{socket.gethostname()}"
 
 
 def test_xcompose_operator_names_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xcompose.cli.commands import operator
+    from xcompose.run.operator import operator
 
     monkeypatch.setenv("XCOMPOSE_OPERATOR", "deploy-bot@ci")
     assert operator() == "deploy-bot@ci"
 
 
 def test_up_reads_ahead_the_ports_of_images_it_does_not_build(load_text: Any) -> None:
-    from xcompose.cli.commands import make_plan, unbuilt_images
+    from xcompose.cli.planning import make_plan, unbuilt_images
 
     project = load_text("""
         hosts: {a: {}, b: {}}

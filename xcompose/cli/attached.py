@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xcompose.cli.commands import load, make_plan, reached
+from xcompose.cli.hosts import reached
 from xcompose.cli.main import Options, cli, complete_services, fail, handles_errors, out, pass_options
+from xcompose.cli.planning import load, make_plan
 from xcompose.cli.targets import one, targets
 from xcompose.errors import UsageError
 from xcompose.plan.steps import StepId

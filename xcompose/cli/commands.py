@@ -1,16 +1,14 @@
-"""The commands: each parses its options, calls the layers in order (load, credentials,
-plan, reach, run) and prints. Nothing here decides or acts on its own."""
+"""The commands that change or plan a project: `plan`, `up`, `build`, `down`. Each parses its
+options, calls the layers in order (load, credentials, plan, reach, run) and prints. Nothing
+here decides or acts on its own."""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
+from xcompose.cli.hosts import WAIT_HELP, host_pki, locked, reached
 from xcompose.cli.main import (
     Options,
     cli,
@@ -18,154 +16,27 @@ from xcompose.cli.main import (
     err,
     fail,
     handles_errors,
-    out,
     pass_options,
     print_text,
 )
 from xcompose.cli.output import PROGRESS
+from xcompose.cli.planning import known_services, load, make_plan, plan_against, unbuilt_images, with_certificates
 from xcompose.errors import UsageError, XcomposeError
 from xcompose.plan.steps import StepId
 from xcompose.run.operator import operator
 
 if TYPE_CHECKING:  # imported where used: cryptography and docker-py are slow to load
     from xcompose.config.project import Project
-    from xcompose.engines.base import Executor
     from xcompose.engines.fleet import Fleet
-    from xcompose.pki import Credentials
-    from xcompose.plan.build import ImagePorts
     from xcompose.plan.converge import Recreate
     from xcompose.plan.render import Format
-    from xcompose.plan.specs import HostTarget
     from xcompose.plan.steps import Plan
-    from xcompose.run.hostpki import HostPki
-    from xcompose.run.lease import ProjectLock
-    from xcompose.run.up import Reporter
 
-WAIT_HELP = "Seconds to wait for another run of this project to finish."
 progress_option = click.option(
     "--progress", type=click.Choice(PROGRESS), default="auto", show_default=True,
     help="How progress is shown: a spinner on a terminal (auto), always (tty), lines only (plain), JSON events "
     "(json) or nothing (quiet).",
 )
-
-
-def load(options: Options) -> Project:
-    from xcompose.config.load import load_project
-
-    stdin = sys.stdin.buffer.read() if "-" in options.files else None
-    project = load_project(options.files, project_name=options.project_name, profiles=options.profiles,
-                           project_directory=options.project_directory, env_files=options.env_files, stdin=stdin)
-    for warning in project.warnings:
-        err.print(f"warning: {warning}", markup=False)
-    return project
-
-
-def make_plan(
-    project: Project, credentials: Credentials | None = None, image_ports: ImagePorts | None = None
-) -> Plan:
-    """The plan; without credentials, ambassadors are planned without certificates (what
-    `config`, `plan --offline`, `ps`, `logs` and `down` need of it)."""
-    from xcompose.pki import Credentials
-    from xcompose.plan.build import build_plan
-
-    return build_plan(project, credentials or Credentials.none(project.name), image_ports)
-
-
-def with_certificates(the_plan: Plan, credentials: Credentials) -> Plan:
-    """The plan made before the hosts were asked, its ambassadors given the certificates
-    the hosts keep (the plan `make_plan(project, credentials)` makes, at a fraction of
-    its cost)."""
-    from xcompose.plan.ambassadors import with_certificates as signed
-
-    return signed(the_plan, credentials)
-
-
-def plan_against(fleet: Fleet, project: Project, credentials: Credentials, first: Plan, *, pull: bool) -> Plan:
-    """The plan once the hosts have said what the images of services that declare no port
-    expose; `pull`: an image not on its host yet is pulled to find out (`up`), or its ports
-    stay unknown and the plan says so (`plan`)."""
-    if not first.needs_image_ports:
-        return first
-    images: dict[str, dict[str, bool]] = {}
-    for service, image in first.needs_image_ports.items():
-        declared = project.topology.services[service]
-        # An image with `build:` is built, never pulled, unless its pull policy says so.
-        may_pull = declared.pull_policy == "always" if declared.build else declared.pull_policy != "never"
-        images.setdefault(project.host_of(service), {})[image] = pull and may_pull
-    return make_plan(project, credentials, fleet.image_ports(images))
-
-
-def unbuilt_images(project: Project, first: Plan) -> dict[str, set[str]]:
-    """Per host, the images plan_against will ask about that are not built by `up`."""
-    found: dict[str, set[str]] = {}
-    for service, image in first.needs_image_ports.items():
-        if not project.topology.services[service].build:
-            found.setdefault(project.host_of(service), set()).add(image)
-    return found
-
-
-def known_services(the_plan: Plan, services: Iterable[str]) -> None:
-    """A usage error for services the plan does not have."""
-    unknown = [s for s in services if StepId.service(s) not in the_plan]
-    if unknown:
-        raise UsageError(f"no such service: {', '.join(unknown)}")
-
-
-def host_pki(fleet: Fleet, project: str) -> HostPki:
-    """The project's PKI as the hosts that answered keep it."""
-    from xcompose.run.hostpki import HostPki
-
-    return HostPki(fleet.executors, project, operator())
-
-
-def hosts_of(project: Project) -> list[HostTarget]:
-    from xcompose.plan.build import host_targets
-
-    return list(host_targets(project).values())
-
-
-@contextmanager
-def locked(executors: Mapping[str, Executor], project: str, wait: float, reporter: Reporter | None = None
-           ) -> Iterator[ProjectLock]:
-    """The project lock on these hosts: waits for another run (saying whose), takes over a
-    lock whose holder stopped renewing it."""
-    from xcompose.run.lease import project_lock
-
-    with project_lock(executors, project, operator(), wait, _say_waiting) as lock:
-        for line in lock.broken:
-            if reporter is not None:
-                reporter.note(f"note: {line}")
-            else:
-                err.print(f"note: {line}", markup=False)
-        yield lock
-
-
-@contextmanager
-def reached(hosts: Plan | Iterable[HostTarget], options: Options, *, all_needed: bool = True,
-            reporter: Reporter | None = None) -> Iterator[Fleet]:
-    """Every host (of the plan) connected. With `all_needed` (commands that change things),
-    a host that does not answer stops the command before anything changes."""
-    from xcompose.engines.fleet import reach
-    from xcompose.plan.steps import Plan
-
-    targets = hosts.hosts.values() if isinstance(hosts, Plan) else hosts
-    fleet = reach(targets, lost_after=options.host_timeout)
-    with fleet:
-        if all_needed and fleet.errors:
-            lines = [*(f"error: {e}" for e in fleet.errors),
-                     "nothing was changed: every host must answer before work starts"]
-            if reporter is not None:
-                for line in lines:
-                    reporter.error(line.removeprefix("error: "))
-            fail(1, lines)
-        yield fleet
-
-
-def report_unreached(fleet: Fleet, failures: list[XcomposeError]) -> None:
-    """Read-only commands show what answered, then one line per host that did not."""
-    problems = [*fleet.errors, *failures]
-    if problems:
-        fail(1, [f"error: {e}" for e in problems])
 
 
 @cli.command()
@@ -397,10 +268,6 @@ def with_overrides(project: Project, scales: dict[str, int], pull_policy: str | 
     return project
 
 
-def _say_waiting(holder: str) -> None:
-    err.print(f"waiting for the project lock held by {holder}", markup=False)
-
-
 @cli.command()
 @click.option("-v", "--volumes", is_flag=True,
               help="Also remove the project's named volumes, and its CA kept on the hosts.")
@@ -452,54 +319,3 @@ def down(options: Options, volumes: bool, remove_orphans: bool, rmi: str | None,
              + ["the other hosts were cleaned; run `xcompose down` again when the host is back"])
 
 
-@cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_options
-@handles_errors
-def ps(options: Options, fmt: str) -> None:
-    """One table across hosts: service, host, role, state, health, ports."""
-    from xcompose.cli.output import ps_rows, ps_table
-    from xcompose.cli.scope import scope_of
-
-    scope = scope_of(load(options))
-    with reached(scope.hosts, options, all_needed=False) as fleet:
-        live, failures = fleet.read_live(scope.project)
-    rows = ps_rows(live)
-    out.print(json.dumps(rows, indent=2) if fmt == "json" else ps_table(rows), markup=False)
-    report_unreached(fleet, failures)
-
-
-@cli.command()
-@click.argument("services", nargs=-1, shell_complete=complete_services)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("--tail", type=click.IntRange(min=0), default=None, help="Lines from the end of each log.")
-@click.option("--ambassadors", is_flag=True, help="Include the ambassadors' logs.")
-@click.option("--since", help="Lines since a time: 2026-11-26T10:00:00Z, a Unix time, or a while ago (42m).")
-@click.option("--until", help="Lines until a time (the same forms).")
-@click.option("-t", "--timestamps", is_flag=True, help="Start each line with its timestamp.")
-@click.option("--no-log-prefix", is_flag=True, help="No SERVICE@HOST before each line.")
-@click.option("--no-color", is_flag=True, help="No colours.")
-@pass_options
-@handles_errors
-def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | None, ambassadors: bool,
-         since: str | None, until: str | None, timestamps: bool, no_log_prefix: bool, no_color: bool) -> None:
-    """Logs of services across hosts, each line prefixed and coloured per service."""
-    from xcompose.cli.scope import scope_of
-    from xcompose.engines.base import LogWindow
-    from xcompose.run.logs import LogOptions, point_in_time, stream_logs
-
-    window = LogWindow(point_in_time(since, "--since"), point_in_time(until, "--until"), timestamps)
-    log_options = LogOptions(follow, tail, ambassadors, window, prefix=not no_log_prefix, colour=not no_color)
-
-    scope = scope_of(load(options))
-    scope.check_services(services)
-    with reached(scope.hosts, options, all_needed=False) as fleet:
-        live, failures = fleet.read_live(scope.project)
-        report = [*fleet.errors, *failures]
-        for problem in report:
-            err.print(f"error: {problem}", markup=False)
-        ended = stream_logs(out, fleet, live, services, log_options)
-    for line in ended:
-        err.print(f"error: {line}", markup=False)
-    if report or ended:
-        sys.exit(1)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from xcompose.cli.commands import load
 from xcompose.cli.main import Options, cli, err, handles_errors, pass_options, print_text
+from xcompose.cli.planning import load
 from xcompose.errors import UsageError
 
 

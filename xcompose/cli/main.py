@@ -105,7 +105,7 @@ class _Commands(click.Group):
     # Where each command is defined, in the order `--help` lists them: the project's life
     # first, then its containers.
     MODULES: ClassVar[Mapping[str, str]] = {
-        "up": "commands", "down": "commands", "plan": "commands", "ps": "commands", "logs": "commands",
+        "up": "commands", "down": "commands", "plan": "commands", "ps": "show", "logs": "show",
         "build": "commands", "pull": "transfer", "config": "project", "convert": "convert", "check": "project",
         "exec": "attached", "run": "attached", "start": "lifecycle", "stop": "lifecycle", "restart": "lifecycle",
         "kill": "lifecycle", "pause": "lifecycle", "unpause": "lifecycle", "rm": "lifecycle", "cp": "transfer",

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from xcompose.cli.commands import WAIT_HELP, host_pki, hosts_of, load, locked, make_plan, reached
+from xcompose.cli.hosts import WAIT_HELP, host_pki, hosts_of, locked, reached
 from xcompose.cli.main import Options, cli, err, handles_errors, out, pass_options, print_text
+from xcompose.cli.planning import load, make_plan
 from xcompose.errors import UsageError
 
 if TYPE_CHECKING:

@@ -42,7 +42,7 @@ def scope_of(project: Project) -> Scope:
         swarm_plan = build_swarm_plan(project, "dnsrr")
         return Scope(swarm_plan.project, tuple(swarm_plan.hosts.values()),
                      {step.id: index for index, step in enumerate(swarm_plan.steps())})
-    from xcompose.cli.commands import make_plan
+    from xcompose.cli.planning import make_plan
 
     plan = make_plan(project)
     return Scope(plan.project, tuple(plan.hosts.values()),

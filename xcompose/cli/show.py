@@ -1,4 +1,5 @@
-"""What runs, read from each host: `top`, `port`, `images`, `events`, `ls`, `version`."""
+"""What runs, read from each host: `ps`, `logs`, `top`, `port`, `images`, `events`, `ls`,
+`version`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING
 import click
 
 from xcompose import __version__
-from xcompose.cli.commands import load, reached, report_unreached
+from xcompose.cli.hosts import reached, report_unreached
 from xcompose.cli.main import Options, cli, complete_services, err, fail, handles_errors, out, pass_options
+from xcompose.cli.planning import load
 from xcompose.cli.scope import scope_of
 from xcompose.cli.targets import Target, one, targets
 from xcompose.errors import DockerError, HostError, XcomposeError
@@ -20,6 +22,61 @@ from xcompose.plan.naming import LABEL_PROJECT, LABEL_SERVICE
 if TYPE_CHECKING:
     from xcompose.engines.base import Executor
     from xcompose.live import LiveContainer
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_options
+@handles_errors
+def ps(options: Options, fmt: str) -> None:
+    """One table across hosts: service, host, role, state, health, ports."""
+    from xcompose.cli.output import ps_rows, ps_table
+    from xcompose.cli.scope import scope_of
+
+    scope = scope_of(load(options))
+    with reached(scope.hosts, options, all_needed=False) as fleet:
+        live, failures = fleet.read_live(scope.project)
+    rows = ps_rows(live)
+    out.print(json.dumps(rows, indent=2) if fmt == "json" else ps_table(rows), markup=False)
+    report_unreached(fleet, failures)
+
+
+
+@cli.command()
+@click.argument("services", nargs=-1, shell_complete=complete_services)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--tail", type=click.IntRange(min=0), default=None, help="Lines from the end of each log.")
+@click.option("--ambassadors", is_flag=True, help="Include the ambassadors' logs.")
+@click.option("--since", help="Lines since a time: 2026-11-26T10:00:00Z, a Unix time, or a while ago (42m).")
+@click.option("--until", help="Lines until a time (the same forms).")
+@click.option("-t", "--timestamps", is_flag=True, help="Start each line with its timestamp.")
+@click.option("--no-log-prefix", is_flag=True, help="No SERVICE@HOST before each line.")
+@click.option("--no-color", is_flag=True, help="No colours.")
+@pass_options
+@handles_errors
+def logs(options: Options, services: tuple[str, ...], follow: bool, tail: int | None, ambassadors: bool,
+         since: str | None, until: str | None, timestamps: bool, no_log_prefix: bool, no_color: bool) -> None:
+    """Logs of services across hosts, each line prefixed and coloured per service."""
+    from xcompose.cli.scope import scope_of
+    from xcompose.engines.base import LogWindow
+    from xcompose.run.logs import LogOptions, point_in_time, stream_logs
+
+    window = LogWindow(point_in_time(since, "--since"), point_in_time(until, "--until"), timestamps)
+    log_options = LogOptions(follow, tail, ambassadors, window, prefix=not no_log_prefix, colour=not no_color)
+
+    scope = scope_of(load(options))
+    scope.check_services(services)
+    with reached(scope.hosts, options, all_needed=False) as fleet:
+        live, failures = fleet.read_live(scope.project)
+        report = [*fleet.errors, *failures]
+        for problem in report:
+            err.print(f"error: {problem}", markup=False)
+        ended = stream_logs(out, fleet, live, services, log_options)
+    for line in ended:
+        err.print(f"error: {line}", markup=False)
+    if report or ended:
+        sys.exit(1)
+
 
 
 @cli.command()

@@ -89,7 +89,7 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], no_deps
        remove_orphans: bool, recreate: Recreate, wait_timeout: float, quiet: bool, fmt: str, progress: str,
        lock_wait: float) -> None:
     """`xcompose up` on a swarm."""
-    from xcompose.cli.commands import locked
+    from xcompose.cli.hosts import locked
     from xcompose.cli.output import make_reporter
     from xcompose.plan.swarm import build_swarm_plan
     from xcompose.run.swarm_up import SwarmUpOptions, preflight, up_swarm
@@ -137,7 +137,7 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], no_deps
 def down(options: Options, project: Project, *, volumes: bool, unsupported: list[str], quiet: bool, fmt: str,
          progress: str, lock_wait: float) -> None:
     """`xcompose down` on a swarm."""
-    from xcompose.cli.commands import locked
+    from xcompose.cli.hosts import locked
     from xcompose.cli.output import make_reporter
     from xcompose.run.swarm_down import down_swarm
 

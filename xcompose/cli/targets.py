@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xcompose.cli.commands import load, reached
+from xcompose.cli.hosts import reached
 from xcompose.cli.main import Options, err, fail
+from xcompose.cli.planning import load
 from xcompose.cli.scope import Scope, scope_of
 from xcompose.errors import DockerError, HostError
 from xcompose.plan.naming import LABEL_REPLICA, LABEL_SERVICE, role_of, step_id_of

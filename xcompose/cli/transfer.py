@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xcompose.cli.commands import known_services, load, make_plan, reached, report_unreached
+from xcompose.cli.hosts import reached, report_unreached
 from xcompose.cli.main import Options, cli, complete_services, err, handles_errors, pass_options
+from xcompose.cli.planning import known_services, load, make_plan
 from xcompose.cli.targets import one, targets
 from xcompose.errors import DockerError, UsageError, XcomposeError
 
