@@ -129,12 +129,12 @@ class ServiceStep:
         return self.id.name
 
 
-@dataclass(frozen=True, slots=True)
-class ServerAmbassadorStep:
-    """Publishes the target's ports on its host's address and relays them to it."""
+class _Ambassador:
+    """What both ambassador steps read through their planned ambassador: its container's
+    spec and its relay, made when first read (plan/relay.py)."""
 
+    __slots__ = ()
     id: StepId
-    host: str
     ambassador: AmbassadorContainer | BuiltAmbassador
 
     @property
@@ -152,27 +152,24 @@ class ServerAmbassadorStep:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientAmbassadorStep:
+class ServerAmbassadorStep(_Ambassador):
+    """Publishes the target's ports on its host's address and relays them to it."""
+
+    id: StepId
+    host: str
+    ambassador: AmbassadorContainer | BuiltAmbassador
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAmbassadorStep(_Ambassador):
     """Carries the target's names on a consumer host and relays to the server ambassador."""
 
     id: StepId
     ambassador: AmbassadorContainer | BuiltAmbassador
 
     @property
-    def container(self) -> ContainerSpec:
-        return self.ambassador.spec
-
-    @property
-    def relay(self) -> RelaySetup:
-        return self.ambassador.setup
-
-    @property
     def host(self) -> str:
         return self.id.host
-
-    @property
-    def service(self) -> str:
-        return self.id.name
 
     @property
     def server(self) -> StepId:
