@@ -19,7 +19,7 @@ import urllib3
 from docker.utils import parse_repository_tag
 
 from xcompose.engines.apiargs import create_args, endpoint_args
-from xcompose.engines.apiclient import SharedPoolSSHAdapter, host_error, make_client
+from xcompose.engines.apiclient import TIMEOUT, SharedPoolSSHAdapter, host_error, make_client
 from xcompose.engines.apistreams import close_stream, relay
 from xcompose.engines.base import (
     BUILD_TIMEOUT_S,
@@ -39,6 +39,10 @@ from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarge
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 INSPECTS_AT_ONCE = 3
+# Connections opened ahead over ssh:// (see _warm_pool), beside the one /version opens:
+# right after the lock, a no-op `up` asks five things of a host at once (the heartbeat,
+# the three kinds of the live state, the certificates).
+WARM_CONNECTIONS = 4
 NS = 1_000_000_000
 
 
@@ -88,14 +92,18 @@ class ApiExecutor(Executor):
                     raise
                 except Exception as error:
                     raise self._host_error(error) from error
+        if self.url.startswith("ssh://"):
+            self._warm_pool()
+        # The one question before the lock: no /_ping after it, which only repeated the
+        # round trip. The latency is what /version took, connecting included (as the ssh
+        # executor's is a whole `docker version`).
+        started = time.perf_counter()
         with self._call():
             data = self.api.version(api_version=False)
-            # docker-py's "auto", after the fact (see _client): speak the engine's API
-            # version. APIClient has no public setter; docker<8 keeps it in `_version`.
-            self.api._version = str(data["ApiVersion"])  # type: ignore[attr-defined]
-            started = time.perf_counter()
-            self.api.ping()
-            latency = (time.perf_counter() - started) * 1000
+        latency = (time.perf_counter() - started) * 1000
+        # docker-py's "auto", after the fact (see _client): speak the engine's API
+        # version. APIClient has no public setter; docker<8 keeps it in `_version`.
+        self.api._version = str(data["ApiVersion"])  # type: ignore[attr-defined]
         return EngineInfo(
             host=self.target.name,
             url=self.url,
@@ -103,6 +111,22 @@ class ApiExecutor(Executor):
             api_version=str(data["ApiVersion"]),
             latency_ms=latency,
         )
+
+    def _warm_pool(self) -> None:
+        """Open WARM_CONNECTIONS more connections beside the one /version opens. Over
+        ssh:// each is a channel and a `docker system dial-stdio` process started on the
+        host, slow on a busy one: started together they cost one start, where the lock,
+        the live state and the certificates, asked at once right after, cost a second
+        wave of them. Each answers a /_ping and stays in the pool; one that fails leaves
+        the next request to connect as it would have (/version reports the host)."""
+
+        def open_one() -> None:
+            # Unversioned: the engine's API version is not known yet.
+            with suppress(Exception):
+                self.api.get(f"{self.api.base_url}/_ping", timeout=TIMEOUT).close()
+
+        for number in range(WARM_CONNECTIONS):
+            threading.Thread(target=open_one, name=f"warm-{self.target.name}-{number}", daemon=True).start()
 
     def _ssh_lost(self) -> bool:
         adapter = getattr(self._api, "_custom_adapter", None) if self._api is not None else None
