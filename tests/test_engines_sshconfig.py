@@ -5,6 +5,7 @@ channel handling (stdin, stderr, exit codes, timeouts) over a real SSH transport
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -106,6 +107,22 @@ def test_wrong_identity_is_an_authentication_error(tmp_path: Path, home: Path, s
     with pytest.raises(HostError) as info:
         sshconfig.open_client("ssh://someoneelse@box", "db1")
     assert "authentication failed" in info.value.message and "IdentityFile" in info.value.hint
+
+
+def test_the_connection_sends_each_packet_at_once(tmp_path: Path, home: Path, sshd: FakeSshd,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    kh = tmp_path / "known_hosts"
+    kh.write_text(sshd.known_hosts_line())
+    monkeypatch.setenv(sshconfig.ENV_KNOWN_HOSTS, str(kh))
+    write_ssh_config(tmp_path, sshd, monkeypatch)
+    client, watchdog = sshconfig.open_client("ssh://box", "db1")
+    try:
+        transport = client.get_transport()
+        assert transport is not None
+        assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1  # type: ignore[union-attr]
+    finally:
+        watchdog.stop()
+        client.close()
 
 
 def test_ssh_executor_channels_over_a_real_transport(tmp_path: Path, home: Path, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,25 @@ def test_hosts_that_hold_the_same_copy_send_it_once_and_it_is_read_once(monkeypa
     assert store.read() is not None
     assert copies_sent(engines) == ["cache"] and len(reads) == 1  # the first host by name
     assert store.save(store.credentials()) == []  # one copy, compared once, and current on every host
+
+
+def test_the_first_hosts_copy_is_asked_while_the_digests_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    engines = (FakeEngine("db"), FakeEngine("web"), FakeEngine("cache"))
+    first_up(engines)
+    copy_asked = threading.Event()
+    digests_answered_after_it: list[bool] = []
+    original = StateBox.read
+
+    def read(box: StateBox, file: str, name: str | None = None) -> bytes | None:
+        if file == FILE:
+            copy_asked.set()
+        else:  # each digest waits (boundedly) for the copy to be asked
+            digests_answered_after_it.append(copy_asked.wait(timeout=5))
+        return original(box, file, name)
+
+    monkeypatch.setattr(StateBox, "read", read)
+    assert HostPki(fleet(*engines), "shop", "bob@desk").read() is not None
+    assert digests_answered_after_it == [True, True, True]
 
 
 def test_a_copy_kept_without_its_digest_is_read_and_given_one(engines: tuple[FakeEngine, FakeEngine]) -> None:

@@ -19,7 +19,7 @@ import urllib3
 from docker.utils import parse_repository_tag
 
 from xcompose.engines.apiargs import create_args, endpoint_args
-from xcompose.engines.apiclient import SharedPoolSSHAdapter, host_error, make_client
+from xcompose.engines.apiclient import TIMEOUT, SharedPoolSSHAdapter, host_error, make_client
 from xcompose.engines.apistreams import close_stream, relay
 from xcompose.engines.base import (
     BUILD_TIMEOUT_S,
@@ -38,7 +38,8 @@ from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-INSPECTS_AT_ONCE = 3
+# Where a connection costs a round trip or more to open (see _warm_pool); a unix socket's does not.
+NETWORK_SCHEMES = ("ssh://", "tcp://", "http://", "https://")
 NS = 1_000_000_000
 
 
@@ -68,8 +69,9 @@ class ApiExecutor(Executor):
         self.lost_after = target.lost_after or DEFAULT_LOST_AFTER_S
         self._api: docker.APIClient | None = None
         self._lock = threading.Lock()
-        # Bounds concurrent requests: over ssh:// each is an SSH channel (sshd MaxSessions).
-        self._slots = threading.BoundedSemaphore(max(1, min(target.max_parallel, MAX_CHANNELS)))
+        # Requests under way at once: over ssh:// each is an SSH channel (sshd MaxSessions).
+        self.parallel = max(1, min(target.max_parallel, MAX_CHANNELS))
+        self._slots = threading.BoundedSemaphore(self.parallel)
 
     # --- connection ----------------------------------------------------------------------
 
@@ -88,14 +90,18 @@ class ApiExecutor(Executor):
                     raise
                 except Exception as error:
                     raise self._host_error(error) from error
+        if self.url.startswith(NETWORK_SCHEMES):
+            self._warm_pool()
+        # The one question before the lock: no /_ping after it, which only repeated the
+        # round trip. The latency is what /version took, connecting included (as the ssh
+        # executor's is a whole `docker version`).
+        started = time.perf_counter()
         with self._call():
             data = self.api.version(api_version=False)
-            # docker-py's "auto", after the fact (see _client): speak the engine's API
-            # version. APIClient has no public setter; docker<8 keeps it in `_version`.
-            self.api._version = str(data["ApiVersion"])  # type: ignore[attr-defined]
-            started = time.perf_counter()
-            self.api.ping()
-            latency = (time.perf_counter() - started) * 1000
+        latency = (time.perf_counter() - started) * 1000
+        # docker-py's "auto", after the fact (see _client): speak the engine's API
+        # version. APIClient has no public setter; docker<8 keeps it in `_version`.
+        self.api._version = str(data["ApiVersion"])  # type: ignore[attr-defined]
         return EngineInfo(
             host=self.target.name,
             url=self.url,
@@ -103,6 +109,24 @@ class ApiExecutor(Executor):
             api_version=str(data["ApiVersion"]),
             latency_ms=latency,
         )
+
+    def _warm_pool(self) -> None:
+        """Open the connections of the requests that may be under way at once, beside the
+        one /version opens. Right after the lock a no-op `up` asks that many things of a
+        host (the heartbeat, the three kinds of the live state, the certificates, then the
+        containers): opened then, they were a second wave of connecting. Over ssh:// each
+        is a channel and a `docker system dial-stdio` process started on the host, slow on
+        a busy one, over tcp:// a handshake a round trip long: started together they cost
+        one. Each answers a /_ping and stays in the pool; one that fails leaves the next
+        request to connect as it would have (/version reports the host)."""
+
+        def open_one() -> None:
+            # Unversioned: the engine's API version is not known yet.
+            with suppress(Exception):
+                self.api.get(f"{self.api.base_url}/_ping", timeout=TIMEOUT).close()
+
+        for number in range(self.parallel - 1):
+            threading.Thread(target=open_one, name=f"warm-{self.target.name}-{number}", daemon=True).start()
 
     def _ssh_lost(self) -> bool:
         adapter = getattr(self._api, "_custom_adapter", None) if self._api is not None else None
@@ -148,9 +172,9 @@ class ApiExecutor(Executor):
             except DockerError:
                 return None  # removed between listing and inspecting
 
-        # One round trip each: a few at once, on connections the pool already holds (over
-        # ssh:// a new one costs a channel and a `docker system dial-stdio` on the host).
-        with ThreadPoolExecutor(max_workers=max(1, min(INSPECTS_AT_ONCE, len(found)))) as pool:
+        # One round trip each: as many at once as the pool holds connections (over ssh://
+        # a new one costs a channel and a `docker system dial-stdio` on the host).
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(found)))) as pool:
             return [c for c in pool.map(inspected, found) if c is not None]
 
     def inspect(self, container_id: str) -> LiveContainer:

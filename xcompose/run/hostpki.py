@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from xcompose.alloc import paused_gc
 from xcompose.engines.base import Executor
@@ -44,10 +44,14 @@ class HostPki:
     def read(self) -> Bundle | None:
         """What the hosts hold (nothing is written); with no copy anywhere, the folder an
         older xcompose kept on this machine."""
-        with ThreadPoolExecutor(max_workers=max(1, len(self.boxes))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, len(self.boxes) + 1)) as pool:
+            # The first host's copy is fetched whatever the digests say (see _fetch): asked
+            # beside them, it costs no round trip of its own.
+            ahead = {host: pool.submit(self.boxes[host].read, FILE) for host in sorted(self.boxes)[:1]}
             digests = dict(zip(self.boxes, pool.map(lambda host: self.boxes[host].read(DIGEST), self.boxes),
                                strict=True))
-            tars = self._fetch(pool, {host: d.strip() if d is not None else None for host, d in digests.items()})
+            tars = self._fetch(pool, {host: d.strip() if d is not None else None for host, d in digests.items()},
+                               ahead)
         # Each distinct copy is parsed once, and hosts that hold the same bytes share the
         # Bundle, which `save` then compares once.
         parsed: dict[bytes, Bundle] = {}
@@ -70,18 +74,22 @@ class HostPki:
             self.adopted = self.current is not None
         return self.current
 
-    def _fetch(self, pool: ThreadPoolExecutor, digests: Mapping[str, bytes | None]) -> dict[str, bytes | None]:
+    def _fetch(self, pool: ThreadPoolExecutor, digests: Mapping[str, bytes | None],
+               ahead: Mapping[str, Future[bytes | None]]) -> dict[str, bytes | None]:
         """Each host's copy. The hosts nearly always hold the same one (`save` writes one
         tar to all), and a copy of 10,000 services is 70 MB: it is fetched from one host
         per digest, and on its own from a host that keeps no digest (written by an older
-        xcompose) or whose digest does not name what the first host of it holds."""
+        xcompose) or whose digest does not name what the first host of it holds. `ahead`:
+        copies asked already; the first host in order is always among those wanted (the
+        first of its digest, or one without)."""
         first: dict[bytes, str] = {}
         for host in sorted(digests):
             digest = digests[host]
             if digest is not None:
                 first.setdefault(digest, host)
         wanted = sorted({*first.values(), *(host for host, digest in digests.items() if digest is None)})
-        fetched = dict(zip(wanted, pool.map(lambda host: self.boxes[host].read(FILE), wanted), strict=True))
+        asked = {host: ahead[host] if host in ahead else pool.submit(self.boxes[host].read, FILE) for host in wanted}
+        fetched = {host: reading.result() for host, reading in asked.items()}
         verified: dict[bytes, bytes] = {}
         for digest, host in first.items():
             data = fetched[host]
