@@ -6,6 +6,7 @@ done, and once the partition heals the next command converges."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 
@@ -50,6 +51,18 @@ def timed(app: Deployment, *args: str) -> tuple[int, str, float]:
     started = time.monotonic()
     outcome = app.xcompose(*args, timeout=BOUND * 3)
     return outcome.code, outcome.output, time.monotonic() - started
+
+
+def first_line(process: subprocess.Popen[str], within: float) -> str:
+    """The first line the command prints, waited for at most `within` seconds."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    found: list[str] = []
+    reader = threading.Thread(target=lambda: found.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(within)
+    assert found and found[0], f"nothing printed within {within}s"
+    return found[0]
 
 
 def finish(process: subprocess.Popen[str], within: float) -> tuple[int, str, float]:
@@ -105,7 +118,7 @@ def test_following_the_log_of_a_lost_host_ends_within_the_bound(lab: Lab, deploy
     app = deployed(deploy, "part-logs", transport)
     app.up()
     following = app.start("logs", "-f", "far")
-    time.sleep(3)  # the stream is open
+    first_line(following, BOUND)  # the stream is open: a fixed wait was too short on a loaded machine
     with lab.partition(app.lab_host("h2")):
         code, output, took = finish(following, BOUND)
     assert code == 1 and took < BOUND, (took, output)
