@@ -9,16 +9,18 @@ from typing import Any
 import docker.errors
 import pytest
 
-from xcompose.engines.swarm import SwarmManager, carries_ipvs
+from xcompose.engines.swarm import SwarmManager, carries_esp, carries_ipvs
 
 
 class StubApi:
     """The few APIClient calls these tests need, answering with canned JSON."""
 
-    def __init__(self, exit_code: int = 0, image: bool = True) -> None:
+    def __init__(self, exit_code: int = 0, image: bool = True, output: bytes = b"") -> None:
         self.exit_code = exit_code
         self.image = image
+        self.output = output
         self.removed: list[str] = []
+        self.created: list[dict[str, Any]] = []
 
     def services(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         assert filters["label"] == "io.xcompose.project=shop"
@@ -51,8 +53,11 @@ class StubApi:
         return kwargs
 
     def create_container(self, image: str, **kwargs: Any) -> dict[str, Any]:
-        assert (kwargs["entrypoint"], kwargs["command"]) == (["cat"], ["/proc/net/ip_vs"])
+        self.created.append(kwargs)
         return {"Id": "probe1"}
+
+    def logs(self, container: str, stdout: bool, stderr: bool) -> bytes:
+        return self.output
 
     def start(self, container: str) -> None:
         pass
@@ -92,3 +97,22 @@ def test_the_ipvs_probe_reads_cats_exit_code(exit_code: int, image: bool, answer
     api = StubApi(exit_code, image)
     assert carries_ipvs(executor(api), "redis:7") is answer
     assert api.removed == (["probe1"] if image else [])
+    assert [(c["entrypoint"], c["command"]) for c in api.created] == ([(["cat"], ["/proc/net/ip_vs"])] if image else [])
+
+
+@pytest.mark.parametrize(("exit_code", "output", "answer"), [
+    (0, b"", True),                                          # the ESP state was added
+    (2, b"Error: Requested type not found.\n", False),       # no ESP in the kernel
+    (2, b"Error: Requested AEAD algorithm not found.\n", False),  # no AES-GCM, which Docker uses
+    (2, b"Error: RTNETLINK answers: Operation not permitted\n", None),  # not the kernel's answer
+    (127, b"exec: ip: not found", None),                       # no `ip` in the image
+])
+def test_the_esp_probe_adds_an_esp_state_in_a_namespace_of_its_own(exit_code: int, output: bytes,
+                                                                  answer: bool | None) -> None:
+    api = StubApi(exit_code, output=output)
+    assert carries_esp(executor(api), "redis:7") is answer
+    made = api.created[0]
+    assert made["entrypoint"] == ["ip"] and made["command"][:3] == ["xfrm", "state", "add"]
+    assert "esp" in made["command"] and "rfc4106(gcm(aes))" in made["command"]
+    assert made["host_config"] == {"network_mode": "none", "cap_add": ["NET_ADMIN"]}
+    assert api.removed == ["probe1"]

@@ -179,3 +179,12 @@ def test_no_recreate_keeps_a_changed_service_and_no_deps_updates_it_alone(deploy
     assert after["alone_cache"] == before["alone_cache"] and after["alone_web"] > before["alone_web"]
     outcome = app.xcompose("exec", "-T", "web", "sh", "-c", "echo $CHANGED")  # in the running task's container
     assert (outcome.code, outcome.stdout) == (0, "1\n"), outcome.output
+
+
+def test_an_encrypted_overlay_on_nodes_without_esp_is_refused_before_anything_is_made(deploy: Deploy) -> None:
+    app = deploy("sealed", "tcp").use(BY_NAME.replace("name: byname", "name: sealed").replace(
+        "swarm: {encrypted: false}\n", ""))
+    outcome = app.xcompose("up")
+    assert outcome.code == 1, outcome.output
+    assert "cannot carry ESP (IPsec)" in outcome.output and "swarm: {encrypted: false}" in outcome.output
+    assert on_swarm(app) == {"services": [], "networks": [], "secrets": [], "configs": []}

@@ -85,6 +85,23 @@ def plan(options: Options, project: Project, offline: bool, fmt: str) -> None:
     print_text(render_swarm_plan(the_plan, fmt, decide_swarm(the_plan, live)))
 
 
+def require_esp(project: Project, options: Options, manager: SwarmManager) -> None:
+    """Stops `up` before anything is made when a host's kernel is known to lack ESP: the
+    encrypted overlay would be made, and would drop the traffic between nodes."""
+    from xcompose.engines.dockerapi import ApiExecutor
+    from xcompose.run.swarm_endpoint import hosts_without_esp
+
+    others = [h for h in project.host_names() if h != manager.host]
+    with engines(project, options, others) as fleet:
+        found = {host: e for host, e in fleet.executors.items() if isinstance(e, ApiExecutor)}
+        lacking = hosts_without_esp(project, {**found, manager.host: manager.executor}, manager.host)
+    if lacking:
+        raise XcomposeError(f"the kernel of {', '.join(lacking)} cannot carry ESP (IPsec), which encrypted overlay "
+                            "networks need between nodes: their traffic would be dropped. Set "
+                            "`swarm: {encrypted: false}` where the network between the nodes is trusted; nothing "
+                            "was changed")
+
+
 def up(options: Options, project: Project, *, services: tuple[str, ...], no_deps: bool, unsupported: list[str],
        remove_orphans: bool, recreate: Recreate, wait_timeout: float, quiet: bool, fmt: str, progress: str,
        lock_wait: float) -> None:
@@ -106,7 +123,9 @@ def up(options: Options, project: Project, *, services: tuple[str, ...], no_deps
         with swarm_manager(project, options) as manager:
             executors[manager.host] = manager.executor
             with locked(executors, project.name, lock_wait, reporter):
-                the_plan, _ = planned(project, options, manager)
+                the_plan, live = planned(project, options, manager)
+                if the_plan.encrypted and not live.networks:  # the project's first overlay
+                    require_esp(project, options, manager)
                 if services:  # those and what they need; the project's other services are left alone
                     the_plan = the_plan.needed_for((f"service:{s}" for s in services), services=not no_deps)
                 preflight(manager, the_plan)

@@ -193,34 +193,64 @@ class SwarmManager:
                 self.api.remove_config(name)
 
 
-def carries_ipvs(executor: ApiExecutor, image: str, timeout_s: float = 15.0) -> bool | None:
-    """Whether the host's kernel has IPVS, which Swarm's virtual IPs need: a container of
-    `image` (one already on the host) reads /proc/net/ip_vs, which exists in every network
-    namespace once the kernel's ip_vs module is in (Docker loads it where it can). None
-    when it cannot tell: the image is not there, or has no `cat`."""
+def _run_once(executor: ApiExecutor, image: str, argv: list[str], timeout_s: float,
+              cap_add: list[str] | None = None) -> tuple[int, str] | None:
+    """Exit code and output of `argv` run once in a container of `image` (one already on the
+    host) with no network of its own but loopback; None when it could not run."""
     api: Any = executor.api
     try:
         api.inspect_image(image)
-    except docker.errors.ImageNotFound:
-        return None
-    except docker.errors.APIError:
+    except docker.errors.APIError:  # ImageNotFound included
         return None
     container = None
     try:
-        # The command is given, so that the image's own CMD is not appended to cat's arguments.
-        created = api.create_container(image, entrypoint=["cat"], command=["/proc/net/ip_vs"],
-                                       host_config=api.create_host_config(network_mode="none"),
+        # The command is given whole, so that the image's own CMD is not appended to it.
+        created = api.create_container(image, entrypoint=argv[:1], command=argv[1:],
+                                       host_config=api.create_host_config(network_mode="none", cap_add=cap_add),
                                        labels={"io.xcompose.role": "probe"})
         container = created["Id"]
         api.start(container)
         code = int(api.wait(container, timeout=timeout_s).get("StatusCode", -1))
+        output = api.logs(container, stdout=True, stderr=True).decode(errors="replace")
     except (docker.errors.DockerException, requests.exceptions.RequestException, ValueError, OSError):
         return None
     finally:
         if container is not None:
             with suppress(docker.errors.APIError):
                 api.remove_container(container, force=True)
+    return code, output
+
+
+def carries_ipvs(executor: ApiExecutor, image: str, timeout_s: float = 15.0) -> bool | None:
+    """Whether the host's kernel has IPVS, which Swarm's virtual IPs need: a container of
+    `image` (one already on the host) reads /proc/net/ip_vs, which exists in every network
+    namespace once the kernel's ip_vs module is in (Docker loads it where it can). None
+    when it cannot tell: the image is not there, or has no `cat`."""
+    ran = _run_once(executor, image, ["cat", "/proc/net/ip_vs"], timeout_s)
+    if ran is None:
+        return None
+    # cat ran and found no such file (1); 126/127: no cat in the image, so nothing is known.
+    return True if ran[0] == 0 else False if ran[0] == 1 else None
+
+
+# An ESP security association as Docker's encrypted overlays make them (AES-GCM), added in
+# the probe container's own network namespace, which is thrown away with it.
+_ESP_STATE = ["ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp",
+              "spi", "0x100", "reqid", "1", "mode", "transport",
+              "aead", "rfc4106(gcm(aes))", "0x" + "00" * 20, "128"]
+# What iproute2 says when the kernel has no ESP, or not the cipher Docker uses.
+_NO_ESP = ("Requested type not found", "Requested AEAD algorithm not found")
+
+
+def carries_esp(executor: ApiExecutor, image: str, timeout_s: float = 15.0) -> bool | None:
+    """Whether the host's kernel can carry ESP (IPsec), without which an encrypted overlay is
+    made and then drops the traffic between nodes: a container of `image` adds an ESP
+    state in its own network namespace. None when it cannot tell (no image there, no `ip`
+    in it, or an answer other than the kernel's)."""
+    ran = _run_once(executor, image, _ESP_STATE, timeout_s, cap_add=["NET_ADMIN"])
+    if ran is None:
+        return None
+    code, output = ran
     if code == 0:
         return True
-    # cat ran and found no such file (1); 126/127: no cat in the image, so nothing is known.
-    return False if code == 1 else None
+    return False if any(message in output for message in _NO_ESP) else None
