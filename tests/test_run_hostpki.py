@@ -202,12 +202,19 @@ def unsealed(tar_bytes: bytes) -> bytes:
     return out.getvalue()
 
 
-def test_a_copy_kept_without_a_seal_is_written_again_sealed(engines: tuple[FakeEngine, FakeEngine]) -> None:
+def unsealed_on_every_host(engines: tuple[FakeEngine, FakeEngine]) -> HostPki:
+    """A first up's PKI, then its copy on every host replaced by one without a seal (as an
+    xcompose before seals wrote it); returns the first up's store."""
     ann = first_up(engines)
     assert ann.current is not None
     old = unsealed(ann.current.to_tar())
     for engine in engines:
         put_in_box(engine, {FILE: old, DIGEST: hashlib.sha256(old).hexdigest().encode()})
+    return ann
+
+
+def test_a_copy_kept_without_a_seal_is_written_again_sealed(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    ann = unsealed_on_every_host(engines)
     store = HostPki(fleet(*engines), "shop", "bob@desk")
     assert store.read() == ann.current and not store.current.sealed  # type: ignore[union-attr]
     assert store.save() == ["db", "web"]
@@ -217,11 +224,7 @@ def test_a_copy_kept_without_a_seal_is_written_again_sealed(engines: tuple[FakeE
 
 
 def test_a_copy_sealed_by_a_save_is_not_written_again_by_the_next(engines: tuple[FakeEngine, FakeEngine]) -> None:
-    ann = first_up(engines)
-    assert ann.current is not None
-    old = unsealed(ann.current.to_tar())
-    for engine in engines:
-        put_in_box(engine, {FILE: old, DIGEST: hashlib.sha256(old).hexdigest().encode()})
+    unsealed_on_every_host(engines)
     store = HostPki(fleet(*engines), "shop", "bob@desk")
     store.read()
     assert store.save() == ["db", "web"] and store.save() == []
