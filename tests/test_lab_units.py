@@ -131,8 +131,8 @@ def test_ssh_config_and_trust_block() -> None:
     assert ssh.strip_block(text, "xlab") == "Host a\nHost c\n"
     assert ssh.strip_block(text, "other") == text
     sshd = ssh.render_sshd_config(address="10.0.0.11", host_key="/h", authorized_keys="/a",
-                                  pid_file="/p", docker_host="unix:///s.sock")
-    assert "SetEnv DOCKER_HOST=unix:///s.sock" in sshd and "ListenAddress 10.0.0.11" in sshd
+                                  pid_file="/p", docker_host="unix:///s.sock", home="/lab/homes/xlab1")
+    assert "SetEnv DOCKER_HOST=unix:///s.sock HOME=/lab/homes/xlab1" in sshd and "ListenAddress 10.0.0.11" in sshd
 
 
 def test_shell_env_is_quoted() -> None:

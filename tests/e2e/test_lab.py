@@ -63,6 +63,9 @@ def test_docker_cli_over_plain_ssh(lab: Lab, lab_hosts: list[LabHost]) -> None:
             local = lab.docker_client(h)
             assert out.read().decode().strip() == local.info()["ID"]
             local.close()
+            # Each host's sessions have a home of their own, not this machine's /root.
+            _, out, _ = ssh.exec_command("echo $HOME", timeout=30)
+            assert out.read().decode().strip().endswith(f"/homes/{h.name}")
         finally:
             ssh.close()
 

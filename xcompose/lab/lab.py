@@ -384,6 +384,8 @@ def _build(state: st.LabState, trust: bool, progress: Progress) -> None:
     for h in state.hosts:
         cfg = paths.sshd_config(h.name)
         cfg.parent.mkdir(parents=True, exist_ok=True)
+        home = paths.session_home(h.name)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
         cfg.write_text(
             sx.render_sshd_config(
                 address=h.address,
@@ -391,6 +393,7 @@ def _build(state: st.LabState, trust: bool, progress: Progress) -> None:
                 authorized_keys=str(paths.authorized_keys),
                 pid_file=str(Path(h.run_dir) / "sshd.pid"),
                 docker_host=h.docker_socket,
+                home=str(home),
             )
         )
         h.sshd = hx.start_sshd(h, cfg)

@@ -53,6 +53,10 @@ class SshPaths:
     def sshd_config(self, host: str) -> Path:
         return self.root / "sshd" / f"{host}.conf"
 
+    def session_home(self, host: str) -> Path:
+        """HOME of the host's SSH sessions (see render_sshd_config)."""
+        return self.root / "homes" / host
+
 
 def _keygen(path: Path, comment: str) -> None:
     if path.exists():
@@ -105,11 +109,14 @@ def render_ssh_config(identity_file: str, known_hosts: str, hosts: list[tuple[st
 
 
 def render_sshd_config(
-    *, address: str, host_key: str, authorized_keys: str, pid_file: str, docker_host: str
+    *, address: str, host_key: str, authorized_keys: str, pid_file: str, docker_host: str, home: str
 ) -> str:
     # UsePAM no: PAM sessions would pull in the machine's login setup; the lab only needs
     # key logins for root. SetEnv points the session's docker CLI (`docker system
-    # dial-stdio`, run by docker-py over ssh) at this host's own dockerd.
+    # dial-stdio`, run by docker-py over ssh) at this host's own dockerd, and gives the
+    # sessions a HOME of the lab host's own: Debian's bash reads ~/.bashrc for every command
+    # run over SSH, and this machine's root may keep a slow one (a `pyenv init` there cost
+    # each command 110 ms) that no real host of the lab's user would run.
     return "\n".join(
         [
             f"ListenAddress {address}",
@@ -126,7 +133,7 @@ def render_sshd_config(
             "PrintMotd no",
             "MaxStartups 100:30:200",
             "MaxSessions 100",
-            f"SetEnv DOCKER_HOST={docker_host}",
+            f"SetEnv DOCKER_HOST={docker_host} HOME={home}",
             "Subsystem sftp internal-sftp",
             "LogLevel ERROR",
             "",
