@@ -29,6 +29,8 @@ def to_json(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:  # most values: asked before anything else
         return value
+    if kind is tuple or kind is list:
+        return [v if type(v) in _SCALARS else _pair(v) for v in value]
     shape = _shape(kind)
     if shape is not None:
         found = {}
@@ -42,6 +44,28 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [v if type(v) in _SCALARS else to_json(v) for v in value]
     return value
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def canonical_digest(value: object, left_out: frozenset[str] = frozenset()) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, compact) of a dataclass, without the
+    fields at their default (a field added to its class later changes no digest of a value
+    that does not use it) and those `left_out`."""
+    data = {}
+    for name, _, default in _shape(type(value)) or ():
+        item = getattr(value, name)
+        if item != default and name not in left_out:
+            data[name] = item if type(item) in _SCALARS else to_json(item)
+    return hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
+
+
+def _pair(value: Any) -> Any:
+    # Labels, environment, sysctls: tuples of (key, value) strings, most of a spec's items.
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is str and type(value[1]) is str:
+        return [value[0], value[1]]
+    return to_json(value)
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -232,10 +256,7 @@ class ContainerSpec:
         """SHA-256 of the canonical JSON of the spec (sorted keys, compact). Fields left at
         their default are left out, so that a field added to this class later does not
         change the hash of a container that does not use it."""
-        data = {name: getattr(self, name) for name, _, default in _shape(ContainerSpec) or ()
-                if name not in _UNHASHED and getattr(self, name) != default}
-        text = json.dumps(to_json(data), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return canonical_digest(self, _UNHASHED)
 
     def labels_with_hash(self) -> dict[str, str]:
         return {**dict(self.labels), **dict(self.stamp), LABEL_CONFIG_HASH: self.config_hash()}

@@ -3,16 +3,14 @@ service, and the plan that orders them (built by plan/swarm.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Literal
 
 import networkx as nx
 
 from xcompose.plan.naming import LABEL_CONFIG_HASH, LABEL_HOST, LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
-from xcompose.plan.specs import HealthSpec, HostTarget, Mount, PortBinding, to_json
+from xcompose.plan.specs import HealthSpec, HostTarget, Mount, PortBinding, canonical_digest
 
 EndpointMode = Literal["vip", "dnsrr"]
 SwarmKind = Literal["overlay", "secret", "config", "service"]
@@ -115,9 +113,7 @@ class SwarmServiceSpec:
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the spec, fields at their default left out (a
         field added later changes no service that does not use it)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
-        text = json.dumps(to_json(data), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return canonical_digest(self)
 
     def service_labels(self, project: str) -> dict[str, str]:
         """The Swarm service's labels: the project's, and the digest that says what runs."""
