@@ -170,3 +170,33 @@ def test_ctrl_c_lets_the_running_steps_finish_and_starts_nothing_more() -> None:
     assert finished == ["slow"]
     assert caught.value.result.results["slow"].outcome == "done"
     assert caught.value.result.not_started == ["after"]
+
+
+def test_steps_that_ask_no_engine_run_on_the_walking_thread_in_order() -> None:
+    # A long chain of kept steps (an `up` with nothing to change), one real step in the middle.
+    graph = chain(*((f"k{i}", f"k{i + 1}") for i in range(3000)))
+    threads: dict[str, int] = {}
+    done: list[str] = []
+
+    def run(step: str) -> None:
+        assert all(before in done for before in graph[step]), f"{step} ran too soon"
+        threads[step] = threading.get_ident()
+        done.append(step)
+
+    result = walk(graph, run, host_of=lambda s: "h", limits={"h": 1}, at_once=lambda s: s != "k1500")
+    assert result.ok and len(done) == 3001
+    assert {threads[s] for s in graph if s != "k1500"} == {threading.get_ident()}
+    assert threads["k1500"] != threading.get_ident()
+
+
+def test_a_failing_step_that_asks_no_engine_keeps_its_dependents_from_starting() -> None:
+    graph = chain(("kept", "after"), ("other", "other-after"))
+
+    def run(step: str) -> None:
+        if step == "kept":
+            raise RuntimeError("not started on host h: the lock was lost")
+
+    result = walk(graph, run, host_of=lambda s: "h", limits={"h": 1}, at_once=lambda s: True)
+    assert {s: r.outcome for s, r in result.results.items()} == {
+        "kept": "failed", "after": "not-started", "other": "done", "other-after": "done"}
+    assert result.results["kept"].error == "not started on host h: the lock was lost"

@@ -138,9 +138,17 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
     def finished(outcome: StepResult[StepId]) -> None:
         reporter.step_finished(plan.step(outcome.step_id), convergence.actions[outcome.step_id], outcome)
 
+    def asks_no_engine(step_id: StepId) -> bool:
+        """What `run` does without a call to the host: a network or container kept as it is."""
+        step = plan.step(step_id)
+        if isinstance(step, NetworkStep):
+            return convergence.actions[step_id].action == "keep"
+        return (isinstance(step, CONTAINER_STEPS) and not convergence.remake.get(step_id)
+                and not convergence.replaced.get(step_id))
+
     limits = {name: target.max_parallel for name, target in plan.hosts.items()}
     result.walk = walk(todo.dependencies(), run, lambda s: plan.step(s).host, limits, started, finished,
-                       host_lost=lambda error: isinstance(error, HostError))
+                       host_lost=lambda error: isinstance(error, HostError), at_once=asks_no_engine)
     if result.kept_orphans:
         reporter.note(f"orphan containers (their services are not in the file): {', '.join(result.kept_orphans)}; "
                       "`up --remove-orphans` removes them")

@@ -58,13 +58,17 @@ def walk(
     on_start: Callable[[K], None] = lambda _id: None,
     on_finish: Callable[[StepResult[K]], None] = lambda _r: None,
     host_lost: Callable[[BaseException], bool] = lambda _error: False,
+    at_once: Callable[[K], bool] = lambda _id: False,
 ) -> WalkResult[K]:
     """Run `run(step_id)` for every key of `dependencies` once every step it lists is done.
 
     An exception from `run` fails that step (its message is kept as the step's error); what
     waits for it is not started, everything else goes on, as Compose does. An exception for
     which `host_lost` is true also leaves the rest of that host's steps unstarted. Ctrl-C
-    starts nothing more, lets the running steps finish, then raises KeyboardInterrupt."""
+    starts nothing more, lets the running steps finish, then raises KeyboardInterrupt.
+    Steps for which `at_once` is true ask no engine anything (an `up` with nothing to
+    change has only those): they run on the walking thread as soon as they are ready,
+    outside their host's limit, sparing a thread hand-over each."""
     result: WalkResult[K] = WalkResult()
     successors: dict[K, list[K]] = {node: [] for node in dependencies}
     waiting: dict[K, int] = {}
@@ -79,6 +83,7 @@ def walk(
     active: dict[str, int] = {}
     running: dict[Future[float], K] = {}
     finished: SimpleQueue[Future[float]] = SimpleQueue()
+    now: deque[K] = deque()  # ready steps that run on this thread (`at_once`)
     lost: set[str] = set()
 
     def timed(step_id: K) -> float:
@@ -98,17 +103,39 @@ def walk(
             future.add_done_callback(finished.put)
 
     def make_ready(step_id: K) -> None:
+        if at_once(step_id):
+            now.append(step_id)
+            return
         host = host_of(step_id)
         queued.setdefault(host, deque()).append(step_id)
         start_queued(host)
 
+    def run_now() -> None:
+        """The ready `at_once` steps, and those they make ready in turn (a list, not
+        recursion: a chain of them may be thousands of steps long)."""
+        while now and not interrupted.is_set():
+            step_id = now.popleft()
+            if host_of(step_id) in lost:
+                continue
+            error: BaseException | None = None
+            seconds = 0.0
+            try:
+                seconds = timed(step_id)
+            except Exception as failure:  # noqa: BLE001 - the step's outcome, as from a worker
+                error = failure
+            settle(step_id, error, seconds)
+
     def collect(future: Future[float]) -> None:
         step_id = running.pop(future)
-        host = host_of(step_id)
-        active[host] -= 1
+        active[host_of(step_id)] -= 1
         error = future.exception()
+        settle(step_id, error, future.result() if error is None else 0.0)
+        start_queued(host_of(step_id))
+
+    def settle(step_id: K, error: BaseException | None, seconds: float) -> None:
+        host = host_of(step_id)
         if error is None:
-            outcome = StepResult(step_id, "done", future.result())
+            outcome = StepResult(step_id, "done", seconds)
             for successor in successors[step_id]:
                 waiting[successor] -= 1
                 if waiting[successor] == 0:
@@ -119,7 +146,6 @@ def walk(
                 lost.add(host)
         result.results[step_id] = outcome
         on_finish(outcome)
-        start_queued(host)
 
     # Threads wait on engines far away, not on the CPU: enough of them for every host's
     # limit, so that 100 hosts take about as long as one.
@@ -129,9 +155,11 @@ def walk(
         for node, count in waiting.items():
             if count == 0:
                 make_ready(node)
+        run_now()
         while running and not interrupted.is_set():
             with contextlib.suppress(Empty):
                 collect(finished.get(timeout=POLL_S))
+            run_now()
         # After Ctrl-C: what runs finishes (each engine call is bounded); nothing new starts.
         while running:
             collect(finished.get())
