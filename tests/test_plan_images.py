@@ -117,7 +117,7 @@ def test_replacing_a_step_keeps_the_rest_of_the_plan() -> None:
     plan = plan_of({"api": {"build": ".", "host": "h1"}, "web": {"image": "redis:7", "host": "h2",
                                                                    "expose": [80]}}, HOSTS)
     step = service_step(plan, "api")
-    pinned = plan.replacing([replace(step, container=replace(step.container, image_id="sha256:9"))])
+    pinned = plan.replacing([step.with_container(replace(step.container, image_id="sha256:9"))])
     assert service_step(pinned, "api").container.image_id == "sha256:9"
     assert pinned.edges() == plan.edges() and len(pinned) == len(plan)
     assert service_step(pinned, "web") is service_step(plan, "web")

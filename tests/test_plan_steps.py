@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.planning import S, ids
-from xcompose.plan.specs import NetworkSpec
-from xcompose.plan.steps import NetworkStep, Plan, StepId
+from xcompose.plan.specs import ContainerSpec, NetworkSpec
+from xcompose.plan.steps import NetworkStep, Plan, PlannedSpec, StepId
 
 
 def plan_of(edges: list[tuple[str, str]], *extra: str) -> Plan:
@@ -72,3 +72,17 @@ def test_needed_for_an_unknown_step_is_a_key_error() -> None:
 def test_wave_ids_hold_the_ids_of_each_wave() -> None:
     plan = plan_of([("network:b", "network:c"), ("network:a", "network:c")])
     assert [sorted(ids(wave)) for wave in plan.wave_ids()] == [["network:a", "network:b"], ["network:c"]]
+
+
+def test_a_planned_spec_is_made_when_first_read_and_only_once() -> None:
+    made: list[str] = []
+
+    def make() -> ContainerSpec:
+        made.append("spec")
+        return ContainerSpec(name="shop-db-1", image="postgres:16")
+
+    planned = PlannedSpec(make)
+    assert made == []
+    assert planned.spec is planned.spec and planned.spec.image == "postgres:16"
+    assert made == ["spec"]
+    assert planned == PlannedSpec.of(ContainerSpec(name="shop-db-1", image="postgres:16"))

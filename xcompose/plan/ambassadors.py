@@ -19,7 +19,14 @@ from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims
 from xcompose.plan.naming import container_labels, container_name
 from xcompose.plan.relay import AmbassadorContainer, ambassador
 from xcompose.plan.specs import Endpoint
-from xcompose.plan.steps import ClientAmbassadorStep, Plan, ServerAmbassadorStep, ServiceStep, Step, StepId
+from xcompose.plan.steps import (
+    ClientAmbassadorStep,
+    Plan,
+    ServerAmbassadorStep,
+    ServiceStep,
+    Step,
+    StepId,
+)
 from xcompose.plan.wiring import client_relays, server_ports, server_relays
 
 if TYPE_CHECKING:
@@ -152,8 +159,8 @@ def _add_kernel_link(planner: Planner, names: NameClaims, containers: ContainerN
     step = planner.nodes[StepId.service(target)]
     assert isinstance(step, ServiceStep)
     bindings = server_ports(ports, published, address)
-    planner.nodes[step.id] = dataclasses.replace(
-        step, container=dataclasses.replace(step.container, ports=(*step.container.ports, *bindings)))
+    planner.nodes[step.id] = step.with_container(
+        dataclasses.replace(step.container, ports=(*step.container.ports, *bindings)))
     relays = client_relays(ports, published, address)
     for consumer_host, networks in sorted(planner.remote[target].items()):
         client_id = StepId.client(target, consumer_host)

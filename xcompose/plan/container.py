@@ -10,6 +10,7 @@ the rest of the planner: problems are handed to `fail` with the key to change.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import posixpath
@@ -25,6 +26,7 @@ from xcompose.config.model import Service
 from xcompose.config.mounts import VolumeMount
 from xcompose.config.options import ResourceLimits, ResourceReservations, nano_cpus, parse_volumes_from
 from xcompose.config.service_keys import SECRETS_DIR
+from xcompose.config.syntax import PortPublish, PortSpec
 from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims
 from xcompose.plan.images import build_spec
 from xcompose.plan.naming import LABEL_FILES_DIGEST, container_labels, project_labels, volume_name
@@ -42,7 +44,7 @@ from xcompose.plan.specs import (
     VolumeSpec,
     files_digest,
 )
-from xcompose.plan.steps import ServiceStep, StepId, VolumeStep
+from xcompose.plan.steps import PlannedSpec, ServiceStep, StepId, VolumeStep
 from xcompose.plan.wiring import link_environment
 
 if TYPE_CHECKING:
@@ -58,28 +60,43 @@ _NO_LIMITS = ResourceLimits()
 _NO_RESERVATIONS = ResourceReservations()
 
 
-def runtime_options(name: str, service: Service, fail: Fail) -> dict[str, Any]:
-    """The ContainerSpec fields of the service's runtime options and resources."""
+def check_resources(name: str, service: Service, fail: Fail) -> None:
+    """What Compose refuses in the service's resources, said when the service is planned
+    (its spec, and with it `runtime_options`, is made later)."""
     base: KeyPath = ("services", name)
     limits = service.deploy.resources.limits if service.deploy else _NO_LIMITS
     reserved = service.deploy.resources.reservations if service.deploy else _NO_RESERVATIONS
     deploy: KeyPath = (*base, "deploy", "resources")
 
-    def either(own: T | None, key: str, deployed: T | None, deploy_key: str) -> T | None:
+    def agree(own: T | None, key: str, deployed: T | None, deploy_key: str) -> None:
         """Compose requires the service's key and its `deploy` twin to agree when both are set."""
         if own is not None and deployed is not None and own != deployed:
             fail((*deploy, *deploy_key.split(".")), f"deploy.resources.{deploy_key} is {deployed} but {key} is "
                                                     f"{own}; they must agree (or set only one)")
-        return own if own is not None else deployed
 
-    cpus = either(service.cpus, "cpus", limits.cpus, "limits.cpus")
-    memory = either(service.mem_limit, "mem_limit", limits.memory, "limits.memory")
+    agree(service.cpus, "cpus", limits.cpus, "limits.cpus")
+    agree(service.mem_limit, "mem_limit", limits.memory, "limits.memory")
+    memory = _either(service.mem_limit, limits.memory)
     if service.memswap_limit is not None and service.memswap_limit > 0:
         if memory is None:
             fail((*base, "memswap_limit"), "a swap limit needs a memory limit: set mem_limit too")
         elif service.memswap_limit < memory:
             fail((*base, "memswap_limit"), f"memswap_limit ({service.memswap_limit}) counts memory and swap "
                                            f"together, so it cannot be below mem_limit ({memory})")
+    agree(service.mem_reservation, "mem_reservation", reserved.memory, "reservations.memory")
+    agree(service.pids_limit, "pids_limit", limits.pids, "limits.pids")
+
+
+def _either(own: T | None, deployed: T | None) -> T | None:
+    return own if own is not None else deployed
+
+
+def runtime_options(service: Service) -> dict[str, Any]:
+    """The ContainerSpec fields of the service's runtime options and resources (checked by
+    `check_resources`: where the service's key and its `deploy` twin differ, the key's)."""
+    limits = service.deploy.resources.limits if service.deploy else _NO_LIMITS
+    reserved = service.deploy.resources.reservations if service.deploy else _NO_RESERVATIONS
+    cpus = _either(service.cpus, limits.cpus)
     logging = service.logging
     return {
         "stop_signal": service.stop_signal,
@@ -99,13 +116,13 @@ def runtime_options(name: str, service: Service, fail: Fail) -> dict[str, Any]:
         "dns_opt": tuple(service.dns_opt),
         "devices": tuple(Device(d.source, d.target, d.permissions) for d in service.devices),
         "security_opt": tuple(service.security_opt),
-        "mem_limit": memory,
+        "mem_limit": _either(service.mem_limit, limits.memory),
         "memswap_limit": service.memswap_limit,
-        "mem_reservation": either(service.mem_reservation, "mem_reservation", reserved.memory, "reservations.memory"),
+        "mem_reservation": _either(service.mem_reservation, reserved.memory),
         "nano_cpus": None if cpus is None else nano_cpus(cpus),
         "cpu_shares": service.cpu_shares,
         "cpuset": service.cpuset,
-        "pids_limit": either(service.pids_limit, "pids_limit", limits.pids, "limits.pids"),
+        "pids_limit": _either(service.pids_limit, limits.pids),
         "oom_score_adj": service.oom_score_adj,
         "log_driver": logging.driver if logging else None,
         "log_options": tuple(sorted(logging.options.items())) if logging else (),
@@ -193,7 +210,8 @@ def shared(name: str, service: Service, host_of: Mapping[str, str], container_na
 def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: ContainerNames) -> None:
     """A step per service, after what it needs: its networks and volumes, the targets of
     its links and depends_on (or their client ambassadors), and the services it shares a
-    namespace or volumes with."""
+    namespace or volumes with. Everything that can be wrong is found here; the container's
+    spec is made when first read (PlannedSpec), from the values fixed here."""
     services = p.topology.services
     for name, service in services.items():
         host = p.host_of[name]
@@ -204,13 +222,11 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
             replica = own_name if number == 1 else f"{own_name}-{number}"
             containers.claim(host, replica, f"service '{name}'", ("services", name, "container_name")
                              if service.container_name else ("services", name))
-        env: dict[str, str] = {}
+        linked: list[Linked] = []
         after = [StepId.network(host, network) for network in sorted(p.nets[name])]
         for wire in p.wires.get(name, ()):
-            env.update(link_environment(own_name, wire.alias, services[wire.target], p.exposed(wire.target)))
+            linked.append((wire.alias, services[wire.target], p.exposed(wire.target)))
             after.append(p.reached_as(wire.target, host))  # no client ambassador while its ports are unknown
-        # The consumer's own environment wins over generated link variables.
-        env.update({k: v for k, v in service.environment.items() if v is not None})
         mounts, volumes = _mounts(p, name, service, host)
         after += volumes
         after += [p.reached_as(before, host) for before in service.depends_on]
@@ -227,45 +243,65 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
                        f"{held}, and '{name}' runs {replicas}: leave the host port out (Docker picks one per "
                        "container) or give a range of as many ports")
         files = _files(p, name, service, mounts)
-        labels = container_labels(p.name, step_id, host, service.labels)
-        if files:  # the files' digest, never their content: a changed secret re-creates
-            labels = tuple(sorted({**dict(labels), LABEL_FILES_DIGEST: files_digest(files)}.items()))
-        hc = service.healthcheck
-        health = hc.command() if hc is not None else None
-        spec = ContainerSpec(
-            name=own_name,
-            image=p.image(name),
-            networks=_endpoints(p, name, host, names),
-            network_mode=taken.network_mode,
-            command=_split(service.command),
-            entrypoint=_split(service.entrypoint),
-            environment=tuple(sorted(env.items())),
-            labels=labels,
-            expose=tuple(sorted({(port.port, port.protocol) for port in p.exposed(name)})),
-            ports=tuple(PortBinding(b.target, b.protocol, b.published, b.host_ip, b.published_last)
-                        for _, b in published),
-            mounts=mounts,
-            restart=service.restart,
-            healthcheck=(
-                HealthSpec(health, hc.interval, hc.timeout, hc.retries, hc.start_period)
-                if health is not None and hc is not None
-                else None
-            ),
-            user=service.user,
-            working_dir=service.working_dir,
-            hostname=service.hostname,
-            cap_add=tuple(service.cap_add),
-            cap_drop=tuple(service.cap_drop),
-            privileged=service.privileged,
-            pull_policy=service.pull_policy,
-            ipc=taken.ipc,
-            pid=taken.pid,
-            volumes_from=taken.volumes_from,
-            **runtime_options(name, service, p.fail),
-        )
+        endpoints = _endpoints(p, name, host, names)
+        check_resources(name, service, p.fail)
+        planned = PlannedSpec(functools.partial(
+            _service_spec, p.name, step_id, host, own_name, p.image(name), service, tuple(linked), endpoints,
+            taken, mounts, tuple(b for _, b in published), files, p.exposed(name)))
         build = build_spec(p.name, name, service, p.project.working_dir, p.fail)
-        p.add(ServiceStep(step_id, host, spec, files, build, replicas, _hooks(service.post_start),
+        p.add(ServiceStep(step_id, host, planned, files, build, replicas, _hooks(service.post_start),
                           _hooks(service.pre_stop)), list(dict.fromkeys(after)))
+
+
+# A link of the service: its alias, the target, and the target's exposed ports.
+Linked = tuple[str, Service, list[PortSpec]]
+
+
+def _service_spec(project: str, step_id: StepId, host: str, own_name: str, image: str, service: Service,
+                  linked: tuple[Linked, ...], endpoints: tuple[Endpoint, ...], taken: Shared,
+                  mounts: tuple[Mount, ...], published: tuple[PortPublish, ...], files: tuple[UploadFile, ...],
+                  exposed: list[PortSpec]) -> ContainerSpec:
+    """The service's container, from what add_services fixed for it."""
+    env: dict[str, str] = {}
+    for alias, target, target_ports in linked:
+        env.update(link_environment(own_name, alias, target, target_ports))
+    # The consumer's own environment wins over generated link variables.
+    env.update({k: v for k, v in service.environment.items() if v is not None})
+    labels = container_labels(project, step_id, host, service.labels)
+    if files:  # the files' digest, never their content: a changed secret re-creates
+        labels = tuple(sorted({**dict(labels), LABEL_FILES_DIGEST: files_digest(files)}.items()))
+    hc = service.healthcheck
+    health = hc.command() if hc is not None else None
+    return ContainerSpec(
+        name=own_name,
+        image=image,
+        networks=endpoints,
+        network_mode=taken.network_mode,
+        command=_split(service.command),
+        entrypoint=_split(service.entrypoint),
+        environment=tuple(sorted(env.items())),
+        labels=labels,
+        expose=tuple(sorted({(port.port, port.protocol) for port in exposed})),
+        ports=tuple(PortBinding(b.target, b.protocol, b.published, b.host_ip, b.published_last) for b in published),
+        mounts=mounts,
+        restart=service.restart,
+        healthcheck=(
+            HealthSpec(health, hc.interval, hc.timeout, hc.retries, hc.start_period)
+            if health is not None and hc is not None
+            else None
+        ),
+        user=service.user,
+        working_dir=service.working_dir,
+        hostname=service.hostname,
+        cap_add=tuple(service.cap_add),
+        cap_drop=tuple(service.cap_drop),
+        privileged=service.privileged,
+        pull_policy=service.pull_policy,
+        ipc=taken.ipc,
+        pid=taken.pid,
+        volumes_from=taken.volumes_from,
+        **runtime_options(service),
+    )
 
 
 def _replicas(name: str, service: Service, fail: Fail) -> int:

@@ -7,8 +7,9 @@ A step id is a `StepId` value; its text form is the stable contract of `plan --f
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -110,11 +111,51 @@ class VolumeStep:
         return None
 
 
+class PlannedSpec:
+    """A service's container spec, made the first time it is read, from values the planner
+    fixed when it planned the service (never from the planner's later state), so it is
+    the same whenever that happens. `plan --offline` prints ids, hosts and order and reads
+    none of the 10,000 of a large project; `up` reads each. Two threads that read it first
+    at once both make it: the same value, and the one kept is as good as the other."""
+
+    __slots__ = ("_make", "_spec")
+
+    def __init__(self, make: Callable[[], ContainerSpec]) -> None:
+        self._make: Callable[[], ContainerSpec] | None = make
+        self._spec: ContainerSpec | None = None
+
+    @classmethod
+    def of(cls, spec: ContainerSpec) -> PlannedSpec:
+        """A spec made already (a step changed after planning)."""
+        planned = cls(lambda: spec)
+        planned._spec, planned._make = spec, None
+        return planned
+
+    @property
+    def spec(self) -> ContainerSpec:
+        spec = self._spec
+        if spec is None:
+            make = self._make
+            assert make is not None
+            spec = self._spec = make()
+            self._make = None
+        return spec
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlannedSpec) and self.spec == other.spec
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
+
+    def __repr__(self) -> str:
+        return repr(self.spec)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceStep:
     id: StepId
     host: str
-    container: ContainerSpec
+    planned: PlannedSpec  # its container: `container`
     # The service's secrets and configs, uploaded between create and start.
     files: tuple[UploadFile, ...] = ()
     build: BuildSpec | None = None  # the image is built on the host, not pulled
@@ -123,6 +164,14 @@ class ServiceStep:
     replicas: int = 1
     post_start: tuple[Hook, ...] = ()  # run in each container right after it starts
     pre_stop: tuple[Hook, ...] = ()  # run in each container before it is stopped
+
+    @property
+    def container(self) -> ContainerSpec:
+        return self.planned.spec
+
+    def with_container(self, spec: ContainerSpec) -> ServiceStep:
+        """The same step with another container (its image pinned, ports added)."""
+        return dataclasses.replace(self, planned=PlannedSpec.of(spec))
 
     @property
     def service(self) -> str:

@@ -120,5 +120,5 @@ def pin_images(plan: Plan, ids: Mapping[str, str | None]) -> Plan:
     for service, image_id in ids.items():
         step = plan.step(StepId.service(service))
         if image_id is not None and isinstance(step, ServiceStep):
-            pinned.append(replace(step, container=replace(step.container, image_id=image_id)))
+            pinned.append(step.with_container(replace(step.container, image_id=image_id)))
     return plan.replacing(pinned) if pinned else plan
