@@ -44,6 +44,22 @@ def test_reading_a_project_without_a_ca_writes_nothing(engines: tuple[FakeEngine
     assert all(not e.containers and BOX_IMAGE not in e.images for e in engines)
 
 
+def test_hosts_without_the_box_are_not_asked_for_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A host without the box holds no copy: asking it for one would be a round trip more.
+    engines = (FakeEngine("db"), FakeEngine("web"), FakeEngine("cache"))
+    asked: list[tuple[str, str]] = []
+    original = StateBox.look
+
+    def look(box: StateBox, file: str, name: str | None = None) -> tuple[bool, bytes | None]:
+        asked.append((box.executor.target.name, file))
+        return original(box, file, name)
+
+    monkeypatch.setattr(StateBox, "look", look)
+    assert HostPki(fleet(*engines), "shop", "ann@laptop").read() is None
+    # Each host's digest, and the first host's copy, asked beside them before anything was known.
+    assert sorted(asked) == [("cache", DIGEST), ("cache", FILE), ("db", DIGEST), ("web", DIGEST)]
+
+
 def test_every_host_keeps_a_copy_in_a_box_that_is_never_started(engines: tuple[FakeEngine, FakeEngine]) -> None:
     first_up(engines)
     for engine in engines:
@@ -149,16 +165,16 @@ def test_the_first_hosts_copy_is_asked_while_the_digests_are_read(monkeypatch: p
     first_up(engines)
     copy_asked = threading.Event()
     digests_answered_after_it: list[bool] = []
-    original = StateBox.read
+    original = StateBox.look
 
-    def read(box: StateBox, file: str, name: str | None = None) -> bytes | None:
+    def look(box: StateBox, file: str, name: str | None = None) -> tuple[bool, bytes | None]:
         if file == FILE:
             copy_asked.set()
         else:  # each digest waits (boundedly) for the copy to be asked
             digests_answered_after_it.append(copy_asked.wait(timeout=5))
         return original(box, file, name)
 
-    monkeypatch.setattr(StateBox, "read", read)
+    monkeypatch.setattr(StateBox, "look", look)
     assert HostPki(fleet(*engines), "shop", "bob@desk").read() is not None
     assert digests_answered_after_it == [True, True, True]
 

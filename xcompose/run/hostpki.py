@@ -48,10 +48,12 @@ class HostPki:
             # The first host's copy is fetched whatever the digests say (see _fetch): asked
             # beside them, it costs no round trip of its own.
             ahead = {host: pool.submit(self.boxes[host].read, FILE) for host in sorted(self.boxes)[:1]}
-            digests = dict(zip(self.boxes, pool.map(lambda host: self.boxes[host].read(DIGEST), self.boxes),
-                               strict=True))
-            tars = self._fetch(pool, {host: d.strip() if d is not None else None for host, d in digests.items()},
-                               ahead)
+            looked = dict(zip(self.boxes, pool.map(lambda host: self.boxes[host].look(DIGEST), self.boxes),
+                              strict=True))
+            # A host without the box holds no copy: nothing more to ask it.
+            held = {host: d.strip() if d is not None else None for host, (box, d) in looked.items() if box}
+            tars: dict[str, bytes | None] = dict.fromkeys(self.boxes)
+            tars.update(self._fetch(pool, held, {host: copy for host, copy in ahead.items() if host in held}))
         # Each distinct copy is parsed once, and hosts that hold the same bytes share the
         # Bundle, which `save` then compares once.
         parsed: dict[bytes, Bundle] = {}

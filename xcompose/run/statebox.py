@@ -93,12 +93,18 @@ class StateBox:
 
     def read(self, file: str, box: str | None = None) -> bytes | None:
         """A file of the box (`box`: its id, else its name); None when box or file is missing."""
+        return self.look(file, box)[1]
+
+    def look(self, file: str, box: str | None = None) -> tuple[bool, bytes | None]:
+        """Whether the box exists, and the file (None when box or file is missing)."""
         sink = io.BytesIO()
         try:
             self.executor.get_archive(box or self.name, f"{FOLDER}/{file}", sink)
         except DockerError as error:
-            if is_missing(error.message) or "could not find" in error.message.lower():
-                return None
+            if "could not find" in error.message.lower():  # the engine's words for a missing file
+                return True, None
+            if is_missing(error.message):
+                return False, None
             raise
         sink.seek(0)
         # An engine's archive is never compressed: "r:" spares trying gzip, bzip2 and xz on
@@ -106,7 +112,7 @@ class StateBox:
         with tarfile.open(fileobj=sink, mode="r:") as tar:
             member = next((m for m in tar.getmembers() if m.isfile()), None)
             content = tar.extractfile(member) if member is not None else None
-            return content.read() if content is not None else None
+            return True, content.read() if content is not None else None
 
     def write(self, file: str, data: bytes, box: str | None = None) -> None:
         """Replace a file of the box (one tar entry: a reader sees the old file or the new)."""
