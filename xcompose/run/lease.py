@@ -31,6 +31,9 @@ from xcompose.errors import DockerError, LockTimeout, XcomposeError
 from xcompose.run.statebox import StateBox
 
 LEASE_S = 30.0
+# A holder seen for less than this is not announced: two runs that start together may each
+# take some hosts, and the one that gives its hosts back does so at once.
+TELL_AFTER_S = 0.3
 HEARTBEAT = "heartbeat"
 _PREFIX = "io.xcompose.lock."
 
@@ -175,6 +178,7 @@ class ProjectLock:
         box = self.boxes[host]
         watched: tuple[str, bytes | None] | None = None
         watched_since = 0.0
+        first_seen: float | None = None
         told = False
         while True:
             box_id = box.create(self.holder.labels())
@@ -202,13 +206,16 @@ class ProjectLock:
                 self._dead.add(other)
                 watched = None
                 continue
-            if not told:
+            first_seen = now if first_seen is None else first_seen
+            if not told and now - first_seen >= TELL_AFTER_S:
                 on_wait(f"{other} on host {host}")
                 told = True
             if now >= deadline:
                 raise LockTimeout(f"project {self.project} is locked by {other} on host {host}; "
                                   f"gave up after {wait:g}s")
-            time.sleep(max(0.05, min(1.0, other.lease / 10, deadline - now)))
+            # Soon again at first: a box given back is gone within a round trip.
+            pause = min(1.0, other.lease / 10) if told else TELL_AFTER_S / 3
+            time.sleep(max(0.05, min(pause, deadline - now)))
 
     def _beat(self) -> bytes:
         with self._counting:
