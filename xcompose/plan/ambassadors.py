@@ -19,14 +19,7 @@ from xcompose.plan.checks import ContainerNames, NameClaims, PortClaims
 from xcompose.plan.naming import container_labels, container_name
 from xcompose.plan.relay import AmbassadorContainer, ambassador
 from xcompose.plan.specs import Endpoint
-from xcompose.plan.steps import (
-    ClientAmbassadorStep,
-    Plan,
-    ServerAmbassadorStep,
-    ServiceStep,
-    Step,
-    StepId,
-)
+from xcompose.plan.steps import ClientAmbassadorStep, Plan, ServerAmbassadorStep, ServiceStep, Step, StepId
 from xcompose.plan.wiring import client_relays, server_ports, server_relays
 
 if TYPE_CHECKING:

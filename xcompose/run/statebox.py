@@ -101,10 +101,12 @@ class StateBox:
         try:
             self.executor.get_archive(box or self.name, f"{FOLDER}/{file}", sink)
         except DockerError as error:
-            if "could not find" in error.message.lower():  # the engine's words for a missing file
-                return True, None
-            if is_missing(error.message):
+            # Only the engine's own words for a missing container say that the box is
+            # missing: any other "missing" may be the file's, and its box must be read again.
+            if "no such container" in error.message.lower():
                 return False, None
+            if is_missing(error.message) or "could not find" in error.message.lower():
+                return True, None
             raise
         sink.seek(0)
         # An engine's archive is never compressed: "r:" spares trying gzip, bzip2 and xz on
