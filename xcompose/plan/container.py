@@ -10,7 +10,6 @@ the rest of the planner: problems are handed to `fail` with the key to change.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import posixpath
@@ -245,9 +244,11 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
         files = _files(p, name, service, mounts)
         endpoints = _endpoints(p, name, host, names)
         check_resources(name, service, p.fail)
-        planned = PlannedSpec(functools.partial(
-            _service_spec, p.name, step_id, host, own_name, p.image(name), service, tuple(linked), endpoints,
-            taken, mounts, tuple(b for _, b in published), files, p.exposed(name)))
+        container = ServiceContainer(
+            project=p.name, step_id=step_id, host=host, name=own_name, image=p.image(name), service=service,
+            linked=tuple(linked), endpoints=endpoints, taken=taken, mounts=mounts,
+            published=tuple(b for _, b in published), files=files, exposed=p.exposed(name))
+        planned = PlannedSpec(container.spec)
         build = build_spec(p.name, name, service, p.project.working_dir, p.fail)
         p.add(ServiceStep(step_id, host, planned, files, build, replicas, _hooks(service.post_start),
                           _hooks(service.pre_stop)), list(dict.fromkeys(after)))
@@ -257,51 +258,68 @@ def add_services(p: Planner, names: NameClaims, ports: PortClaims, containers: C
 Linked = tuple[str, Service, list[PortSpec]]
 
 
-def _service_spec(project: str, step_id: StepId, host: str, own_name: str, image: str, service: Service,
-                  linked: tuple[Linked, ...], endpoints: tuple[Endpoint, ...], taken: Shared,
-                  mounts: tuple[Mount, ...], published: tuple[PortPublish, ...], files: tuple[UploadFile, ...],
-                  exposed: list[PortSpec]) -> ContainerSpec:
-    """The service's container, from what add_services fixed for it."""
-    env: dict[str, str] = {}
-    for alias, target, target_ports in linked:
-        env.update(link_environment(own_name, alias, target, target_ports))
-    # The consumer's own environment wins over generated link variables.
-    env.update({k: v for k, v in service.environment.items() if v is not None})
-    labels = container_labels(project, step_id, host, service.labels)
-    if files:  # the files' digest, never their content: a changed secret re-creates
-        labels = tuple(sorted({**dict(labels), LABEL_FILES_DIGEST: files_digest(files)}.items()))
-    hc = service.healthcheck
-    health = hc.command() if hc is not None else None
-    return ContainerSpec(
-        name=own_name,
-        image=image,
-        networks=endpoints,
-        network_mode=taken.network_mode,
-        command=_split(service.command),
-        entrypoint=_split(service.entrypoint),
-        environment=tuple(sorted(env.items())),
-        labels=labels,
-        expose=tuple(sorted({(port.port, port.protocol) for port in exposed})),
-        ports=tuple(PortBinding(b.target, b.protocol, b.published, b.host_ip, b.published_last) for b in published),
-        mounts=mounts,
-        restart=service.restart,
-        healthcheck=(
-            HealthSpec(health, hc.interval, hc.timeout, hc.retries, hc.start_period)
-            if health is not None and hc is not None
-            else None
-        ),
-        user=service.user,
-        working_dir=service.working_dir,
-        hostname=service.hostname,
-        cap_add=tuple(service.cap_add),
-        cap_drop=tuple(service.cap_drop),
-        privileged=service.privileged,
-        pull_policy=service.pull_policy,
-        ipc=taken.ipc,
-        pid=taken.pid,
-        volumes_from=taken.volumes_from,
-        **runtime_options(service),
-    )
+@dataclass(frozen=True, slots=True)
+class ServiceContainer:
+    """What add_services fixed for a service's container; `spec` makes it from that alone."""
+
+    project: str
+    step_id: StepId
+    host: str
+    name: str  # the container's
+    image: str
+    service: Service
+    linked: tuple[Linked, ...]
+    endpoints: tuple[Endpoint, ...]
+    taken: Shared  # what it shares with other services
+    mounts: tuple[Mount, ...]
+    published: tuple[PortPublish, ...]
+    files: tuple[UploadFile, ...]
+    exposed: list[PortSpec]
+
+    def spec(self) -> ContainerSpec:
+        """The service's container, from these fields alone."""
+        service, taken = self.service, self.taken
+        env: dict[str, str] = {}
+        for alias, target, target_ports in self.linked:
+            env.update(link_environment(self.name, alias, target, target_ports))
+        # The consumer's own environment wins over generated link variables.
+        env.update({k: v for k, v in service.environment.items() if v is not None})
+        labels = container_labels(self.project, self.step_id, self.host, service.labels)
+        if self.files:  # the files' digest, never their content: a changed secret re-creates
+            labels = tuple(sorted({**dict(labels), LABEL_FILES_DIGEST: files_digest(self.files)}.items()))
+        hc = service.healthcheck
+        health = hc.command() if hc is not None else None
+        return ContainerSpec(
+            name=self.name,
+            image=self.image,
+            networks=self.endpoints,
+            network_mode=taken.network_mode,
+            command=_split(service.command),
+            entrypoint=_split(service.entrypoint),
+            environment=tuple(sorted(env.items())),
+            labels=labels,
+            expose=tuple(sorted({(port.port, port.protocol) for port in self.exposed})),
+            ports=tuple(PortBinding(b.target, b.protocol, b.published, b.host_ip, b.published_last)
+                        for b in self.published),
+            mounts=self.mounts,
+            restart=service.restart,
+            healthcheck=(
+                HealthSpec(health, hc.interval, hc.timeout, hc.retries, hc.start_period)
+                if health is not None and hc is not None
+                else None
+            ),
+            user=service.user,
+            working_dir=service.working_dir,
+            hostname=service.hostname,
+            cap_add=tuple(service.cap_add),
+            cap_drop=tuple(service.cap_drop),
+            privileged=service.privileged,
+            pull_policy=service.pull_policy,
+            ipc=taken.ipc,
+            pid=taken.pid,
+            volumes_from=taken.volumes_from,
+            **runtime_options(service),
+        )
 
 
 def _replicas(name: str, service: Service, fail: Fail) -> int:

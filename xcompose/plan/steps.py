@@ -120,16 +120,14 @@ class PlannedSpec:
 
     __slots__ = ("_make", "_spec")
 
-    def __init__(self, make: Callable[[], ContainerSpec]) -> None:
-        self._make: Callable[[], ContainerSpec] | None = make
-        self._spec: ContainerSpec | None = None
+    def __init__(self, make: Callable[[], ContainerSpec], spec: ContainerSpec | None = None) -> None:
+        self._make: Callable[[], ContainerSpec] | None = None if spec is not None else make
+        self._spec = spec
 
     @classmethod
     def of(cls, spec: ContainerSpec) -> PlannedSpec:
         """A spec made already (a step changed after planning)."""
-        planned = cls(lambda: spec)
-        planned._spec, planned._make = spec, None
-        return planned
+        return cls(lambda: spec, spec)
 
     @property
     def spec(self) -> ContainerSpec:

@@ -115,16 +115,25 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
 
     images: set[tuple[str, str]] = set()  # (host, image) found there during this run
 
+    def asks_no_engine(step_id: StepId) -> bool:
+        """Whether the step needs nothing of its host: a network or container kept as it is
+        (a volume is ensured each time)."""
+        step = plan.step(step_id)
+        if isinstance(step, NetworkStep):
+            return convergence.actions[step_id].action == "keep"
+        return (isinstance(step, CONTAINER_STEPS) and not convergence.remake.get(step_id)
+                and not convergence.replaced.get(step_id))
+
     def run(step_id: StepId) -> None:
         step = plan.step(step_id)
         if not may_work_on(step.host):
             raise StepFailed(f"not started on host {step.host}: this run could not renew the project lock there "
                              "in time, so another run may hold it now")
+        if asks_no_engine(step_id):
+            return
         executor = fleet.executors[step.host]
-        action = convergence.actions[step_id]
         if isinstance(step, NetworkStep):
-            if action.action != "keep":
-                executor.ensure_network(step.network)
+            executor.ensure_network(step.network)
         elif isinstance(step, CONTAINER_STEPS):
             _converge_container(step, convergence.remake.get(step_id, ()), convergence.replaced.get(step_id, []),
                                 fleet, reporter, timeout, options.stop_timeout, start=not options.no_start,
@@ -137,14 +146,6 @@ def up(plan: Plan, fleet: Fleet, reporter: Reporter, options: UpOptions | None =
 
     def finished(outcome: StepResult[StepId]) -> None:
         reporter.step_finished(plan.step(outcome.step_id), convergence.actions[outcome.step_id], outcome)
-
-    def asks_no_engine(step_id: StepId) -> bool:
-        """What `run` does without a call to the host: a network or container kept as it is."""
-        step = plan.step(step_id)
-        if isinstance(step, NetworkStep):
-            return convergence.actions[step_id].action == "keep"
-        return (isinstance(step, CONTAINER_STEPS) and not convergence.remake.get(step_id)
-                and not convergence.replaced.get(step_id))
 
     limits = {name: target.max_parallel for name, target in plan.hosts.items()}
     result.walk = walk(todo.dependencies(), run, lambda s: plan.step(s).host, limits, started, finished,

@@ -127,10 +127,11 @@ def walk(
 
     def collect(future: Future[float]) -> None:
         step_id = running.pop(future)
-        active[host_of(step_id)] -= 1
+        host = host_of(step_id)
+        active[host] -= 1
         error = future.exception()
         settle(step_id, error, future.result() if error is None else 0.0)
-        start_queued(host_of(step_id))
+        start_queued(host)
 
     def settle(step_id: K, error: BaseException | None, seconds: float) -> None:
         host = host_of(step_id)
