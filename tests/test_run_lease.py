@@ -215,9 +215,9 @@ class Stalled(FakeExecutor):
         super().put_archive(container_id, path, tar_bytes)
 
 
-def test_taking_the_lock_does_not_wait_for_the_first_heartbeat(engines: tuple[FakeEngine, FakeEngine]) -> None:
+def test_taking_the_lock_does_not_wait_for_a_heartbeat(engines: tuple[FakeEngine, FakeEngine]) -> None:
     stalled = {e.host: Stalled(HostTarget(e.host, None, None), e) for e in engines}
-    lock = ProjectLock(stalled, "shop", "ann@laptop", lease=5)
+    lock = ProjectLock(stalled, "shop", "ann@laptop", lease=0.4)
     lock.acquire(0)  # returns with every write still hanging
     try:
         assert all(lock.held(e.host) for e in engines)
@@ -228,6 +228,17 @@ def test_taking_the_lock_does_not_wait_for_the_first_heartbeat(engines: tuple[Fa
         deadline = time.monotonic() + 5
         while box.read("heartbeat") is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert box.read("heartbeat") is not None  # the first beat follows on its own
+        assert box.read("heartbeat") is not None  # the beats follow on their own
+    finally:
+        lock.release()
+
+
+def test_a_run_shorter_than_a_quarter_lease_writes_no_heartbeat(engines: tuple[FakeEngine, FakeEngine]) -> None:
+    lock = ProjectLock(machine(*engines), "shop", "ann@laptop", lease=30)
+    lock.acquire(0)
+    try:
+        time.sleep(0.2)
+        assert all(lock.held(e.host) for e in engines)  # the box's creation counts as a beat
+        assert not any(e.archives for e in engines)
     finally:
         lock.release()

@@ -224,11 +224,11 @@ class ProjectLock:
 
     def _keep_alive(self, host: str) -> None:
         box_id = self._held[host]
-        # The first beat at once, but not waited for: a waiter watches the heartbeat for a
-        # change, and a box without one yet is a state it watches like any other.
-        pause = 0.0
-        while not self._stop.wait(pause) and host not in self._lost:
-            pause = self.lease / 4
+        # The box's creation is the first sign of life (held() counts from it): a waiter
+        # watches the heartbeat for a change, and a box without one yet is a state it
+        # watches like any other. A run shorter than a quarter lease (a no-op `up`) so
+        # writes none, which spares each host a file copy while it is being read.
+        while not self._stop.wait(self.lease / 4) and host not in self._lost:
             try:
                 self.boxes[host].write(HEARTBEAT, self._beat(), box_id)
                 self._renewed[host] = time.monotonic()
