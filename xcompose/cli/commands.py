@@ -47,7 +47,6 @@ progress_option = click.option(
 @handles_errors
 def plan(options: Options, offline: bool, fmt: Format) -> None:
     """Show the steps, grouped in the waves that would run together, and what each does."""
-    from xcompose.alloc import exit_without_freeing
     from xcompose.plan.render import render_plan
 
     project = load(options)
@@ -58,7 +57,6 @@ def plan(options: Options, offline: bool, fmt: Format) -> None:
         return
     if offline:
         print_text(render_plan(make_plan(project), fmt))
-        exit_without_freeing()  # freeing a large plan took longer than printing it
         return
     from xcompose.plan.converge import decide
 

@@ -184,7 +184,12 @@ def complete_services(ctx: click.Context, param: click.Parameter, incomplete: st
 
 
 def main() -> None:
-    from xcompose.alloc import own_process
+    from xcompose.alloc import exit_without_freeing, own_process
 
     own_process()
-    cli(prog_name="xcompose")
+    try:
+        cli(prog_name="xcompose")
+    except SystemExit as done:  # click ends every command so, with its exit code
+        if done.code is None or isinstance(done.code, int):
+            exit_without_freeing(done.code or 0)
+        raise
