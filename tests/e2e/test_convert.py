@@ -22,9 +22,13 @@ Deploy = Callable[[str, str], Deployment]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def docker(host: LabHost, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    proc = subprocess.run(["docker", "-H", host.docker_socket, *args], input=stdin, capture_output=True, text=True,
+def run_docker(host: LabHost, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", "-H", host.docker_socket, *args], input=stdin, capture_output=True, text=True,
                           timeout=180, check=False)
+
+
+def docker(host: LabHost, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    proc = run_docker(host, *args, stdin=stdin)
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -73,8 +77,7 @@ def remove_stack(manager: LabHost, stack: str, timeout: float = 90) -> None:
     shutting down ("network ... is in use by task"); a second run removes what is left."""
     deadline = time.monotonic() + timeout
     while True:
-        proc = subprocess.run(["docker", "-H", manager.docker_socket, "stack", "rm", stack], capture_output=True,
-                              text=True, timeout=180, check=False)
+        proc = run_docker(manager, "stack", "rm", stack)
         if proc.returncode == 0 or "in use by task" not in proc.stderr or time.monotonic() > deadline:
             break
         time.sleep(1)

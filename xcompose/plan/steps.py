@@ -120,14 +120,14 @@ class PlannedSpec:
 
     __slots__ = ("_make", "_spec")
 
-    def __init__(self, make: Callable[[], ContainerSpec], spec: ContainerSpec | None = None) -> None:
-        self._make: Callable[[], ContainerSpec] | None = None if spec is not None else make
+    def __init__(self, make: Callable[[], ContainerSpec] | None, spec: ContainerSpec | None = None) -> None:
+        self._make = make if spec is None else None
         self._spec = spec
 
     @classmethod
     def of(cls, spec: ContainerSpec) -> PlannedSpec:
         """A spec made already (a step changed after planning)."""
-        return cls(lambda: spec, spec)
+        return cls(None, spec)
 
     @property
     def spec(self) -> ContainerSpec:
