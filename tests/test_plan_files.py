@@ -5,7 +5,6 @@ content in anything a container spec, a step's repr or a rendered plan shows."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from xcompose.pki import Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.naming import LABEL_FILES_DIGEST
 from xcompose.plan.render import render_plan
-from xcompose.plan.specs import UploadFile, to_json
+from xcompose.plan.specs import UploadFile, canonical_json
 from xcompose.plan.steps import Plan, ServiceStep
 
 Load = Callable[..., Project]
@@ -111,7 +110,7 @@ def test_nothing_secret_in_env_labels_command_hash_input_repr_or_rendered_plan(l
     plan = load(SITE=SECRET)
     for name in ("db", "client"):
         step = service(plan, name)
-        spec_text = json.dumps(to_json(step.container))  # what the config hash is made of
+        spec_text = canonical_json(step.container)  # what the config hash is made of
         assert SECRET not in spec_text and "hello from" not in spec_text
         assert SECRET not in repr(step) and "hello from" not in repr(step)
         assert "/run/secrets" in repr(step) or "/motd" in repr(step)  # the paths are not secret

@@ -23,52 +23,39 @@ LABEL_CONFIG_HASH = "io.xcompose.config-hash"
 ADDED = {"added": True}
 
 
-def to_json(value: Any) -> Any:
-    """Specs as plain JSON values: dataclasses as objects (fields marked ADDED only when not
-    at their default), tuples as lists."""
-    kind = type(value)
-    if kind in _SCALARS:  # most values: asked before anything else
-        return value
-    if kind is tuple or kind is list:
-        return [v if type(v) in _SCALARS else _pair(v) for v in value]
-    shape = _shape(kind)
-    if shape is not None:
-        found = {}
-        for name, added, default in shape:
-            item = getattr(value, name)
-            if not (added and item == default):
-                found[name] = item if type(item) in _SCALARS else to_json(item)
-        return found
-    if isinstance(value, dict):
-        return {k: v if type(v) in _SCALARS else to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [v if type(v) in _SCALARS else to_json(v) for v in value]
-    return value
+def _as_object(value: object) -> dict[str, Any]:
+    """A dataclass as the JSON encoder should write it: every field but those marked ADDED
+    at their default. Called by the encoder only for what it cannot write itself (tuples,
+    lists, dicts and scalars it writes as they are), so the walk over a spec stays in C."""
+    shape = _shape(type(value))
+    if shape is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    found = {}
+    for name, added, default in shape:
+        item = getattr(value, name)
+        if not (added and item == default):
+            found[name] = item
+    return found
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False, default=_as_object)
 
 
-def canonical_digest(value: object, left_out: frozenset[str] = frozenset()) -> str:
-    """SHA-256 of the canonical JSON (sorted keys, compact) of a dataclass, without the
-    fields at their default (a field added to its class later changes no digest of a value
-    that does not use it) and those `left_out`."""
+def canonical_json(value: object, left_out: frozenset[str] = frozenset()) -> str:
+    """The canonical JSON (sorted keys, compact) of a dataclass, without the fields at their
+    default (a field added to its class later changes no digest of a value that does not
+    use it) and those `left_out`; nested dataclasses as `_as_object` writes them."""
     data = {}
     for name, _, default in _shape(type(value)) or ():
         item = getattr(value, name)
         if item != default and name not in left_out:
-            data[name] = item if type(item) in _SCALARS else to_json(item)
-    return hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
+            data[name] = item
+    return _CANONICAL.encode(data)
 
 
-def _pair(value: Any) -> Any:
-    # Labels, environment, sysctls: tuples of (key, value) strings, most of a spec's items.
-    if type(value) is tuple and len(value) == 2 and type(value[0]) is str and type(value[1]) is str:
-        return [value[0], value[1]]
-    return to_json(value)
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+def canonical_digest(value: object, left_out: frozenset[str] = frozenset()) -> str:
+    """SHA-256 of `canonical_json`."""
+    return hashlib.sha256(canonical_json(value, left_out).encode()).hexdigest()
 
 
 Shape = tuple[tuple[str, bool, object], ...]  # a dataclass's fields: (name, marked ADDED, default)
