@@ -246,8 +246,11 @@ class FakeExecutor(Executor):
     def exec(
         self, container_id: str, argv: Sequence[str], timeout: float = 30, *, options: ExecOptions | None = None
     ) -> tuple[int, str]:
-        self._record(f"exec {self._find(container_id).name}")
-        self.engine.execs.append((self._find(container_id).name, tuple(argv), options))
+        current = self._find(container_id)
+        self._record(f"exec {current.name}")
+        if current.state != "running":  # as an engine answers (409)
+            raise DockerError(f"Container {current.id} is not running")
+        self.engine.execs.append((current.name, tuple(argv), options))
         return self.engine.exec_results.get(tuple(argv), (0, ""))
 
     def events(self, project: str) -> Iterator[dict[str, Any]]:

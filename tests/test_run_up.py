@@ -365,6 +365,46 @@ def test_a_container_that_exits_fails_its_step_with_its_exit_code_and_last_outpu
         "redis: bad config line 3")
 
 
+INSPECTED: list[str] = []
+
+
+class CountsInspects(FakeExecutor):
+    def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
+        found = super().inspect(container_id)
+        INSPECTED.append(found.name)
+        return found
+
+
+def test_an_ambassador_is_ready_once_its_probe_passes_without_an_inspect(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    INSPECTED.clear()
+    assert up(plan, reach(plan.hosts.values(), lambda t: CountsInspects(t, engines[t.name])), QuietReporter()).ok
+    assert sorted(INSPECTED) == ["demo-redis", "demo-redis-cli"]
+    probed = [name for name, _, _ in engines["big-server"].execs + engines["client-server"].execs]
+    assert sorted(probed) == ["demo-redis-ambassador", "demo-redis-ambassador-client-server"]
+
+
+class AmbassadorsCrash(CrashesOnStart):
+    def start(self, container_id: str) -> None:
+        super().start(container_id)
+        current = self._find(container_id)
+        if "ambassador" in current.name:
+            self.engine.containers[current.id] = replace(current, state="exited", exit_code=3)
+
+    def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
+        return FakeExecutor.inspect(self, container_id)
+
+
+def test_an_ambassador_that_exits_fails_its_step_with_its_exit_code_though_its_probe_came_first(
+    engines: dict[str, FakeEngine],
+) -> None:
+    plan = make_plan(redis_topology())
+    hosts = reach(plan.hosts.values(), lambda t: AmbassadorsCrash(t, engines[t.name]))
+    failure = up(plan, hosts, QuietReporter()).walk.failed[0]
+    assert failure.step_id == S("ambassador-server:redis")
+    assert "container exited with code 3" in (failure.error or "")
+
+
 def test_a_failed_create_puts_the_old_container_back(engines: dict[str, FakeEngine]) -> None:
     plan = make_plan(redis_topology())
     up(plan, connect_to(engines, plan), QuietReporter())
