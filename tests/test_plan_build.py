@@ -341,6 +341,15 @@ def test_a_spec_without_the_new_options_keeps_its_hash() -> None:
     assert moved.config_hash() != spec.config_hash()
 
 
+def test_a_stamped_spec_differs_from_its_original_by_the_stamp_alone() -> None:
+    spec = ContainerSpec(name="shop-db", image="redis:7", labels=(("tier", "db"),), restart="always")
+    stamp = (("io.xcompose.applied-by", "ops@console"),)
+    stamped = spec.stamped(stamp)
+    assert stamped == dataclasses.replace(spec, stamp=stamp) and spec.stamp == ()
+    assert stamped.config_hash() == spec.config_hash()
+    assert stamped.labels_with_hash()["io.xcompose.applied-by"] == "ops@console"
+
+
 def test_deploy_resources_stand_in_for_the_service_keys() -> None:
     deploy = {"resources": {"limits": {"cpus": "1.5", "memory": "300M", "pids": 50},
                             "reservations": {"memory": "100M"}}}

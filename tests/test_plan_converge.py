@@ -184,7 +184,7 @@ def test_no_recreate_keeps_a_drifted_container() -> None:
 def test_who_applied_a_container_and_when_is_no_change() -> None:
     plan = make_plan()
     [web] = specs(plan, "service:web")
-    stamped = dataclasses.replace(web, stamp=applied_labels("ops@elsewhere", datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    stamped = web.stamped(applied_labels("ops@elsewhere", datetime(2026, 1, 2, tzinfo=timezone.utc)))
     by_another = made(stamped)
     assert {LABEL_APPLIED_BY, LABEL_APPLIED_AT} <= set(by_another.labels)
     assert action(plan, live_of(plan, by_another)) == StepAction("keep")

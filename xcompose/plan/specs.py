@@ -6,6 +6,7 @@ create / recreate / keep decision) is a pure function of the file and the creden
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Sequence
@@ -244,6 +245,14 @@ class ContainerSpec:
         their default are left out, so that a field added to this class later does not
         change the hash of a container that does not use it."""
         return canonical_digest(self, _UNHASHED)
+
+    def stamped(self, stamp: tuple[tuple[str, str], ...]) -> ContainerSpec:
+        """The spec with these labels of who makes its container and when. A copy with one
+        field set: `dataclasses.replace` would run the whole __init__ (12 us a spec, 0.4 s
+        of a 10,000-service `up`) to check nothing that a stamp could change."""
+        copied = copy.copy(self)
+        object.__setattr__(copied, "stamp", stamp)
+        return copied
 
     def labels_with_hash(self) -> dict[str, str]:
         return {**dict(self.labels), **dict(self.stamp), LABEL_CONFIG_HASH: self.config_hash()}

@@ -5,7 +5,6 @@ do per step, then runs the steps through the executors in graph order and report
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shlex
 import time
 from collections.abc import Callable
@@ -227,7 +226,7 @@ def stamped(spec: ContainerSpec, applied_by: str | None) -> ContainerSpec:
     """The spec with who makes its container, and now, as labels (its hash unchanged)."""
     if applied_by is None:
         return spec
-    return dataclasses.replace(spec, stamp=applied_labels(applied_by, datetime.now(timezone.utc)))
+    return spec.stamped(applied_labels(applied_by, datetime.now(timezone.utc)))
 
 
 def run_hooks(executor: Executor, container_id: str, hooks: tuple[Hook, ...], kind: str, name: str,
