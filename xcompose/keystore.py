@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import datetime
 import hmac
-import io
 import json
 import os
 import tarfile
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from xcompose.errors import UsageError
 from xcompose.pki import NAME, CertificateAuthority, Credentials, Identity
+from xcompose.plan.specs import UploadFile
+from xcompose.tarball import pack, unpack
 
 FORMAT = 1
 SEAL = "issued_seal"  # meta.json's key for the CA's seal over the issued certificates
@@ -88,25 +88,14 @@ class Bundle:
         for name, identity in issued.items():
             files[f"issued/{name}.pem"] = identity.cert_pem
             files[f"issued/{name}.key"] = identity.key_pem
-        buf = io.BytesIO()
-        now = int(time.time())
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for path, data in files.items():
-                info = tarfile.TarInfo(f"pki/{path}")
-                info.size, info.mode, info.mtime = len(data), 0o600, now
-                tar.addfile(info, io.BytesIO(data))
-        return buf.getvalue()
+        return pack([UploadFile(f"pki/{path}", data, 0o600) for path, data in files.items()])
 
     @classmethod
     def from_tar(cls, data: bytes, where: str) -> Bundle:
         """Read a bundle; `where` names its origin in the error."""
-        files: dict[str, bytes] = {}
         try:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-                for member in tar.getmembers():
-                    content = tar.extractfile(member) if member.isfile() else None
-                    if content is not None and member.name.startswith("pki/"):
-                        files[member.name.removeprefix("pki/")] = content.read()
+            files = {name.removeprefix("pki/"): content for name, content in unpack(data).items()
+                     if name.startswith("pki/")}
             meta = json.loads(files["meta.json"])
             ca = CertificateAuthority(str(meta["project"]), files["ca.pem"], files["ca.key"])
             ca.check()

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
 from collections.abc import Mapping
 
 from xcompose.engines.base import Executor, is_missing
 from xcompose.errors import DockerError
-from xcompose.plan.specs import ContainerSpec
+from xcompose.plan.specs import ContainerSpec, UploadFile
+from xcompose.tarball import pack
 
 BOX_IMAGE = "xcompose/state:1"
 LABEL_BOX = "io.xcompose.state-box"  # what the box holds: pki, lock
@@ -34,14 +34,7 @@ def box_name(project: str, kind: str) -> str:
 def files_archive(files: Mapping[str, bytes]) -> bytes:
     """A tar of these files in this order, as put_archive takes it and get_archive gives
     it. Made once, it can be put into the boxes of many hosts."""
-    buf = io.BytesIO()
-    now = int(time.time())
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o600, now
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return pack([UploadFile(name, data, 0o600) for name, data in files.items()])
 
 
 def _one_file(name: str, data: bytes) -> bytes:
