@@ -189,6 +189,16 @@ def test_steps_that_ask_no_engine_run_on_the_walking_thread_in_order() -> None:
     assert threads["k1500"] != threading.get_ident()
 
 
+def test_a_callback_that_raises_ends_the_walk_with_its_error() -> None:
+    """A bug in a callback (the reporter's) is raised by the walk, never lost on a thread of
+    its pool (which would leave the walk waiting for a step that never settles)."""
+    def on_finish(outcome: object) -> None:
+        raise RuntimeError("reporter broke")
+
+    with pytest.raises(RuntimeError, match="reporter broke"):
+        walk(chain(("a", "b")), lambda step: None, host_of=lambda s: "h", limits={"h": 2}, on_finish=on_finish)
+
+
 def test_a_failing_step_that_asks_no_engine_keeps_its_dependents_from_starting() -> None:
     graph = chain(("kept", "after"), ("other", "other-after"))
 
