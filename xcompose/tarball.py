@@ -3,8 +3,8 @@ project's PKI bundle.
 
 They hold regular files only, with short ASCII names, so nearly every header is a plain
 ustar one: written and read here directly, with the bytes `tarfile` would write, because
-`tarfile` costs ~55 us an archive and ~30 us a member read (a fresh `up` of 10,000 services
-uploads 26,000 archives; its PKI bundle holds 14,000 members). Anything else goes through
+`tarfile` costs ~55 us an archive and ~20 us a member read (a fresh `up` of 10,000 services
+uploads 26,000 archives; its PKI bundle holds 13,400 members). Anything else goes through
 `tarfile`, which also judges a tar this module does not recognise.
 """
 
