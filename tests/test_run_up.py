@@ -384,15 +384,12 @@ def test_an_ambassador_is_ready_once_its_probe_passes_without_an_inspect(engines
     assert sorted(probed) == ["demo-redis-ambassador", "demo-redis-ambassador-client-server"]
 
 
-class AmbassadorsCrash(CrashesOnStart):
+class AmbassadorsCrash(FakeExecutor):
     def start(self, container_id: str) -> None:
         super().start(container_id)
         current = self._find(container_id)
         if "ambassador" in current.name:
             self.engine.containers[current.id] = replace(current, state="exited", exit_code=3)
-
-    def inspect(self, container_id: str):  # type: ignore[no-untyped-def]
-        return FakeExecutor.inspect(self, container_id)
 
 
 def test_an_ambassador_that_exits_fails_its_step_with_its_exit_code_though_its_probe_came_first(
