@@ -50,7 +50,7 @@ class FakeSshd:
             self._transports.append(transport)
             try:
                 transport.start_server(server=_Server(self))
-            except (paramiko.SSHException, EOFError):
+            except (paramiko.SSHException, EOFError, OSError):  # a client that hung up mid-handshake
                 continue
 
     def stop(self) -> None:
