@@ -210,3 +210,37 @@ def test_a_failing_step_that_asks_no_engine_keeps_its_dependents_from_starting()
     assert {s: r.outcome for s, r in result.results.items()} == {
         "kept": "failed", "after": "not-started", "other": "done", "other-after": "done"}
     assert result.results["kept"].error == "not started on host h: the lock was lost"
+
+
+def test_steps_that_run_one_after_another_take_one_thread() -> None:
+    """A thread is added only while more steps run at once than there are threads: a chain
+    of 200 steps on a host with room for 4 runs on one."""
+    graph = chain(*((f"s{i}", f"s{i + 1}") for i in range(199)))
+    threads: set[int] = set()
+
+    result = walk(graph, lambda s: threads.add(threading.get_ident()), host_of=lambda s: "h", limits={"h": 4})
+    assert result.ok and len(result.results) == 200
+    assert len(threads) == 1
+
+
+def test_the_walk_leaves_no_thread_behind() -> None:
+    before = threading.active_count()
+    graph = apart(*(f"s{i}" for i in range(20)))
+    barrier = threading.Barrier(10, timeout=5)
+
+    result = walk(graph, lambda s: barrier.wait(), host_of=lambda s: f"h{int(s[1:]) % 5}",
+                  limits={f"h{i}": 2 for i in range(5)})
+    assert result.ok
+    assert threading.active_count() == before
+
+
+def test_a_step_that_raises_system_exit_fails_that_step_only() -> None:
+    """Whatever a step raises is its outcome: a thread that died of it would leave the walk
+    waiting for a step that never settles."""
+    def run(step: str) -> None:
+        if step == "a":
+            raise SystemExit(3)
+
+    result = walk(chain(("a", "after-a"), ("b", "after-b")), run, host_of=lambda s: "h", limits={"h": 2})
+    assert {s: r.outcome for s, r in result.results.items()} == {
+        "a": "failed", "after-a": "not-started", "b": "done", "after-b": "done"}

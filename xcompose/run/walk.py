@@ -1,8 +1,8 @@
 """Running a dependency graph in parallel: each step starts as soon as every step before it
 is done, at most `limit` at a time per host.
 
-docker-py and paramiko block, so a thread pool is the simple fit. A failed step keeps what
-waits for it from starting; a lost host, the rest of its steps; the other steps go on.
+docker-py and paramiko block, so a pool of threads is the simple fit. A failed step keeps
+what waits for it from starting; a lost host, the rest of its steps; the other steps go on.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
@@ -81,8 +80,7 @@ def walk(
     # host only, so only that queue is looked at (a fleet has thousands of ready steps).
     queued: dict[str, deque[K]] = {}
     active: dict[str, int] = {}
-    running: dict[Future[float], K] = {}
-    finished: SimpleQueue[Future[float]] = SimpleQueue()
+    running: set[K] = set()
     now: deque[K] = deque()  # ready steps that run on this thread (`at_once`)
     lost: set[str] = set()
 
@@ -98,9 +96,8 @@ def walk(
         while steps and host not in lost and active.get(host, 0) < limits.get(host, 4) and not interrupted.is_set():
             step_id = steps.popleft()
             active[host] = active.get(host, 0) + 1
-            future = pool.submit(timed, step_id)
-            running[future] = step_id
-            future.add_done_callback(finished.put)
+            running.add(step_id)
+            workers.hand(step_id, len(running))
 
     def make_ready(step_id: K) -> None:
         if at_once(step_id):
@@ -125,12 +122,12 @@ def walk(
                 error = failure
             settle(step_id, error, seconds)
 
-    def collect(future: Future[float]) -> None:
-        step_id = running.pop(future)
+    def collect(outcome: _Outcome[K]) -> None:
+        step_id, error, seconds = outcome
+        running.discard(step_id)
         host = host_of(step_id)
         active[host] -= 1
-        error = future.exception()
-        settle(step_id, error, future.result() if error is None else 0.0)
+        settle(step_id, error, seconds)
         start_queued(host)
 
     def settle(step_id: K, error: BaseException | None, seconds: float) -> None:
@@ -150,25 +147,67 @@ def walk(
 
     # Threads wait on engines far away, not on the CPU: enough of them for every host's
     # limit, so that 100 hosts take about as long as one.
-    workers = max(1, min(sum(limits.values()) or 4, MAX_WORKERS))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xcompose-step") as pool, \
-            _ctrl_c_as_a_flag() as interrupted:
+    most = max(1, min(sum(limits.values()) or 4, MAX_WORKERS))
+    with _Workers(most, timed) as workers, _ctrl_c_as_a_flag() as interrupted:
         for node, count in waiting.items():
             if count == 0:
                 make_ready(node)
         run_now()
         while running and not interrupted.is_set():
             with contextlib.suppress(Empty):
-                collect(finished.get(timeout=POLL_S))
+                collect(workers.finished.get(timeout=POLL_S))
             run_now()
         # After Ctrl-C: what runs finishes (each engine call is bounded); nothing new starts.
         while running:
-            collect(finished.get())
+            collect(workers.finished.get())
     for node in dependencies:
         result.results.setdefault(node, StepResult(node, "not-started"))
     if interrupted.is_set():
         raise Interrupted(result)
     return result
+
+
+_Outcome = tuple[K, BaseException | None, float]  # a step, its error or None, its seconds
+_STOP = object()
+
+
+class _Workers(Generic[K]):
+    """Threads that take steps from one queue and put what came of them on another, and
+    nothing more: concurrent.futures' pool makes a Future per step, with its lock, condition
+    and callbacks, and a fleet has tens of thousands of steps. A thread is added while more
+    steps are running than there are threads, up to `most`; leaving, the threads finish
+    what runs."""
+
+    def __init__(self, most: int, run: Callable[[K], float]) -> None:
+        self.finished: SimpleQueue[_Outcome[K]] = SimpleQueue()
+        self._most = most
+        self._run = run
+        self._todo: SimpleQueue[Any] = SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def hand(self, step_id: K, running: int) -> None:
+        """Run the step on a thread; `running`: the steps handed over and not yet collected."""
+        self._todo.put(step_id)
+        if running > len(self._threads) < self._most:
+            thread = threading.Thread(target=self._work, name=f"xcompose-step-{len(self._threads)}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _work(self) -> None:
+        while (step_id := self._todo.get()) is not _STOP:
+            try:
+                self.finished.put((step_id, None, self._run(step_id)))
+            except BaseException as error:  # noqa: BLE001 - the step's outcome, collected by the walk
+                self.finished.put((step_id, error, 0.0))
+
+    def __enter__(self) -> _Workers[K]:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for _thread in self._threads:
+            self._todo.put(_STOP)
+        for thread in self._threads:
+            thread.join()
 
 
 @contextmanager
