@@ -27,6 +27,28 @@ def test_the_certificate_names_the_ambassador_and_is_signed_by_the_ca(ca: Certif
     assert ident.fingerprint == fingerprint(ident.cert_pem) and ident.fingerprint.startswith("sha256:")
 
 
+def test_each_certificate_has_its_own_key_serial_and_name_and_both_roles(ca: CertificateAuthority) -> None:
+    first, second = (x509.load_pem_x509_certificate(ca.issue(n).cert_pem) for n in ("shop-a", "shop-b"))
+    assert first.public_key() != second.public_key() and first.serial_number != second.serial_number
+    assert first.subject.rfc4514_string() == "CN=shop-a,OU=shop,O=xcompose"
+    assert first.issuer == x509.load_pem_x509_certificate(ca.cert_pem).subject
+    usage = first.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(usage) == {x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH}
+    assert not first.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_a_certificate_is_valid_from_just_before_it_is_issued(ca: CertificateAuthority,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Certificates issued together share what they can; one issued an hour later is not
+    dated by the earlier ones."""
+    ca.issue("shop-early")
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    monkeypatch.setattr(pki, "_now", lambda: later)
+    cert = x509.load_pem_x509_certificate(ca.issue("shop-late").cert_pem)
+    assert later - datetime.timedelta(minutes=6) < cert.not_valid_before_utc <= later
+    assert cert.not_valid_after_utc > later + datetime.timedelta(days=pki.LEAF_DAYS - 1)
+
+
 def test_a_ca_vouches_for_its_own_certificates_only(ca: CertificateAuthority) -> None:
     other = CertificateAuthority.new("shop")
     assert ca.vouches_for(ca.issue("x").cert_pem)
