@@ -3,6 +3,7 @@ reads their output, and how it reports what the engine or the host said."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_engines_dockercli import FAKE_DOCKER, RICH, SECRET
-from xcompose.engines.base import daemon_message, format_ports, line_splitter
+from xcompose.engines.base import archive, daemon_message, format_ports, line_splitter
 from xcompose.engines.dockercli import (
     SUDO_DOCKER,
     create_argv,
@@ -25,8 +26,10 @@ from xcompose.engines.sshsession import Result
 from xcompose.errors import DockerError, HostError
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.specs import (
+    Endpoint,
     HostTarget,
     NetworkSpec,
+    UploadFile,
 )
 
 Responder = Callable[[list[str], bytes | None], Result]
@@ -236,7 +239,8 @@ class LocalShell(SshExecutor):
 
     def _execute(self, command: str, stdin: bytes | None, timeout: float, combine: bool = False) -> Result:
         self.sessions += 1
-        done = subprocess.run(command, shell=True, env=self.env, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(command, shell=True, env=self.env, input=stdin or b"", capture_output=True,
+                              timeout=timeout, check=False)
         return Result(done.returncode, done.stdout, done.stderr)
 
 
@@ -262,3 +266,59 @@ def test_the_ssh_executor_loads_without_docker_py() -> None:
     code = "import sys, xcompose.engines.ssh; print(sorted({'docker', 'requests', 'urllib3'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# A host's docker for what starting a container runs: each command logged, stdin kept.
+LAUNCHING_DOCKER = """#!/bin/sh
+echo "$*" >> "$DOCKER_LOG"
+case "$1 $2" in
+  "container create") cat > "$DOCKER_LOG.env"; echo "Unable to find image locally"; echo f00d ;;
+  "network connect") ;;
+  "container cp") [ -z "$FAIL_CP" ] || { echo "Error response from daemon: no space left" >&2; exit 1; }
+                  cat > "$DOCKER_LOG.tar" ;;
+  "container start") echo "$3" ;;
+  "container inspect") cat "$DOCKER_LOG.inspect" ;;
+  *) echo "unexpected: $*" >&2; exit 9 ;;
+esac
+"""
+
+
+def launching_host(tmp_path: Path) -> LocalShell:
+    (tmp_path / "docker").write_text(LAUNCHING_DOCKER)
+    (tmp_path / "docker").chmod(0o755)
+    (tmp_path / "log.inspect").write_text(json.dumps([INSPECT]))
+    return LocalShell(tmp_path)
+
+
+def test_files_start_and_first_look_are_one_session(tmp_path: Path) -> None:
+    host = launching_host(tmp_path)
+    state = host.launch("c1", [UploadFile("/etc/app.conf", b"port 1\n")], inspect=True)
+    assert host.sessions == 1
+    assert (tmp_path / "log").read_text().splitlines() == [
+        "container cp - c1:/", "container start c1", "container inspect c1"]
+    assert (tmp_path / "log.tar").read_bytes() == archive([UploadFile("/etc/app.conf", b"port 1\n")])
+    assert state is not None and state.id == INSPECT["Id"] and state.state == "running"
+
+
+def test_a_start_without_files_or_look_runs_start_alone(tmp_path: Path) -> None:
+    host = launching_host(tmp_path)
+    assert host.launch("c1", [], inspect=False) is None
+    assert (tmp_path / "log").read_text().splitlines() == ["container start c1"]
+
+
+def test_a_failed_upload_starts_nothing_and_raises_dockers_message(tmp_path: Path) -> None:
+    host = launching_host(tmp_path)
+    host.env["FAIL_CP"] = "1"
+    with pytest.raises(DockerError, match=r"^no space left$"):
+        host.launch("c1", [UploadFile("/etc/app.conf", b"x")], inspect=True)
+    assert (tmp_path / "log").read_text().splitlines() == ["container cp - c1:/"]
+
+
+def test_a_container_on_several_networks_is_created_and_joined_in_one_session(tmp_path: Path) -> None:
+    host = launching_host(tmp_path)
+    spec = dataclasses.replace(RICH, networks=(*RICH.networks, Endpoint("shop_back", ("db",))))
+    assert host.create(spec) == "f00d"
+    assert host.sessions == 1
+    assert (tmp_path / "log.env").read_bytes() == env_file(spec)  # the environment on stdin, as ever
+    calls = (tmp_path / "log").read_text().splitlines()
+    assert calls[0].startswith("container create") and calls[1:] == ["network connect --alias db shop_back shop-db"]

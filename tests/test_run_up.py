@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ from xcompose.cli.output import QuietReporter
 from xcompose.config.model import Topology
 from xcompose.config.project import Project
 from xcompose.engines.fleet import Fleet, reach
+from xcompose.live import LiveContainer
 from xcompose.pki import CertificateAuthority, Credentials
 from xcompose.plan.build import build_plan
 from xcompose.plan.converge import StepAction, decide
+from xcompose.plan.specs import UploadFile
 from xcompose.plan.steps import Plan, ServiceStep, Step, StepId
 from xcompose.run.down import DownOptions, down
 from xcompose.run.hostpki import HostPki
@@ -382,6 +385,36 @@ def test_an_ambassador_is_ready_once_its_probe_passes_without_an_inspect(engines
     assert sorted(INSPECTED) == ["demo-redis", "demo-redis-cli"]
     probed = [name for name, _, _ in engines["big-server"].execs + engines["client-server"].execs]
     assert sorted(probed) == ["demo-redis-ambassador", "demo-redis-ambassador-client-server"]
+
+
+LAUNCHED: list[tuple[str, bool]] = []
+
+
+class LooksAtStart(CountsInspects):
+    """The look that comes with a start (one session over ssh) is not counted as an inspect."""
+
+    def launch(self, container_id: str, files: Sequence[UploadFile], *, inspect: bool) -> LiveContainer | None:
+        super().launch(container_id, files, inspect=False)
+        LAUNCHED.append((self._find(container_id).name, inspect))
+        return self._find(container_id) if inspect else None
+
+
+def test_a_service_seen_running_as_it_starts_is_not_inspected_again(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_topology())
+    INSPECTED.clear()
+    LAUNCHED.clear()
+    assert up(plan, reach(plan.hosts.values(), lambda t: LooksAtStart(t, engines[t.name])), QuietReporter()).ok
+    assert INSPECTED == []
+    assert sorted(LAUNCHED) == [("demo-redis", True), ("demo-redis-ambassador", False),
+                                ("demo-redis-ambassador-client-server", False), ("demo-redis-cli", True)]
+
+
+def test_a_service_with_post_start_hooks_is_looked_at_after_them(engines: dict[str, FakeEngine]) -> None:
+    plan = make_plan(redis_with_hooks(post_start=[{"command": ["true"]}]))
+    INSPECTED.clear()
+    LAUNCHED.clear()
+    assert up(plan, reach(plan.hosts.values(), lambda t: LooksAtStart(t, engines[t.name])), QuietReporter()).ok
+    assert ("demo-redis", False) in LAUNCHED and INSPECTED == ["demo-redis"]
 
 
 class AmbassadorsCrash(FakeExecutor):

@@ -186,6 +186,15 @@ class Executor(ABC):
         """Put files into a created (not yet started) container."""
         self.put_archive(container_id, "/", archive(files))
 
+    def launch(self, container_id: str, files: Sequence[UploadFile], *, inspect: bool) -> LiveContainer | None:
+        """Start a created container, its `files` put in first; with `inspect`, what it
+        looks like right after (else None). Three requests here; an executor that can make
+        them one trip to the host does (the ssh executor: one session, not three)."""
+        if files:
+            self.upload(container_id, files)
+        self.start(container_id)
+        return self.inspect(container_id) if inspect else None
+
     @abstractmethod
     def logs(
         self, container_id: str, *, follow: bool = False, tail: int | None = None, window: LogWindow | None = None

@@ -199,10 +199,11 @@ class SshSession:
             raise DockerError(daemon_message(result.text) if combine else result.message)
         return result
 
-    def shell(self, script: str, *, timeout: float = DEFAULT_TIMEOUT_S, shown: str = "a script") -> Result:
+    def shell(self, script: str, *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+              shown: str = "a script") -> Result:
         """Run a POSIX shell script on the host (`sh -c`, whatever the login shell is);
         `shown`: what it is called in a timeout's message."""
-        return self._bounded(f"sh -c {shlex.quote(script)}", None, timeout, False, shown)
+        return self._bounded(f"sh -c {shlex.quote(script)}", stdin, timeout, False, shown)
 
     def _bounded(self, command: str, stdin: bytes | None, timeout: float, combine: bool,
                  shown: str | None = None) -> Result:

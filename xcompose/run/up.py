@@ -194,21 +194,24 @@ def _converge_container(
         executor.stop(placed.container.id, placed.container.stop_timeout if stop_timeout is None else stop_timeout)
         executor.rename(placed.container.id, aside_name(placed.container.name, placed.container.id))
     specs = containers_of(step)
-    made: list[tuple[ContainerSpec, str]] = []
+    made: list[tuple[ContainerSpec, str, LiveContainer | None]] = []
+    # Before start: an ambassador's config and certificates, a service's secrets and configs.
+    files = step.files if isinstance(step, ServiceStep) else step.relay.files
+    hooks = step.post_start if isinstance(step, ServiceStep) else ()
     try:
         for index in remake:
             spec = stamped(specs[index], applied_by)
             container_id = executor.create(spec)
-            made.append((spec, container_id))
-            # Before start: an ambassador's config and certificates, a service's secrets and configs.
-            files = step.files if isinstance(step, ServiceStep) else step.relay.files
-            if files:
-                executor.upload(container_id, files)
             if not start:  # `up --no-start`
+                made.append((spec, container_id, None))
+                if files:
+                    executor.upload(container_id, files)
                 continue
-            executor.start(container_id)
-            if isinstance(step, ServiceStep):
-                run_hooks(executor, container_id, step.post_start, "post_start", spec.name, timeout)
+            # A service is then waited for by inspecting it: the first inspect comes with its
+            # start (unless hooks run between); an ambassador is waited for by its probe.
+            state = executor.launch(container_id, files, inspect=isinstance(step, ServiceStep) and not hooks)
+            made.append((spec, container_id, state))
+            run_hooks(executor, container_id, hooks, "post_start", spec.name, timeout)
     except (DockerError, StepFailed) as error:
         for index in remake:  # put the old containers back where they were
             executor.remove(specs[index].name)
@@ -218,8 +221,8 @@ def _converge_container(
         raise StepFailed(f"{step.id} on {step.host}: {error}") from error
     for placed in here:
         executor.remove(placed.container.id)
-    for spec, container_id in made if start else ():
-        wait_ready(step, spec, container_id, executor, timeout)
+    for spec, container_id, state in made if start else ():
+        wait_ready(step, spec, container_id, executor, timeout, state)
 
 
 def stamped(spec: ContainerSpec, applied_by: str | None) -> ContainerSpec:
@@ -271,9 +274,11 @@ def ensure_image(executor: Executor, step: ContainerStep, reporter: Reporter,
         present.add(found)
 
 
-def wait_ready(step: ContainerStep, spec: ContainerSpec, container_id: str, executor: Executor, timeout: float) -> None:
+def wait_ready(step: ContainerStep, spec: ContainerSpec, container_id: str, executor: Executor, timeout: float,
+               started: LiveContainer | None = None) -> None:
     """Running, healthy where a healthcheck exists, and for ambassadors relaying: the
-    dependents of a step start only after this returns (for each of its containers)."""
+    dependents of a step start only after this returns (for each of its containers).
+    `started`: the container as inspected right after its start, taken as the first look."""
     probe = None if isinstance(step, ServiceStep) else step.relay.probe
     if probe is not None and spec.healthcheck is None:
         # Only a running container that relays passes the probe: asked first, it spares an
@@ -286,7 +291,8 @@ def wait_ready(step: ContainerStep, spec: ContainerSpec, container_id: str, exec
     pause = 0.05
     waiting_for = "to run"
     while True:
-        current = executor.inspect(container_id)
+        current = started if started is not None else executor.inspect(container_id)
+        started = None  # looked at once: from now on, asked
         if current.state == "running":
             if spec.healthcheck is not None:
                 waiting_for = f"to become healthy (health: {current.health or 'none yet'})"
