@@ -232,8 +232,8 @@ def test_shared_helpers() -> None:
 class LocalShell(SshExecutor):
     """SshExecutor whose sessions run here, with a stand-in `docker` first on PATH."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(HostTarget("h1", "10.0.0.1", "ssh://root@10.0.0.1", executor="ssh"))
+    def __init__(self, path: Path, sudo: bool = False) -> None:
+        super().__init__(HostTarget("h1", "10.0.0.1", "ssh://root@10.0.0.1", executor="ssh", sudo=sudo))
         self.env = {**os.environ, "PATH": f"{path}{os.pathsep}{os.environ['PATH']}", "DOCKER_LOG": str(path / "log")}
         self.sessions = 0
 
@@ -271,6 +271,7 @@ def test_the_ssh_executor_loads_without_docker_py() -> None:
 # A host's docker for what starting a container runs: each command logged, stdin kept.
 LAUNCHING_DOCKER = """#!/bin/sh
 echo "$*" >> "$DOCKER_LOG"
+case "$1" in --host=*) shift ;; esac
 case "$1 $2" in
   "container create") cat > "$DOCKER_LOG.env"; echo "Unable to find image locally"; echo f00d ;;
   "network connect") ;;
@@ -322,3 +323,17 @@ def test_a_container_on_several_networks_is_created_and_joined_in_one_session(tm
     assert (tmp_path / "log.env").read_bytes() == env_file(spec)  # the environment on stdin, as ever
     calls = (tmp_path / "log").read_text().splitlines()
     assert calls[0].startswith("container create") and calls[1:] == ["network connect --alias db shop_back shop-db"]
+
+
+def test_through_sudo_each_command_of_the_session_runs_as_run_alone_would(tmp_path: Path) -> None:
+    """Every docker of the script goes through `sudo -n`, handed the session's DOCKER_HOST."""
+    (tmp_path / "sudo").write_text('#!/bin/sh\n[ "$1" = -n ] && shift\necho sudo >> "$DOCKER_LOG"\nexec "$@"\n')
+    (tmp_path / "sudo").chmod(0o755)
+    host = launching_host(tmp_path)
+    sudoed = LocalShell(tmp_path, sudo=True)
+    sudoed.env["DOCKER_HOST"] = "unix:///run/other.sock"
+    assert sudoed.launch("c1", [], inspect=True) is not None
+    assert host.sessions == 0 and sudoed.sessions == 1
+    assert (tmp_path / "log").read_text().splitlines() == [
+        "sudo", "--host=unix:///run/other.sock container start c1",
+        "sudo", "--host=unix:///run/other.sock container inspect c1"]
