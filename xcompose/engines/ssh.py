@@ -56,6 +56,11 @@ from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, NetworkSp
 # --- the executor ---------------------------------------------------------------------------
 
 
+def _copy_in(container_id: str, path: str) -> list[str]:
+    """`docker cp` of a tar archive on stdin into the container at `path`."""
+    return ["container", "cp", "-", f"{container_id}:{path}"]
+
+
 def _network(found: dict[str, Any]) -> LiveNetwork:
     return LiveNetwork(found["Id"], found["Name"], dict(found.get("Labels") or {}))
 
@@ -210,20 +215,22 @@ class SshExecutor(SshSession, Executor):
     # --- containers ----------------------------------------------------------------------
 
     def create(self, spec: ContainerSpec) -> str:
+        create = create_argv(spec)
         connects = connect_argvs(spec, spec.name)  # by name: its id is not known before the session
-        if not connects:
-            return self.run(create_argv(spec), stdin=env_file(spec)).text.strip().splitlines()[-1]
-        # One session for the create and the networks it joins after its first: a session
-        # start is the dearest part of a command on a busy host (0.15-0.3 s on the lab).
-        lines = [self.command_line(argv) for argv in (create_argv(spec), *connects)]
-        result = self._script(lines, stdin=env_file(spec), shown=f"creating {spec.name}")
-        return result.text.strip().splitlines()[-1]  # `network connect` prints nothing
+        if connects:
+            # One session for the create and the networks it joins after its first: a session
+            # start is the dearest part of a command on a busy host (0.15-0.3 s on the lab).
+            lines = [self.command_line(argv) for argv in (create, *connects)]
+            result = self._script(lines, stdin=env_file(spec), shown=f"creating {spec.name}")
+        else:
+            result = self.run(create, stdin=env_file(spec))
+        return result.text.strip().splitlines()[-1]  # the id; `network connect` prints nothing
 
     def start(self, container_id: str) -> None:
         self.run(["container", "start", container_id])
 
     def launch(self, container_id: str, files: Sequence[UploadFile], *, inspect: bool) -> LiveContainer | None:
-        lines = [self.command_line(["container", "cp", "-", f"{container_id}:/"])] if files else []
+        lines = [self.command_line(_copy_in(container_id, "/"))] if files else []
         lines.append(self.command_line(["container", "start", container_id]) + " >/dev/null")
         if inspect:
             lines.append(self.command_line(["container", "inspect", container_id]))
@@ -317,7 +324,7 @@ class SshExecutor(SshSession, Executor):
             channel.close()
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
-        self.run(["container", "cp", "-", f"{container_id}:{path}"], stdin=tar_bytes)
+        self.run(_copy_in(container_id, path), stdin=tar_bytes)
 
     def get_archive(self, container_id: str, path: str, sink: IO[bytes]) -> None:
         channel = self._channel(None)  # a large folder may take long: the watchdog bounds silence

@@ -202,8 +202,7 @@ def _converge_container(
         for index in remake:
             spec = stamped(specs[index], applied_by)
             container_id = executor.create(spec)
-            if not start:  # `up --no-start`
-                made.append((spec, container_id, None))
+            if not start:  # `up --no-start`: nothing to wait for
                 if files:
                     executor.upload(container_id, files)
                 continue
@@ -221,7 +220,7 @@ def _converge_container(
         raise StepFailed(f"{step.id} on {step.host}: {error}") from error
     for placed in here:
         executor.remove(placed.container.id)
-    for spec, container_id, state in made if start else ():
+    for spec, container_id, state in made:
         wait_ready(step, spec, container_id, executor, timeout, state)
 
 
