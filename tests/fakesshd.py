@@ -14,6 +14,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from tests.sockets import stop_serving
 from xcompose.engines import sshconfig
 
 Handler = Callable[[str, bytes], tuple[int, bytes, bytes]]
@@ -29,6 +30,7 @@ class FakeSshd:
     refuse_exec: bool = False  # say no to every command, as a host out of processes would
     channels: int = 0  # session channels opened
     _sock: socket.socket | None = None
+    _thread: threading.Thread | None = None
     _transports: list[paramiko.Transport] = field(default_factory=list)
 
     def start(self) -> None:
@@ -36,7 +38,8 @@ class FakeSshd:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(8)
         self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, name=f"fakesshd-{self.port}", daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
         assert self._sock is not None
@@ -48,14 +51,13 @@ class FakeSshd:
             transport = paramiko.Transport(conn)
             transport.add_server_key(self.host_key)
             self._transports.append(transport)
-            try:
-                transport.start_server(server=_Server(self))
-            except (paramiko.SSHException, EOFError, OSError):  # a client that hung up mid-handshake
-                continue
+            # With an event, the handshake runs in the transport's own thread: a client
+            # that hangs up, or never speaks, holds up no other client.
+            transport.start_server(threading.Event(), server=_Server(self))
 
     def stop(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
+        if self._sock is not None and self._thread is not None:
+            stop_serving(self._sock, self._thread)
         for transport in self._transports:
             transport.close()
 

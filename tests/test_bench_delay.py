@@ -12,6 +12,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.sockets import stop_serving
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -40,9 +42,10 @@ def echo() -> Iterator[tuple[str, int]]:
                     conn.sendall(data)
                 conn.shutdown(socket.SHUT_WR)
 
-    threading.Thread(target=serve, daemon=True).start()
+    serving = threading.Thread(target=serve, daemon=True)
+    serving.start()
     yield server.getsockname()[:2]
-    server.close()
+    stop_serving(server, serving)
 
 
 @pytest.mark.parametrize("rtt", [0.0, 0.02])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakesshd import FakeSshd, write_ssh_config
+from tests.sockets import hang_up, stop_serving, wait_for
 from xcompose.engines import sshconfig
 from xcompose.engines.liveness import keepalive_options
 from xcompose.engines.ssh import SshExecutor
@@ -30,7 +31,9 @@ class SilentProxy:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4)
         self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._sockets: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
 
     def _accept(self) -> None:
         while True:
@@ -39,8 +42,10 @@ class SilentProxy:
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target))
+            self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                self._threads.append(threading.Thread(target=self._pump, args=(a, b), daemon=True))
+                self._threads[-1].start()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         while True:
@@ -60,7 +65,10 @@ class SilentProxy:
         self.silent.set()
 
     def close(self) -> None:
-        self.listener.close()
+        stop_serving(self.listener, self._threads[0])
+        for sock in self._sockets:
+            hang_up(sock)
+        wait_for(*self._threads[1:])
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import threading
 import time
 from types import TracebackType
 
+from tests.sockets import hang_up, stop_serving, wait_for
+
 
 class SlowLink:
     """Listens on 127.0.0.1:`port` and forwards to `target`, each chunk `delay` seconds late
@@ -22,7 +24,8 @@ class SlowLink:
         self.port: int = self.listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
         self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
 
     def __enter__(self) -> SlowLink:
         return self
@@ -33,9 +36,10 @@ class SlowLink:
 
     def close(self) -> None:
         self._closed.set()
-        self.listener.close()
-        for sock in list(self._sockets):
-            sock.close()
+        stop_serving(self.listener, self._threads[0])
+        for sock in self._sockets:
+            hang_up(sock)
+        wait_for(*self._threads[1:])
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -52,8 +56,9 @@ class SlowLink:
             self._sockets += [client, server]
             for source, sink in ((client, server), (server, client)):
                 line: queue.Queue[tuple[float, bytes]] = queue.Queue()
-                threading.Thread(target=self._read, args=(source, line), daemon=True).start()
-                threading.Thread(target=self._write, args=(line, sink), daemon=True).start()
+                for work, args in ((self._read, (source, line)), (self._write, (line, sink))):
+                    self._threads.append(threading.Thread(target=work, args=args, daemon=True))
+                    self._threads[-1].start()
 
     def _read(self, source: socket.socket, line: queue.Queue[tuple[float, bytes]]) -> None:
         while True:

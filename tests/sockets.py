@@ -1,0 +1,37 @@
+"""Ending the TCP servers that tests run in threads, so that none outlives its test.
+
+Closing a socket that another thread is about to use is not enough: on Linux a thread
+already in `accept()` or `recv()` stays there (the socket keeps listening on its port), and
+one between reading the socket's number and making the call makes it on whatever socket
+the next test opened under that number, and serves that test's client. A shutdown wakes
+the thread; it is waited for before the number is given back."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+JOIN_S = 10.0
+
+
+def hang_up(sock: socket.socket) -> None:
+    """Wake whatever thread waits on `sock` (its accept or recv returns), then close it."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+def stop_serving(listener: socket.socket, accepting: threading.Thread) -> None:
+    """Stop a listener whose accept loop runs in `accepting`: it has returned when this
+    does, so the server takes no further connection, from this test or a later one."""
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)
+    wait_for(accepting)
+    listener.close()
+
+
+def wait_for(*threads: threading.Thread) -> None:
+    for thread in threads:
+        thread.join(JOIN_S)
+        assert not thread.is_alive(), f"{thread.name} still runs {JOIN_S}s after its sockets were shut"
