@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_engines_dockercli import FAKE_DOCKER, RICH, SECRET
-from xcompose.engines.base import archive, daemon_message, format_ports, line_splitter
+from xcompose.engines.base import daemon_message, format_ports, line_splitter
 from xcompose.engines.dockercli import (
     SUDO_DOCKER,
     create_argv,
@@ -31,6 +31,7 @@ from xcompose.plan.specs import (
     NetworkSpec,
     UploadFile,
 )
+from xcompose.tarball import unpack
 
 Responder = Callable[[list[str], bytes | None], Result]
 
@@ -297,7 +298,7 @@ def test_files_start_and_first_look_are_one_session(tmp_path: Path) -> None:
     assert host.sessions == 1
     assert (tmp_path / "log").read_text().splitlines() == [
         "container cp - c1:/", "container start c1", "container inspect c1"]
-    assert (tmp_path / "log.tar").read_bytes() == archive([UploadFile("/etc/app.conf", b"port 1\n")])
+    assert unpack((tmp_path / "log.tar").read_bytes()) == {"etc/app.conf": b"port 1\n"}
     assert state is not None and state.id == INSPECT["Id"] and state.state == "running"
 
 
