@@ -43,6 +43,16 @@ def test_an_archive_is_the_bytes_tarfile_writes(files: list[UploadFile]) -> None
     assert archive(files) == tarfile_archive(files)
 
 
+def test_a_file_name_met_again_gets_its_own_size_and_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What is written once per name and owner must not carry one file's size or time to the next.
+    for clock, size in ((NOW, 970), (NOW + 1, 966), (NOW + 1, 0), (NOW + 86_400, 70_000)):
+        monkeypatch.setattr(tarball.time, "time", lambda clock=clock: float(clock))
+        files = [UploadFile("/usr/local/etc/haproxy/xcompose/ambassador.pem", b"k" * size, 0o600)]
+        with tarfile.open(fileobj=io.BytesIO(archive(files))) as tar:
+            member = tar.getmembers()[0]
+        assert (member.size, member.mtime) == (size, clock)
+
+
 @pytest.mark.parametrize("file", [
     UploadFile("/" + "long/" * 30 + "name.pem", b"data", 0o600),
     UploadFile("/run/secrets/token", b"data", 0o400, 3_000_000, 3_000_000),
