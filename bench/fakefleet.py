@@ -29,20 +29,27 @@ from xcompose.live import EngineInfo, LiveContainer, LiveNetwork, LiveVolume
 from xcompose.plan import updatable
 from xcompose.plan.naming import LABEL_PROJECT
 from xcompose.plan.specs import BuildSpec, ContainerSpec, ExecOptions, HostTarget, NetworkSpec, VolumeSpec
+from xcompose.run.statebox import LABEL_BOX
 
 _ids = itertools.count(1)
 
 
 class CpuMeter:
-    """CPU seconds spent inside the fake engines, over all threads."""
+    """CPU seconds spent inside the fake engines, over all threads. Each thread adds to its
+    own sum, so that no lock is taken (a thread waiting for it would be xcompose's time)."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
-        self._lock = threading.Lock()
+        self._by_thread: dict[int, float] = {}
 
-    def add(self, seconds: float) -> None:
-        with self._lock:
-            self.seconds += seconds
+    def add_since(self, began: float) -> None:
+        """The calling thread's CPU time since `began` (its `time.thread_time()`), this
+        call's own bookkeeping included: the clock is read last."""
+        key = threading.get_ident()
+        self._by_thread[key] = self._by_thread.get(key, 0.0) - began + time.thread_time()
+
+    @property
+    def seconds(self) -> float:
+        return sum(list(self._by_thread.values()))
 
 
 class MemoryExecutor(Executor):
@@ -63,15 +70,18 @@ class MemoryExecutor(Executor):
         self._files: dict[str, dict[str, bytes]] = {}  # container id -> folder -> the last tar put there
 
     def _call(self) -> float:
-        """The round trip, then the start of the engine's own CPU time."""
+        """The round trip, then the start of the engine's own CPU time. Counting the call
+        and measuring it are the engine's time too: left outside, they were 0.9 us a call
+        (0.12 s of a fresh `up` of 10,000 services) counted as xcompose's."""
         if self.latency_s > 0:
             time.sleep(self.latency_s)
+        began = time.thread_time()
         with self._lock:
             self.calls += 1
-        return time.thread_time()
+        return began
 
     def _done(self, began: float) -> None:
-        self.meter.add(time.thread_time() - began)
+        self.meter.add_since(began)
 
     def _find(self, ref: str) -> LiveContainer:
         found = self._containers.get(ref) or self._containers.get(self._by_name.get(ref, ""))
@@ -260,10 +270,15 @@ class MemoryExecutor(Executor):
         return ["PID", "CMD"], [["1", self.inspect(container_id).name]]
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
-        """Kept whole, per folder: the state boxes read back the files they put."""
+        """A state box's files are kept whole, per folder: it reads back what it put. Those
+        of other containers are not kept: a real engine keeps them on its host, not in this
+        process, where 26,000 ambassadors' uploads (260 MB at 10,000 services) made every
+        later allocation of xcompose's touch new pages (an upload's tar: 5.8 -> 10.4 us)."""
         began = self._call()
         with self._lock:
-            self._files.setdefault(self._find(container_id).id, {})[path.rstrip("/") or "/"] = tar_bytes
+            container = self._find(container_id)
+            if LABEL_BOX in container.labels:
+                self._files.setdefault(container.id, {})[path.rstrip("/") or "/"] = tar_bytes
         self._done(began)
 
     def get_archive(self, container_id: str, path: str, sink: IO[bytes]) -> None:
