@@ -196,8 +196,10 @@ class CertificateAuthority:
             .add_extension(common.authority, critical=False)
             .sign(self._key, hashes.SHA256())
         )
-        return Identity(name, cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), self.cert_pem,
-                        vouched=True)
+        identity = Identity(name, cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), self.cert_pem,
+                            vouched=True)
+        identity.__dict__["_cert"] = cert  # as cached_property keeps it: its fingerprint needs no parse of the PEM
+        return identity
 
     def _leaf_common(self) -> _LeafCommon:
         """What this CA's certificates issued within the same minute have in common: built
