@@ -235,7 +235,7 @@ def stamped(spec: ContainerSpec, applied_by: str | None) -> ContainerSpec:
 @functools.lru_cache(maxsize=2)
 def _stamp(operator: str, second: int) -> tuple[tuple[str, str], ...]:
     """The labels are to the second: made once a second, not for each of the containers
-    made in it (4 us each, 0.14 s of a fresh `up` of 10,000 services)."""
+    made in it (1.6 us each, 0.06 s of a fresh `up` of 10,000 services)."""
     return applied_labels(operator, datetime.fromtimestamp(second, timezone.utc))
 
 
