@@ -13,6 +13,7 @@ Prints a table next to the targets of DESIGN §8; it measures, it does not asser
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import resource
@@ -74,18 +75,14 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
     return min(walls), statistics.median(walls), min(cpus)
 
 
-_BYTECODE: list[str] = []  # the command's compiled modules, once made
-
-
+@functools.cache
 def as_installed() -> dict[str, str]:
     """The environment a command runs in as an installed xcompose does: its modules
     compiled once and kept (in a folder of this run, the source tree untouched), even where
     PYTHONDONTWRITEBYTECODE says otherwise, as on the machine where this was first measured:
     compiling them anew took 0.1-0.2 s of each command there."""
-    if not _BYTECODE:
-        _BYTECODE.append(tempfile.mkdtemp(prefix="xcompose-bench-pyc-"))
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    return {**env, "PYTHONPYCACHEPREFIX": _BYTECODE[0]}
+    return {**env, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="xcompose-bench-pyc-")}
 
 
 def timed_command(command: list[str], repeat: int) -> tuple[float, float]:

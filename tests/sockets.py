@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
+from typing import Any
 
 JOIN_S = 10.0
 
@@ -35,3 +37,28 @@ def wait_for(*threads: threading.Thread) -> None:
     for thread in threads:
         thread.join(JOIN_S)
         assert not thread.is_alive(), f"{thread.name} still runs {JOIN_S}s after its sockets were shut"
+
+
+class Relay:
+    """The threads and connections of a relay a test runs: its accept loop, and the threads
+    and sockets of the connections it carries, all ended by `close`."""
+
+    def __init__(self, listener: socket.socket, accept: Callable[[], None]) -> None:
+        self.listener = listener
+        self._connections: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self.run(accept)
+
+    def carry(self, *connections: socket.socket) -> None:
+        """Connections to hang up at the end (their threads then return)."""
+        self._connections += connections
+
+    def run(self, work: Callable[..., None], *args: Any) -> None:
+        self._threads.append(threading.Thread(target=work, args=args, daemon=True))
+        self._threads[-1].start()
+
+    def close(self) -> None:
+        stop_serving(self.listener, self._threads[0])  # no connection comes in after this
+        for connection in self._connections:
+            hang_up(connection)
+        wait_for(*self._threads[1:])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakesshd import FakeSshd, write_ssh_config
-from tests.sockets import hang_up, stop_serving, wait_for
+from tests.sockets import Relay
 from xcompose.engines import sshconfig
 from xcompose.engines.liveness import keepalive_options
 from xcompose.engines.ssh import SshExecutor
@@ -31,9 +31,7 @@ class SilentProxy:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4)
         self.port = self.listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
+        self._relay = Relay(self.listener, self._accept)
 
     def _accept(self) -> None:
         while True:
@@ -42,10 +40,9 @@ class SilentProxy:
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target))
-            self._sockets += [client, upstream]
+            self._relay.carry(client, upstream)
             for a, b in ((client, upstream), (upstream, client)):
-                self._threads.append(threading.Thread(target=self._pump, args=(a, b), daemon=True))
-                self._threads[-1].start()
+                self._relay.run(self._pump, a, b)
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         while True:
@@ -65,10 +62,7 @@ class SilentProxy:
         self.silent.set()
 
     def close(self) -> None:
-        stop_serving(self.listener, self._threads[0])
-        for sock in self._sockets:
-            hang_up(sock)
-        wait_for(*self._threads[1:])
+        self._relay.close()
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def _fixed_parts(name: str, mode: int, uid: int, gid: int) -> tuple[bytes, bytes
     """The header's bytes before its size field and after its checksum, and their sum: the
     same for every archive that holds a file of this name and owner (an ambassador's
     config, certificate and CA in each of 26,000 uploads), so only the size, the time and
-    the checksum are written per file (10 -> 2 us a header; the sum of 512 bytes was most)."""
+    the checksum are written per file (3.5 -> 1.1 us a header; the sum of 512 bytes was most)."""
     if len(name) > 100 or not name.isascii() or max(uid, gid) >= 8 ** 7:
         return None
     head = b"".join((name.encode().ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"%07o\0" % uid,

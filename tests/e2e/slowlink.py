@@ -9,7 +9,7 @@ import threading
 import time
 from types import TracebackType
 
-from tests.sockets import hang_up, stop_serving, wait_for
+from tests.sockets import Relay
 
 
 class SlowLink:
@@ -22,10 +22,8 @@ class SlowLink:
         self.delay = delay
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
         self._closed = threading.Event()
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
+        self._relay = Relay(self.listener, self._accept)
 
     def __enter__(self) -> SlowLink:
         return self
@@ -36,10 +34,7 @@ class SlowLink:
 
     def close(self) -> None:
         self._closed.set()
-        stop_serving(self.listener, self._threads[0])
-        for sock in self._sockets:
-            hang_up(sock)
-        wait_for(*self._threads[1:])
+        self._relay.close()
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -53,12 +48,11 @@ class SlowLink:
                 client.close()
                 continue
             server.settimeout(None)
-            self._sockets += [client, server]
+            self._relay.carry(client, server)
             for source, sink in ((client, server), (server, client)):
                 line: queue.Queue[tuple[float, bytes]] = queue.Queue()
-                for work, args in ((self._read, (source, line)), (self._write, (line, sink))):
-                    self._threads.append(threading.Thread(target=work, args=args, daemon=True))
-                    self._threads[-1].start()
+                self._relay.run(self._read, source, line)
+                self._relay.run(self._write, line, sink)
 
     def _read(self, source: socket.socket, line: queue.Queue[tuple[float, bytes]]) -> None:
         while True:
